@@ -1,0 +1,475 @@
+"""Backtest driver: replays candles through the decision core with the SPEC 6 fill model.
+
+Positions are constant between rebalances, so NAV, weights, drift and the safe-mode conditions
+for a run of bars are one numpy expression (written in ``core`` and shared with live). The loop
+jumps from trigger bar to trigger bar and calls the pure ``build_orders()`` only there: one core,
+about a million bars a second. Conventions (timestamps, funding timing, fills, metrics) follow
+SPEC 6.1 to the letter so that any two correct implementations agree figure by figure.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..config import AppConfig
+from ..core.indicators import DAY_MS, atr_frac_at
+from ..core.model import Book, EngineState, Leg, Order, OrderType, Params, Plan, Prices, Side
+from ..core.portfolio_manager import basis, leg_values_usdt, margin_used_usdt, nav_usdt
+from ..core.rebalance_engine import build_orders, drift, market_breach, rebalance_due, threshold
+from ..core.signals import SIGNAL_OF, SignalSeries
+from ..io.loaders import BAR_MS, Candles, FundingSeries, InputError
+
+HOUR_MS = 3_600_000
+_SPOT, _BUY = Leg.BTC_SPOT, Side.BUY  # module constants: enum attribute lookups are slow
+FIRST_WINDOW = 64
+MAX_WINDOW = 8192
+
+SUMMARY_COLUMNS = (
+    "start",
+    "end",
+    "days",
+    "bars",
+    "missing_bars",
+    "nav_start",
+    "nav_end",
+    "roi",
+    "sharpe",
+    "max_dd",
+    "fees_usdt",
+    "fees_nav_per_day",
+    "turnover",
+    "funding_pnl",
+    "rebalances",
+    "orders",
+    "blocked_orders",
+    "maker_share",
+    "delta_frac_mean",
+    "delta_frac_max",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    time_ms: int  # open of the bar during which it filled
+    rebalance_id: int
+    leg: Leg
+    order_type: str
+    side: str
+    size_btc: float
+    price: float
+    liquidity: str  # "maker" | "taker"
+    fee: float
+
+    @property
+    def notional(self) -> float:
+        return self.size_btc * self.price
+
+
+@dataclass(frozen=True, slots=True)
+class Rebalance:
+    rebalance_id: int
+    plan: Plan
+
+
+@dataclass
+class BacktestResult:
+    summary: dict[str, object]
+    ts_ms: np.ndarray  # bar open times
+    nav: np.ndarray  # NAV at each bar close
+    delta_frac: np.ndarray
+    w_spot: np.ndarray
+    w_long: np.ndarray
+    w_short: np.ndarray
+    fills: list[Fill] = field(default_factory=list)
+    rebalances: list[Rebalance] = field(default_factory=list)
+    funding_events: int = 0
+
+
+def _align_perp(perp: Candles, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Perpetual close/open at each spot bar: same open time, else the last perp close before it."""
+    idx = np.searchsorted(perp.ts, ts, side="right") - 1
+    if idx[0] < 0:
+        raise InputError(
+            f"{perp.path}: perpetual candles start after the first spot candle; use --start to"
+            " begin the backtest inside their span"
+        )
+    same = perp.ts[idx] == ts
+    return perp.close[idx], np.where(same, perp.open[idx], perp.close[idx])
+
+
+def _funding_schedule(
+    ts: np.ndarray,
+    dec: np.ndarray,
+    perp_close: np.ndarray,
+    funding: FundingSeries | None,
+    default_rate: float,
+    hours: tuple[int, ...],
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per-bar funding factors (rate x price), split by when they settle relative to the fills.
+
+    ``gap_k[j]``: instants that fell in a gap before bar j opened: settled on the positions held
+    before bar j's fills, at the last close before the gap. ``bar_k[j]``: instants inside bar j
+    (normally its close): settled after its fills, at its close, before the decision.
+    """
+    n = len(ts)
+    gap_k = np.zeros(n)
+    bar_k = np.zeros(n)
+    first, last = int(ts[0]), int(dec[-1])
+    days = np.arange(first // DAY_MS, last // DAY_MS + 1, dtype=np.int64) * DAY_MS
+    inst = np.sort((days[:, None] + np.array(hours, dtype=np.int64) * HOUR_MS).ravel())
+    inst = inst[(inst > first) & (inst <= last)]
+    if len(inst) == 0:
+        return gap_k, bar_k, 0
+    rates = (
+        funding.rate_at(inst, default_rate)
+        if funding is not None
+        else np.full(len(inst), default_rate)
+    )
+    j = np.searchsorted(dec, inst, side="left")
+    in_gap = ts[j] >= inst
+    np.add.at(gap_k, j[in_gap], rates[in_gap] * perp_close[j[in_gap] - 1])
+    np.add.at(bar_k, j[~in_gap], rates[~in_gap] * perp_close[j[~in_gap]])
+    return gap_k, bar_k, len(inst)
+
+
+_OPENING = frozenset({OrderType.OPEN_LONG, OrderType.OPEN_SHORT})
+
+
+class _Ledger:
+    """Cash, positions and entry prices of the simulated book, updated fill by fill."""
+
+    __slots__ = ("cash", "contract", "le", "lng", "lot", "se", "sht", "spot")
+
+    def __init__(self, cash: float, params: Params) -> None:
+        self.cash = cash
+        self.spot = self.lng = self.sht = 0
+        self.le = self.se = 0.0
+        self.lot = params.spot_lot
+        self.contract = params.perp_contract
+
+    def book(self, cash: float) -> Book:
+        return Book(cash, self.spot, self.lng, self.sht, self.le, self.se)
+
+    def sizes(self) -> tuple[float, float, float]:
+        return self.spot * self.lot, self.lng * self.contract, self.sht * self.contract
+
+    def funding_factor(self) -> float:
+        """Cash change per unit of rate x price: shorts receive a positive rate, longs pay it."""
+        return (self.sht - self.lng) * self.contract
+
+    def apply(self, order: Order, parts: list[tuple[float, float, float, str]]) -> None:
+        """Apply an order filled in ``parts`` of (size BTC, price, fee, liquidity).
+
+        The position moves by the whole order; cash, fees and entry price follow each part.
+        """
+        ot = order.order_type
+        if order.leg is Leg.BTC_SPOT:
+            sign = 1.0 if order.side is Side.BUY else -1.0
+            for q, p, fee, _ in parts:
+                self.cash -= sign * q * p + fee
+            self.spot += order.lots if sign > 0 else -order.lots
+            return
+        long_leg = order.leg is Leg.BTC_PERP_LONG
+        held = (self.lng if long_leg else self.sht) * self.contract
+        entry = self.le if long_leg else self.se
+        opening = ot in _OPENING
+        for _, _, fee, _ in parts:
+            self.cash -= fee
+        if opening:
+            cost = held * entry + sum(q * p for q, p, _, _ in parts)
+            new_lots = (self.lng if long_leg else self.sht) + order.lots
+            entry = cost / (new_lots * self.contract)
+        else:
+            sgn = 1.0 if long_leg else -1.0
+            self.cash += sum(sgn * q * (p - entry) for q, p, _, _ in parts)
+            new_lots = (self.lng if long_leg else self.sht) - order.lots
+            if new_lots == 0:
+                entry = 0.0
+        if long_leg:
+            self.lng, self.le = new_lots, entry
+        else:
+            self.sht, self.se = new_lots, entry
+
+
+def run_backtest(
+    candles: Candles,
+    signals: SignalSeries | None = None,
+    funding: FundingSeries | None = None,
+    perp: Candles | None = None,
+    config: AppConfig | None = None,
+    nav0: float | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> BacktestResult:
+    """Simulate the strategy over ``candles`` (P_ref) and return the run's figures and records."""
+    cfg = config or AppConfig()
+    params = Params.from_config(cfg)
+    bt, fees = cfg.backtest, cfg.fees
+    nav0 = float(bt.nav0 if nav0 is None else nav0)
+    n = len(candles)
+    if n < 2:
+        raise InputError(f"{candles.path}: at least 2 candles are needed, found {n}")
+
+    ts = candles.ts
+    dec = ts + BAR_MS  # decision time = close of the bar
+    ref_c, ref_o = candles.close, candles.open
+    perp_c, perp_o = (ref_c, ref_o) if perp is None else _align_perp(perp, ts)
+    spot_c, spot_o = ref_c, ref_o  # Gate spot is priced by the reference in backtest
+    basis_all = basis(perp_c, ref_c)
+    atr = atr_frac_at(dec, ts, candles.high, candles.low, ref_c, params.atr_period)
+    thr_all = threshold(atr, params)
+    sig = (
+        signals.codes_at(dec, params.signal_ttl_ms)
+        if signals is not None
+        else np.zeros(n, dtype=np.int8)
+    )
+    gap_k, bar_k, n_funding = _funding_schedule(
+        ts, dec, perp_c, funding, bt.funding_rate_default, bt.funding_hours_utc
+    )
+    cum_k = np.cumsum(gap_k + bar_k)
+
+    nav = np.empty(n)  # NAV at every bar close
+    breach_at = np.zeros(n, dtype=bool)  # a price/book safe-mode condition held at this close
+    basis_count = np.r_[0, np.cumsum(np.abs(basis_all) > params.max_abs_basis)]
+    lookback = np.searchsorted(dec, dec - params.safe_clear_ms, side="right")
+    seg_start: list[int] = []  # constant-position stretches, for the per-bar report curves
+    seg_sizes: list[tuple[float, float, float]] = []
+    ratio, slip = bt.maker_fill_ratio, bt.slippage
+    ledger = _Ledger(nav0, params)
+    state = EngineState(peak_nav=nav0)
+    peak_idx = 0  # state.peak_nav covers nav[:peak_idx]
+    breach_hint = -1  # every breach flag set so far lies before this bar
+    fills: list[Fill] = []
+    rebalances: list[Rebalance] = []
+    funding_pnl = 0.0
+    s = 0  # first bar of the current constant-position stretch; ledger.cash is as of its close
+
+    while s < n:
+        f = ledger.funding_factor()
+        sb, lb, shb = ledger.sizes()
+        seg_start.append(s)
+        seg_sizes.append((sb, lb, shb))
+        traded = False
+        a, width = s, FIRST_WINDOW
+        while a < n and not traded:
+            b = min(n, a + width)
+            cash_w = ledger.cash if f == 0.0 else ledger.cash + f * (cum_k[a:b] - cum_k[s])
+            pc, ps = perp_c[a:b], spot_c[a:b]
+            nav_w = nav_usdt(cash_w, sb, lb, shb, ledger.le, ledger.se, ps, pc)
+            nav[a:b] = nav_w
+            peak_before = state.peak_nav
+            if a > peak_idx:
+                peak_before = max(peak_before, float(nav[peak_idx:a].max()))
+            breach_at[a:b] = flags = _window_breaches(
+                nav_w,
+                peak_before,
+                lb + shb,
+                pc,
+                basis_all[a:b],
+                basis_count[b] > basis_count[a],
+                params,
+            )
+            if flags is not False:
+                breach_hint = b  # a breach may sit in this window: look at the flags
+            vs, vl, vsh = leg_values_usdt(sb, lb, shb, ps, pc)
+            drift_w = drift(vs / nav_w, vl / nav_w, vsh / nav_w, params.targets)
+            last = b - 1 if b == n else b  # no decision at the close of the last bar
+            # Bars where drift exceeds the threshold (the core's rule with no interval yet);
+            # each trigger is the first of them at which the interval has elapsed.
+            cand = (
+                a + np.flatnonzero(rebalance_due(drift_w, thr_all[a:b], 0, None, params))
+            ).tolist()
+            cand_dec = dec[cand].tolist()
+            pos = 0
+            while True:
+                if state.last_rebalance_ms is not None:
+                    earliest = state.last_rebalance_ms + params.min_interval_ms
+                    pos = bisect_left(cand_dec, earliest, pos)
+                if pos >= len(cand) or cand[pos] >= last:
+                    break
+                r = cand[pos]
+                accrued = 0.0 if f == 0.0 else f * (cum_k[r] - cum_k[s])
+                # The core's memory up to the bar before r (it judges bar r itself): the
+                # running peak, and the last breach within the clear period.
+                peak, last_breach = state.peak_nav, state.last_breach_ms
+                if r > peak_idx:
+                    peak, peak_idx = max(peak, float(nav[peak_idx:r].max())), r
+                lo = int(lookback[r])
+                if lo < r and breach_hint >= lo and breach_at[lo:r].any():
+                    last_breach = int(dec[r - 1 - int(np.argmax(breach_at[lo:r][::-1]))])
+                state = EngineState(state.last_rebalance_ms, peak, last_breach, state.safe_mode)
+                plan = build_orders(
+                    ledger.book(ledger.cash + accrued),
+                    Prices(float(ref_c[r]), float(spot_c[r]), float(perp_c[r])),
+                    SIGNAL_OF[int(sig[r])],
+                    int(dec[r]),
+                    float(atr[r]),
+                    state,
+                    params,
+                )
+                if not plan.triggered:  # the window scan and the core must agree
+                    raise AssertionError(f"core declined a trigger found by the scan at bar {r}")
+                state = plan.state
+                rid = len(rebalances) + 1
+                rebalances.append(Rebalance(rid, plan))
+                if not plan.orders:
+                    pos += 1  # nothing traded: positions and this window stay valid
+                    continue
+                # Orders decided at the close of bar r fill during bar j; funding in a gap
+                # before bar j settles on the old positions, funding at j's close on the new.
+                j = r + 1
+                funding_pnl += accrued + f * gap_k[j]
+                ledger.cash += accrued + f * gap_k[j]
+                _fill_orders(
+                    plan.orders,
+                    rid,
+                    r,
+                    j,
+                    ledger,
+                    fills,
+                    ts,
+                    spot_c,
+                    spot_o,
+                    perp_c,
+                    perp_o,
+                    ratio,
+                    slip,
+                    fees,
+                )
+                f_new = ledger.funding_factor()
+                ledger.cash += f_new * bar_k[j]
+                funding_pnl += f_new * bar_k[j]
+                s, traded = j, True
+                if progress is not None:
+                    progress(s / n)
+                break
+            a, width = b, min(width * 2, MAX_WINDOW)
+        if not traded:
+            funding_pnl += f * (cum_k[n - 1] - cum_k[s])
+            break
+
+    # Per-bar curves for the reports, from the constant-position stretches in one pass.
+    bounds = np.r_[seg_start, n]
+    sizes = np.repeat(np.array(seg_sizes).reshape(-1, 3), np.diff(bounds), axis=0)
+    sb_all, lb_all, shb_all = sizes[:, 0], sizes[:, 1], sizes[:, 2]
+    vs, vl, vsh = leg_values_usdt(sb_all, lb_all, shb_all, spot_c, perp_c)
+    delta = (sb_all + lb_all - shb_all) * ref_c / nav
+    summary = _summary(ts, dec, nav, delta, nav0, fills, rebalances, funding_pnl)
+    if progress is not None:
+        progress(1.0)
+    return BacktestResult(
+        summary, ts, nav, delta, vs / nav, vl / nav, vsh / nav, fills, rebalances, n_funding
+    )
+
+
+def _window_breaches(
+    nav_w: np.ndarray,
+    peak_before: float,
+    gross_perp_btc: float,
+    perp_w: np.ndarray,
+    basis_w: np.ndarray,
+    basis_hit: bool,
+    params: Params,
+) -> np.ndarray | bool:
+    """Safe-mode conditions from prices and the book at each close of a constant-position window.
+
+    A cheap bound settles almost every window: with no basis breach, the highest perp price over
+    the lowest NAV keeping margin in bounds, and the lowest NAV within the drawdown limit of the
+    highest peak, no close can have breached. Otherwise every close is computed exactly.
+    """
+    nav_min, nav_max = float(nav_w.min()), float(nav_w.max())
+    if not basis_hit and nav_min > 0:
+        worst_margin = margin_used_usdt(gross_perp_btc, 0.0, float(perp_w.max()), params.leverage)
+        if (
+            worst_margin / nav_min <= params.max_margin_frac
+            and 1.0 - nav_min / max(peak_before, nav_max) <= params.max_drawdown
+        ):
+            return False
+    peaks = np.maximum(peak_before, np.maximum.accumulate(nav_w))
+    mfrac = margin_used_usdt(gross_perp_btc, 0.0, perp_w, params.leverage) / nav_w
+    return market_breach(basis_w, mfrac, 1.0 - nav_w / peaks, params)
+
+
+def _fill_orders(
+    orders, rid, r, j, ledger, fills, ts, spot_c, spot_o, perp_c, perp_o, ratio, slip, fees
+) -> None:
+    """SPEC 6 fill model: ``ratio`` of each order as maker at close_r, the rest as taker at
+    open_j moved by the slippage against us; fees on each part's notional."""
+    for order in orders:
+        spot_leg = order.leg is _SPOT
+        maker_px = float(spot_c[r] if spot_leg else perp_c[r])
+        open_px = float(spot_o[j] if spot_leg else perp_o[j])
+        buy = order.side is _BUY
+        taker_px = open_px * (1.0 + slip) if buy else open_px * (1.0 - slip)
+        fm, ft = (
+            (fees.spot_maker, fees.spot_taker) if spot_leg else (fees.perp_maker, fees.perp_taker)
+        )
+        mq = order.size_btc * ratio
+        tq = order.size_btc * (1.0 - ratio)
+        parts = []
+        if mq > 0:
+            parts.append((mq, maker_px, mq * maker_px * fm, "maker"))
+        if tq > 0:
+            parts.append((tq, taker_px, tq * taker_px * ft, "taker"))
+        ledger.apply(order, parts)
+        t = int(ts[j])
+        for q, p, fee, liq in parts:
+            fills.append(
+                Fill(t, rid, order.leg, str(order.order_type), str(order.side), q, p, liq, fee)
+            )
+
+
+def _summary(
+    ts: np.ndarray,
+    dec: np.ndarray,
+    nav: np.ndarray,
+    delta: np.ndarray,
+    nav0: float,
+    fills: list[Fill],
+    rebalances: list[Rebalance],
+    funding_pnl: float,
+) -> dict[str, object]:
+    n = len(ts)
+    start, end = int(ts[0]), int(dec[-1])
+    days = (end - start) / DAY_MS
+    day = ts // DAY_MS
+    day_last = np.flatnonzero(np.r_[day[1:] != day[:-1], True])
+    day_nav = nav[day_last]
+    rets = day_nav / np.r_[nav0, day_nav[:-1]] - 1.0
+    sharpe = math.nan
+    if len(rets) >= 2:
+        sd = float(np.std(rets, ddof=1))
+        if sd > 0:
+            sharpe = float(np.mean(rets)) / sd * math.sqrt(365.0)
+    peak = np.maximum.accumulate(np.r_[nav0, nav])[1:]
+    mean_nav = float(np.mean(nav))
+    fees_usdt = math.fsum(f.fee for f in fills)
+    notional = math.fsum(f.notional for f in fills)
+    maker = math.fsum(f.notional for f in fills if f.liquidity == "maker")
+    abs_delta = np.abs(delta)
+    return {
+        "start": start,
+        "end": end,
+        "days": days,
+        "bars": n,
+        "missing_bars": round((end - start) / BAR_MS) - n,
+        "nav_start": nav0,
+        "nav_end": float(nav[-1]),
+        "roi": float(nav[-1]) / nav0 - 1.0,
+        "sharpe": sharpe,
+        "max_dd": float(np.max(1.0 - nav / peak)),
+        "fees_usdt": fees_usdt,
+        "fees_nav_per_day": fees_usdt / mean_nav / days,
+        "turnover": notional / mean_nav,
+        "funding_pnl": float(funding_pnl),
+        "rebalances": len(rebalances),
+        "orders": sum(len(r.plan.orders) for r in rebalances),
+        "blocked_orders": sum(1 for r in rebalances for h in r.plan.blocked if h.gate == "signal"),
+        "maker_share": maker / notional if notional > 0 else math.nan,
+        "delta_frac_mean": float(np.mean(abs_delta)),
+        "delta_frac_max": float(np.max(abs_delta)),
+    }

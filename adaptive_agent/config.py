@@ -1,0 +1,276 @@
+"""One typed configuration: a TOML file, then ``ADAPTIVE_AGENT__SECTION__KEY`` overrides.
+
+Every number of the specification is a default here, so changing behaviour never means editing
+code. Unknown keys are rejected (a typo must not silently fall back to a default) and every error
+names the field, the rule it broke and where the value came from.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+ENV_PREFIX = "ADAPTIVE_AGENT__"
+
+
+class ConfigError(Exception):
+    """Invalid configuration; the message names the field and the source."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class Targets(_Section):
+    BTC_SPOT: float = Field(0.5, ge=0.0, le=1.0)
+    BTC_PERP_LONG: float = Field(0.0, ge=0.0, le=1.0)
+    BTC_PERP_SHORT: float = Field(0.5, ge=0.0, le=1.0)
+
+
+class StrategyConfig(_Section):
+    targets: Targets = Targets()
+    leverage: float = Field(3.0, gt=0.0, le=200.0)
+    threshold_floor: float = Field(0.005, gt=0.0, lt=1.0)
+    atr_multiplier: float = Field(0.2, ge=0.0)
+    atr_period: int = Field(14, ge=1)
+    min_rebalance_interval_minutes: float = Field(60.0, ge=0.0)
+    apply_signal_logic: bool = True
+    signal_ttl_minutes: float | None = Field(None, gt=0.0)
+
+    @model_validator(mode="after")
+    def _fits_in_nav(self) -> StrategyConfig:
+        t = self.targets
+        need = t.BTC_SPOT + (t.BTC_PERP_LONG + t.BTC_PERP_SHORT) / self.leverage
+        if need > 1.0 + 1e-12:
+            raise ValueError(
+                "strategy.targets: BTC_SPOT + (BTC_PERP_LONG + BTC_PERP_SHORT) / leverage must be"
+                f" <= 1 (cash plus initial margin must fit in NAV), got {need:.6g}"
+            )
+        return self
+
+
+class VenueConfig(_Section):
+    """Gate market rules (from Gate's market metadata)."""
+
+    spot_lot_btc: float = Field(0.000001, gt=0.0)
+    spot_min_notional_usdt: float = Field(3.0, ge=0.0)
+    perp_contract_btc: float = Field(0.0001, gt=0.0)
+    perp_min_contracts: int = Field(1, ge=1)
+    spot_price_tick: float = Field(0.1, gt=0.0)
+    perp_price_tick: float = Field(0.1, gt=0.0)
+
+
+class FeesConfig(_Section):
+    """Fee rates on fill notional. Gate VIP0 spot is 0.002; SPEC pins 0.001 (with GT discount)."""
+
+    spot_maker: float = Field(0.001, ge=-0.01, le=0.01)
+    spot_taker: float = Field(0.001, ge=-0.01, le=0.01)
+    perp_maker: float = Field(0.0002, ge=-0.01, le=0.01)
+    perp_taker: float = Field(0.0005, ge=-0.01, le=0.01)
+
+
+class BacktestConfig(_Section):
+    nav0: float = Field(100_000.0, gt=0.0)
+    maker_fill_ratio: float = Field(0.5, ge=0.0, le=1.0)
+    slippage: float = Field(0.0002, ge=0.0, lt=0.1)
+    funding_rate_default: float = Field(0.0001, ge=-0.1, le=0.1)
+    funding_hours_utc: tuple[int, ...] = (0, 8, 16)
+
+    @model_validator(mode="after")
+    def _hours(self) -> BacktestConfig:
+        hours = self.funding_hours_utc
+        if any(h < 0 or h > 23 for h in hours) or len(set(hours)) != len(hours):
+            raise ValueError("backtest.funding_hours_utc: distinct whole hours in 0..23 expected")
+        return self
+
+
+class ExecutionConfig(_Section):
+    post_only_timeout_s: float = Field(5.0, gt=0.0)
+    batch_limit: int = Field(10, ge=1, le=10)
+
+
+class SafeModeConfig(_Section):
+    max_ref_age_minutes: float = Field(10.0, gt=0.0)
+    max_abs_basis: float = Field(0.01, gt=0.0)
+    max_error_streak: int = Field(5, ge=1)
+    max_margin_frac: float = Field(0.70, gt=0.0)
+    max_drawdown: float = Field(0.20, gt=0.0, lt=1.0)
+    clear_minutes: float = Field(30.0, ge=0.0)
+
+
+class PolicyConfig(_Section):
+    max_cpu_frac: float = Field(0.5, gt=0.0)
+    max_rss_mb: float = Field(2048.0, gt=0.0)
+    network_allow: tuple[str, ...] = ("127.0.0.1", "::1", "localhost")
+
+
+class AlertsConfig(_Section):
+    funding_bps_per_8h: float = Field(5.0, ge=0.0)
+    margin_frac: float = Field(0.70, gt=0.0)
+
+
+class AuditConfig(_Section):
+    target_sharpe: float = 1.34
+    target_max_dd: float = Field(0.137, ge=0.0)
+    target_fees_nav_per_day: float = Field(0.0028, ge=0.0)
+    max_deviation: float = Field(0.05, ge=0.0)
+
+
+class SignalsConfig(_Section):
+    """Baseline signal rule: EMA crossover on hourly closes (see strategies/baseline_signals.py)."""
+
+    ema_fast_hours: int = Field(12, ge=1)
+    ema_slow_hours: int = Field(48, ge=2)
+
+    @model_validator(mode="after")
+    def _order(self) -> SignalsConfig:
+        if self.ema_fast_hours >= self.ema_slow_hours:
+            raise ValueError("signals.ema_fast_hours must be < signals.ema_slow_hours")
+        return self
+
+
+class MonitoringConfig(_Section):
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_db: str = "adaptive_agent"
+    influx_user: str | None = None
+    influx_password: SecretStr | None = None
+
+
+class AppConfig(_Section):
+    strategy: StrategyConfig = StrategyConfig()
+    venue: VenueConfig = VenueConfig()
+    fees: FeesConfig = FeesConfig()
+    backtest: BacktestConfig = BacktestConfig()
+    execution: ExecutionConfig = ExecutionConfig()
+    safe_mode: SafeModeConfig = SafeModeConfig()
+    policy: PolicyConfig = PolicyConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    audit: AuditConfig = AuditConfig()
+    signals: SignalsConfig = SignalsConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+
+
+def _parse_env_value(raw: str) -> Any:
+    """Environment values are TOML literals when they parse as one (``0.6``, ``true``, ``[0]``)."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """Overlay ``ADAPTIVE_AGENT__A__B=value`` onto ``data``; returns field -> variable name."""
+    origins: dict[str, str] = {}
+    defaults = AppConfig().model_dump()
+    for name in sorted(env):
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        parts = [p for p in name[len(ENV_PREFIX) :].split("__")]
+        if not parts or any(not p for p in parts):
+            raise ConfigError(f"config error: {name}: malformed variable name")
+        node_defaults: Any = defaults
+        node = data
+        path: list[str] = []
+        for i, part in enumerate(parts):
+            match = None
+            if isinstance(node_defaults, dict):
+                match = next((k for k in node_defaults if k.lower() == part.lower()), None)
+            if match is None:
+                raise ConfigError(
+                    f"config error: {name}: unknown setting "
+                    f"'{'.'.join([*path, part.lower()])}' (no such field)"
+                )
+            path.append(match)
+            if i == len(parts) - 1:
+                node[match] = _parse_env_value(env[name])
+            else:
+                child = node.get(match)
+                if not isinstance(child, dict):
+                    child = {}
+                    node[match] = child
+                node = child
+                node_defaults = node_defaults[match]
+        origins[".".join(path)] = name
+    return origins
+
+
+def _format_validation_error(err: ValidationError, source: str, origins: dict[str, str]) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        where = origins.get(loc) or next(
+            (v for k, v in origins.items() if k.startswith(loc + ".")), source
+        )
+        if e["type"] == "extra_forbidden":
+            msg = "unknown setting (no such field)"
+        if msg.startswith(loc + "."):  # a cross-field rule names its own fields
+            lines.append(f"config error: {msg} (from {where})")
+        else:
+            lines.append(f"config error: {loc}: {msg} (from {where})")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> AppConfig:
+    """Load, overlay environment overrides, validate. Raises ConfigError with field-naming text."""
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        p = Path(path)
+        source = str(p)
+        try:
+            with p.open("rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config error: {p}: file not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config error: {p}: not valid TOML: {exc}") from None
+    origins = _apply_env(data, env)
+    try:
+        return AppConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, source, origins)) from None
+
+
+def render_config(cfg: AppConfig) -> str:
+    """TOML-like dump of the effective configuration; SecretStr values print masked."""
+    out: list[str] = []
+
+    def emit(prefix: str, model: BaseModel) -> None:
+        scalars: list[str] = []
+        subs: list[tuple[str, BaseModel]] = []
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if isinstance(value, BaseModel):
+                subs.append((name, value))
+            elif value is None:
+                scalars.append(f"# {name} = (unset)")
+            else:
+                scalars.append(f"{name} = {_toml_value(value)}")
+        if scalars:
+            out.append(f"[{prefix}]")
+            out.extend(scalars)
+            out.append("")
+        for name, sub in subs:
+            emit(f"{prefix}.{name}" if prefix else name, sub)
+
+    emit("", cfg)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, SecretStr):
+        return '"**********"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

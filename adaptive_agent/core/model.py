@@ -1,0 +1,195 @@
+"""Value types of the decision core: legs, order types, the book, prices, orders and plans.
+
+Sizes are kept in whole venue units (spot lots of 1e-6 BTC, perpetual contracts of 1e-4 BTC)
+so that positions never accumulate float error; BTC sizes are derived from them. The values
+made at every decision are NamedTuples: immutable like frozen dataclasses, ~5x cheaper to build.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import NamedTuple
+
+from ..config import AppConfig
+
+
+class Leg(StrEnum):
+    BTC_SPOT = "BTC_SPOT"
+    BTC_PERP_LONG = "BTC_PERP_LONG"
+    BTC_PERP_SHORT = "BTC_PERP_SHORT"
+
+
+LEGS: tuple[Leg, Leg, Leg] = (Leg.BTC_SPOT, Leg.BTC_PERP_LONG, Leg.BTC_PERP_SHORT)
+
+
+class OrderType(StrEnum):
+    BUY = "BUY"  # spot
+    SELL = "SELL"  # spot
+    OPEN_LONG = "OPEN_LONG"
+    CLOSE_LONG = "CLOSE_LONG"
+    OPEN_SHORT = "OPEN_SHORT"
+    CLOSE_SHORT = "CLOSE_SHORT"
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class Signal(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+    NONE = "NONE"
+
+
+SIDE_OF: dict[OrderType, Side] = {
+    OrderType.BUY: Side.BUY,
+    OrderType.SELL: Side.SELL,
+    OrderType.OPEN_LONG: Side.BUY,
+    OrderType.CLOSE_LONG: Side.SELL,
+    OrderType.OPEN_SHORT: Side.SELL,
+    OrderType.CLOSE_SHORT: Side.BUY,
+}
+REDUCE_ONLY: frozenset[OrderType] = frozenset({OrderType.CLOSE_LONG, OrderType.CLOSE_SHORT})
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """The numbers the core needs, flattened from AppConfig once (the hot path avoids pydantic)."""
+
+    targets: tuple[float, float, float] = (0.5, 0.0, 0.5)
+    leverage: float = 3.0
+    threshold_floor: float = 0.005
+    atr_multiplier: float = 0.2
+    atr_period: int = 14
+    min_interval_ms: int = 3_600_000
+    apply_signal_logic: bool = True
+    signal_ttl_ms: int | None = None
+    spot_lot: float = 0.000001
+    perp_contract: float = 0.0001
+    spot_min_notional: float = 3.0
+    perp_min_contracts: int = 1
+    max_ref_age_ms: int = 600_000
+    max_abs_basis: float = 0.01
+    max_error_streak: int = 5
+    max_margin_frac: float = 0.70
+    max_drawdown: float = 0.20
+    safe_clear_ms: int = 1_800_000
+
+    @classmethod
+    def from_config(cls, cfg: AppConfig) -> Params:
+        s, v, m = cfg.strategy, cfg.venue, cfg.safe_mode
+        t = s.targets
+        ttl = s.signal_ttl_minutes
+        return cls(
+            targets=(t.BTC_SPOT, t.BTC_PERP_LONG, t.BTC_PERP_SHORT),
+            leverage=s.leverage,
+            threshold_floor=s.threshold_floor,
+            atr_multiplier=s.atr_multiplier,
+            atr_period=s.atr_period,
+            min_interval_ms=round(s.min_rebalance_interval_minutes * 60_000),
+            apply_signal_logic=s.apply_signal_logic,
+            signal_ttl_ms=None if ttl is None else round(ttl * 60_000),
+            spot_lot=v.spot_lot_btc,
+            perp_contract=v.perp_contract_btc,
+            spot_min_notional=v.spot_min_notional_usdt,
+            perp_min_contracts=v.perp_min_contracts,
+            max_ref_age_ms=round(m.max_ref_age_minutes * 60_000),
+            max_abs_basis=m.max_abs_basis,
+            max_error_streak=m.max_error_streak,
+            max_margin_frac=m.max_margin_frac,
+            max_drawdown=m.max_drawdown,
+            safe_clear_ms=round(m.clear_minutes * 60_000),
+        )
+
+    def lot_of(self, leg: Leg) -> float:
+        return self.spot_lot if leg is Leg.BTC_SPOT else self.perp_contract
+
+
+class Book(NamedTuple):
+    """Holdings: USDT cash, spot lots, both dual-mode perpetual sides (contracts, entry price)."""
+
+    cash: float
+    spot_lots: int = 0
+    long_contracts: int = 0
+    short_contracts: int = 0
+    long_entry: float = 0.0
+    short_entry: float = 0.0
+
+    def lots(self, leg: Leg) -> int:
+        if leg is Leg.BTC_SPOT:
+            return self.spot_lots
+        return self.long_contracts if leg is Leg.BTC_PERP_LONG else self.short_contracts
+
+
+class Prices(NamedTuple):
+    """``ref`` = P_ref (Binance spot close); ``spot``/``perp`` = each leg's own P_contract."""
+
+    ref: float
+    spot: float
+    perp: float
+
+    def of(self, leg: Leg) -> float:
+        return self.spot if leg is Leg.BTC_SPOT else self.perp
+
+
+class RiskInputs(NamedTuple):
+    """Facts about the outside world the safe-mode rules need; the drivers measure them."""
+
+    ref_age_ms: int | None = None  # None: not applicable (backtest)
+    error_streak: int = 0
+    watchdog_tripped: bool = False
+    manual: bool = False
+
+
+class EngineState(NamedTuple):
+    """What the core remembers between decisions; returned anew in every plan."""
+
+    last_rebalance_ms: int | None = None
+    peak_nav: float = 0.0
+    last_breach_ms: int | None = None
+    safe_mode: bool = False
+
+
+class Order(NamedTuple):
+    leg: Leg
+    order_type: OrderType
+    lots: int  # > 0, in the leg's unit
+    size_btc: float
+    price: float  # P_contract at the decision
+    notional: float
+
+    @property
+    def side(self) -> Side:
+        return SIDE_OF[self.order_type]
+
+    @property
+    def reduce_only(self) -> bool:
+        return self.order_type in REDUCE_ONLY
+
+
+class HeldOrder(NamedTuple):
+    """An order that was not sent: blocked by a gate or skipped under the venue minimum."""
+
+    order: Order
+    gate: str  # "signal", "safe_mode" or "minimum"
+    reason: str
+
+
+class Plan(NamedTuple):
+    time_ms: int
+    nav: float
+    drift: float
+    threshold: float
+    triggered: bool
+    reason: str
+    signal: Signal
+    safe_mode: bool
+    safe_mode_reasons: tuple[str, ...]
+    weights: tuple[float, float, float]
+    target_lots: tuple[int, int, int] | None = None
+    orders: tuple[Order, ...] = ()
+    blocked: tuple[HeldOrder, ...] = ()
+    skipped: tuple[HeldOrder, ...] = ()
+    state: EngineState = EngineState()

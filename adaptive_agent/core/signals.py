@@ -1,0 +1,40 @@
+"""Signal state at a time (SPEC 5, 6.1): the last signal at or before it, optionally expiring.
+
+Signals are stored as int8 codes so that the backtester can look up every decision time at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .model import Signal
+
+CODE_OF = {Signal.NONE: 0, Signal.BUY: 1, Signal.SELL: -1}
+SIGNAL_OF = {0: Signal.NONE, 1: Signal.BUY, -1: Signal.SELL}
+
+
+@dataclass(frozen=True, slots=True)
+class SignalSeries:
+    ts_ms: np.ndarray  # int64, non-decreasing
+    codes: np.ndarray  # int8
+
+    @classmethod
+    def empty(cls) -> SignalSeries:
+        return cls(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int8))
+
+    def codes_at(self, times_ms: np.ndarray, ttl_ms: int | None = None) -> np.ndarray:
+        """Signal code in force at each time; a later row wins on equal timestamps."""
+        if len(self.ts_ms) == 0:
+            return np.zeros(len(times_ms), dtype=np.int8)
+        idx = np.searchsorted(self.ts_ms, times_ms, side="right") - 1
+        safe = np.clip(idx, 0, None)
+        out = np.where(idx >= 0, self.codes[safe], 0).astype(np.int8)
+        if ttl_ms is not None:
+            out[(idx >= 0) & (times_ms - self.ts_ms[safe] > ttl_ms)] = 0
+        return out
+
+    def at(self, time_ms: int, ttl_ms: int | None = None) -> Signal:
+        code = self.codes_at(np.array([time_ms], dtype=np.int64), ttl_ms)[0]
+        return SIGNAL_OF[int(code)]

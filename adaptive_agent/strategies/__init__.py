@@ -1,0 +1,1 @@
+"""Signal generators. Users bring their own signals; the baseline lets the demo gate orders."""
