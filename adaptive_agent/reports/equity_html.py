@@ -94,8 +94,9 @@ font:12px ui-monospace,monospace;display:none;white-space:pre;z-index:9}
 <h1>__TITLE__</h1><div id="meta"></div>
 <div class="key" id="key"></div>
 <div id="charts"></div><div id="tip"></div>
-<p style="color:#777">Drag across a chart to zoom, double-click to reset. Markers: &#9650; rebalance,
-<span style="color:#d62728">&#10006;</span> rebalance with orders blocked by the signal or safe mode.</p>
+<p style="color:#777">Drag across a chart to zoom, double-click to reset. Ticks under the NAV curve mark
+every rebalance (green) and every rebalance with orders blocked by the signal or safe mode (red);
+zoom in to see them on the curve as &#9650; and <span style="color:#d62728">&#10006;</span>.</p>
 <script id="payload" type="application/json">__DATA__</script>
 <script>
 (function(){
@@ -122,6 +123,9 @@ panels.forEach(p=>{const d=document.createElement("div");d.className="panel";d.i
 const L=70,R=12,T=8,B=22;
 function ticks(lo,hi,n){const span=hi-lo||1,step0=span/n,mag=Math.pow(10,Math.floor(Math.log10(step0)));
  const step=[1,2,5,10].map(k=>k*mag).find(s=>s>=step0);const out=[];for(let v=Math.ceil(lo/step)*step;v<=hi+1e-12;v+=step)out.push(v);return out;}
+const STEPS=[5,15,30,60,180,360,720,1440,2880,10080,20160,43200,129600,262800,525600];
+function xticks(lo,hi){const abs0=t0/60000,span=hi-lo,step=STEPS.find(s=>s>=span/7)||525600;
+ const out=[];for(let v=Math.ceil((lo+abs0)/step)*step-abs0;v<=hi;v+=step)out.push(v);return out;}
 function draw(p,hx){const c=p.c,dpr=window.devicePixelRatio||1,w=c.clientWidth,h=c.clientHeight;
  c.width=w*dpr;c.height=h*dpr;const g=c.getContext("2d");g.setTransform(dpr,0,0,dpr,0,0);g.clearRect(0,0,w,h);
  const i0=Math.max(0,lb(X,view[0])-1),i1=Math.min(X.length,lb(X,view[1])+1);
@@ -132,11 +136,15 @@ function draw(p,hx){const c=p.c,dpr=window.devicePixelRatio||1,w=c.clientWidth,h
  const sx=m=>L+(m-view[0])/(view[1]-view[0])*(w-L-R), sy=v=>T+(hi-v)/(hi-lo)*(h-T-B);p.sx=sx;
  g.strokeStyle="#eee";g.fillStyle="#666";g.font="11px sans-serif";g.lineWidth=1;
  ticks(lo,hi,4).forEach(v=>{const y=sy(v);g.beginPath();g.moveTo(L,y);g.lineTo(w-R,y);g.stroke();g.fillText(p.f(v),2,y+4);});
- ticks(view[0],view[1],6).forEach(m=>{const x=sx(m);g.beginPath();g.moveTo(x,T);g.lineTo(x,h-B);g.stroke();g.fillText(ds(m).slice(0,(view[1]-view[0])>4*1440?10:16),x-30,h-6);});
+ xticks(view[0],view[1]).forEach(m=>{const x=sx(m);g.beginPath();g.moveTo(x,T);g.lineTo(x,h-B);g.stroke();g.fillText(ds(m).slice(0,(view[1]-view[0])>4*1440?10:16),x-30,h-6);});
  g.save();g.beginPath();g.rect(L,T,w-L-R,h-T-B);g.clip();
+ if(p.mk){const vis=m=>m.filter(q=>q[0]>=view[0]&&q[0]<=view[1]);const rb=vis(D.reb),bk=vis(D.blk);
+  // A rug of every marker along the bottom; full markers on the curve once few enough are in view.
+  g.lineWidth=1;g.strokeStyle="rgba(44,160,44,0.5)";g.beginPath();rb.forEach(q=>{const x=sx(q[0]);g.moveTo(x,h-B);g.lineTo(x,h-B-6);});g.stroke();
+  g.strokeStyle="rgba(214,39,40,0.5)";g.beginPath();bk.forEach(q=>{const x=sx(q[0]);g.moveTo(x,h-B-7);g.lineTo(x,h-B-13);});g.stroke();
+  if(rb.length+bk.length<=400){g.fillStyle="#2ca02c";rb.forEach(q=>{const x=sx(q[0]),y=sy(q[1]);g.beginPath();g.moveTo(x,y-5);g.lineTo(x-3.5,y+1);g.lineTo(x+3.5,y+1);g.fill();});
+   g.strokeStyle="#d62728";g.lineWidth=1.5;bk.forEach(q=>{const x=sx(q[0]),y=sy(q[1]);g.beginPath();g.moveTo(x-3,y-3);g.lineTo(x+3,y+3);g.moveTo(x+3,y-3);g.lineTo(x-3,y+3);g.stroke();});}}
  p.s.forEach(s=>{g.strokeStyle=s[2];g.lineWidth=1.2;g.beginPath();for(let i=i0;i<i1;i++){const x=sx(X[i]),y=sy(s[1][i]);if(i===i0)g.moveTo(x,y);else g.lineTo(x,y);}g.stroke();});
- if(p.mk){g.fillStyle="#2ca02c";D.reb.forEach(q=>{if(q[0]<view[0]||q[0]>view[1])return;const x=sx(q[0]),y=sy(q[1]);g.beginPath();g.moveTo(x,y-5);g.lineTo(x-3.5,y+1);g.lineTo(x+3.5,y+1);g.fill();});
-  g.strokeStyle="#d62728";g.lineWidth=1.5;D.blk.forEach(q=>{if(q[0]<view[0]||q[0]>view[1])return;const x=sx(q[0]),y=sy(q[1]);g.beginPath();g.moveTo(x-3,y-3);g.lineTo(x+3,y+3);g.moveTo(x+3,y-3);g.lineTo(x-3,y+3);g.stroke();});}
  if(hx!==undefined){g.strokeStyle="#999";g.beginPath();g.moveTo(hx,T);g.lineTo(hx,h-B);g.stroke();}
  if(p.sel){g.fillStyle="rgba(31,119,180,0.12)";g.fillRect(Math.min(p.sel[0],p.sel[1]),T,Math.abs(p.sel[1]-p.sel[0]),h-T-B);}
  g.restore();g.strokeStyle="#999";g.strokeRect(L,T,w-L-R,h-T-B);}
