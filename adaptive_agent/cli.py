@@ -55,7 +55,7 @@ def _parse_time(text: str, what: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="adaptive-agent",
-        description="BTC-neutral rebalancing agent for Gate.io: backtest, signals, configuration.",
+        description="BTC-neutral rebalancing agent for Gate.io: backtest, paper and live trading.",
     )
     p.add_argument("--version", action="version", version=f"adaptive-agent {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -98,6 +98,87 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("config", help="print the effective configuration (secrets masked)")
     c.add_argument("--config", help="TOML configuration file")
+
+    pp = sub.add_parser(
+        "paper",
+        help="paper trading on the built-in simulated exchange (no secrets needed)",
+        description=(
+            "Replays candles through the same decision core and execution as live trading,"
+            " against the in-process simulated exchange. Default: the bundled real data with"
+            " the baseline signals and the backtest's fill model."
+        ),
+    )
+    pp.add_argument("--candles", help="5-minute candles to replay (default: bundled)")
+    pp.add_argument("--signals", help="signals CSV (default with bundled data: baseline signals)")
+    pp.add_argument("--funding", help="funding CSV (default with bundled data: bundled funding)")
+    pp.add_argument("--config", help="TOML configuration file")
+    pp.add_argument("--start", help="first bar to replay (ISO date/time, UTC)")
+    pp.add_argument("--bars", type=int, help="stop after this many bars")
+    pp.add_argument(
+        "--speed",
+        default="max",
+        help="bars per second, or 'max' (default) to replay as fast as possible",
+    )
+    pp.add_argument(
+        "--fill-model",
+        choices=("backtest", "realistic"),
+        default="backtest",
+        help="simulated fills: the backtest's model (default) or a book with spread",
+    )
+    pp.add_argument("--state", default="state/paper.sqlite", help="state database")
+
+    lv = sub.add_parser(
+        "live",
+        help="trade on Gate.io (secrets from GATE_API_KEY / GATE_API_SECRET)",
+        description=(
+            "Live trading: Gate.io spot + USDT perpetual through ccxt, P_ref from Binance."
+            " Use --gate-url/--binance-url to rehearse against `adaptive-agent gate-sim`."
+        ),
+    )
+    lv.add_argument("--config", help="TOML configuration file")
+    lv.add_argument("--state", default="state/live.sqlite", help="state database")
+    lv.add_argument("--gate-url", help="Gate REST base, e.g. http://127.0.0.1:8080 (gate-sim)")
+    lv.add_argument("--binance-url", help="Binance REST base; the stream is at <url>/ws")
+    lv.add_argument("--signals-file", help="signals CSV to follow as it grows")
+    lv.add_argument(
+        "--webhook-port",
+        type=int,
+        help="serve POST /signal on 127.0.0.1:PORT (token: ADAPTIVE_AGENT_WEBHOOK_TOKEN)",
+    )
+    lv.add_argument("--bars", type=int, help="stop after this many closes")
+    lv.add_argument(
+        "--set-dual-mode",
+        action="store_true",
+        help="switch the futures account to dual position mode if it is not",
+    )
+
+    sm = sub.add_parser("safe-mode", help="kill switch: hold every exposure-raising order")
+    sm.add_argument("switch", choices=("on", "off", "status"))
+    sm.add_argument("--state", default="state/live.sqlite", help="state database of the agent")
+
+    gs = sub.add_parser(
+        "gate-sim",
+        help="serve a Gate-protocol exchange simulator on 127.0.0.1",
+        description="Gate API v4 REST + websockets and Binance klines, replaying a candle file.",
+    )
+    gs.add_argument("--candles", help="5-minute candles to replay (default: bundled)")
+    gs.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0: any free one)")
+    gs.add_argument("--usdt", type=float, default=100_000.0, help="USDT in each account")
+    gs.add_argument("--funding", help="funding CSV for settlements (default: constant rate)")
+    gs.add_argument(
+        "--speed",
+        type=float,
+        default=0.0,
+        help="bars per real second (0: advance only via POST /sim/advance)",
+    )
+    gs.add_argument("--fill-model", choices=("realistic", "backtest"), default="realistic")
+    gs.add_argument("--latency-ms", type=float, default=0.0, help="added to every REST reply")
+    gs.add_argument(
+        "--error-rate",
+        type=float,
+        default=0.0,
+        help="fraction of private calls answered with a server error",
+    )
     return p
 
 
@@ -192,21 +273,99 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_paper(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .config import load_config
+    from .runner.paper import PaperOptions, run_paper
+
+    cfg = load_config(args.config)
+    speed = None if args.speed == "max" else float(args.speed)
+    opts = PaperOptions(
+        candles=args.candles,
+        signals=args.signals,
+        funding=args.funding,
+        start_ms=_parse_time(args.start, "--start") if args.start else None,
+        bars=args.bars,
+        speed=speed,
+        fill_model=args.fill_model,
+        state_path=Path(args.state),
+    )
+    summary = asyncio.run(run_paper(cfg, opts))
+    print(summary)
+    return EXIT_OK
+
+
+def _cmd_live(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from .config import load_config
+    from .runner.live import LiveOptions, run_live
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    cfg = load_config(args.config)
+    opts = LiveOptions(
+        state_path=Path(args.state),
+        gate_url=args.gate_url,
+        binance_url=args.binance_url,
+        signals_file=Path(args.signals_file) if args.signals_file else None,
+        webhook_port=args.webhook_port,
+        max_bars=args.bars,
+        set_dual_mode=args.set_dual_mode,
+    )
+    return asyncio.run(run_live(cfg, opts))
+
+
+def _cmd_safe_mode(args: argparse.Namespace) -> int:
+    from .state.store import StateStore
+
+    store = StateStore(args.state)
+    try:
+        if args.switch != "status":
+            store.set_manual_safe_mode(args.switch == "on", int(time.time() * 1000))
+        print(f"safe mode (manual kill switch): {'on' if store.manual_safe_mode else 'off'}")
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def _cmd_gate_sim(args: argparse.Namespace) -> int:
+    from .sim import cli as sim_cli
+
+    return sim_cli.main(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `adaptive-agent` console script."""
     args = _parser().parse_args(argv)
     from .config import ConfigError
+    from .exchange.exchange_gate import ExchangeError
     from .io.loaders import InputError
+    from .policy.policy_layer import MissingSecret
 
-    handlers = {"backtest": _cmd_backtest, "signals": _cmd_signals, "config": _cmd_config}
+    handlers = {
+        "backtest": _cmd_backtest,
+        "signals": _cmd_signals,
+        "config": _cmd_config,
+        "paper": _cmd_paper,
+        "live": _cmd_live,
+        "safe-mode": _cmd_safe_mode,
+        "gate-sim": _cmd_gate_sim,
+    }
     try:
         return handlers[args.command](args)
     except (InputError, ConfigError) as exc:
         print(f"error: {exc}" if isinstance(exc, InputError) else str(exc), file=sys.stderr)
         return EXIT_INPUT
-    except argparse.ArgumentTypeError as exc:
+    except (argparse.ArgumentTypeError, MissingSecret) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    except ExchangeError as exc:
+        print(f"exchange error: {exc}", file=sys.stderr)
+        return EXIT_FAIL
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -4,6 +4,7 @@
 # Writes coverage.json and the README badge docs/coverage.svg from the result.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/setup_debs.sh
 bash scripts/setup_env.sh requirements-dev.txt
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

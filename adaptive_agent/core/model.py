@@ -107,6 +107,16 @@ class Params:
         return self.spot_lot if leg is Leg.BTC_SPOT else self.perp_contract
 
 
+class Candle(NamedTuple):
+    """One 5-minute bar of P_ref; ``ts`` is its open time (epoch ms)."""
+
+    ts: int
+    open: float
+    high: float
+    low: float
+    close: float
+
+
 class Book(NamedTuple):
     """Holdings: USDT cash, spot lots, both dual-mode perpetual sides (contracts, entry price)."""
 

@@ -1,0 +1,181 @@
+"""The port the engine trades through: ``ExchangeGate``, and the values it speaks in.
+
+The engine never sees ccxt, HTTP or the simulator: it talks to this interface, which the ccxt
+Gate adapter (``gate_ccxt.py``) and the in-process paper exchange (``paper.py``) implement.
+Sizes cross the port in venue units, the same as in the core: spot in BTC, perpetual in whole
+contracts; every order carries our client id (Gate ``text``, ``t-...``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ..core.model import OrderType
+
+
+class Market(StrEnum):
+    SPOT = "spot"
+    FUTURES = "futures"
+
+
+FUTURES_TYPES = frozenset(
+    {OrderType.OPEN_LONG, OrderType.CLOSE_LONG, OrderType.OPEN_SHORT, OrderType.CLOSE_SHORT}
+)
+
+
+def market_of(order_type: OrderType) -> Market:
+    return Market.FUTURES if order_type in FUTURES_TYPES else Market.SPOT
+
+
+class OrderStatus(StrEnum):
+    OPEN = "open"  # resting on the book (possibly partly filled)
+    CLOSED = "closed"  # done: fully filled, or an IOC/market order that finished
+    CANCELED = "canceled"  # cancelled (possibly partly filled)
+    REJECTED = "rejected"  # refused by the venue, nothing filled
+
+
+class ExchangeError(Exception):
+    """A venue or transport failure. ``label`` is Gate's error label when there is one."""
+
+    def __init__(self, message: str, label: str = "") -> None:
+        super().__init__(message)
+        self.label = label
+
+
+class AmbiguousOrderError(ExchangeError):
+    """The request may or may not have reached the venue (timeout, dropped connection)."""
+
+
+class OrderNotFound(ExchangeError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class BookTop:
+    bid: float
+    ask: float
+
+
+@dataclass(frozen=True, slots=True)
+class Balances:
+    spot_usdt: float  # available + locked
+    spot_btc: float
+    futures_usdt: float  # futures account balance (realised PnL, fees, funding; no uPnL)
+    futures_available: float
+
+
+@dataclass(frozen=True, slots=True)
+class DualPositions:
+    """Both sides of the dual-mode perpetual position, sizes in contracts (>= 0)."""
+
+    long_contracts: int
+    long_entry: float
+    short_contracts: int
+    short_entry: float
+    mark_price: float
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """One order to send. ``amount``: BTC (spot) or contracts (futures). ``price`` None: market.
+
+    ``ioc`` makes a limit order immediate-or-cancel (a market order always is). A spot market
+    buy is sized in quote currency on Gate: ``cost`` (USDT) is sent instead of ``amount``.
+    """
+
+    client_id: str
+    order_type: OrderType
+    amount: float
+    price: float | None = None
+    post_only: bool = False
+    cost: float | None = None
+    ioc: bool = False
+
+    @property
+    def market(self) -> Market:
+        return market_of(self.order_type)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderState:
+    """What the venue says about one of our orders. ``filled`` in the request's unit."""
+
+    client_id: str
+    status: OrderStatus
+    filled: float = 0.0
+    avg_price: float | None = None
+    fee_usdt: float = 0.0
+    exchange_id: str | None = None
+    error: str = ""  # the venue's label for a rejection, e.g. ORDER_POC_IMMEDIATE
+
+    @property
+    def done(self) -> bool:
+        return self.status is not OrderStatus.OPEN
+
+    @property
+    def post_only_rejected(self) -> bool:
+        return self.status is OrderStatus.REJECTED and "POC" in self.error.upper()
+
+
+class ExchangeGate(ABC):
+    """Everything the engine needs from a venue; all methods are coroutines."""
+
+    @abstractmethod
+    async def get_price(self, market: Market = Market.SPOT) -> float:
+        """Last traded price (spot) or mark price (futures)."""
+
+    @abstractmethod
+    async def get_book_top(self, market: Market) -> BookTop: ...
+
+    @abstractmethod
+    async def get_balances(self) -> Balances: ...
+
+    @abstractmethod
+    async def get_positions(self) -> DualPositions: ...
+
+    @abstractmethod
+    async def get_funding_rate(self) -> float: ...
+
+    @abstractmethod
+    async def create_orders(self, requests: list[OrderRequest]) -> list[OrderState]:
+        """Send orders of ONE market as a batch; one state per request, in request order.
+
+        A rejected element comes back with status REJECTED and the venue's label; it never
+        raises for that. Raises AmbiguousOrderError when the outcome is unknown.
+        """
+
+    async def create_futures_order(
+        self,
+        order_type: OrderType,
+        contracts: int,
+        client_id: str,
+        price: float | None = None,
+        post_only: bool = False,
+    ) -> OrderState:
+        """The road-map's call: one OPEN_LONG / CLOSE_LONG / OPEN_SHORT / CLOSE_SHORT order."""
+        if order_type not in FUTURES_TYPES:
+            raise ValueError(f"{order_type} is not a futures order type")
+        req = OrderRequest(client_id, order_type, float(contracts), price, post_only)
+        return (await self.create_orders([req]))[0]
+
+    @abstractmethod
+    async def cancel_order(self, market: Market, client_id: str) -> OrderState | None:
+        """Cancel by client id; returns the final state, None if the venue never saw it."""
+
+    @abstractmethod
+    async def fetch_order(self, market: Market, client_id: str) -> OrderState | None:
+        """Look an order up by client id; None if the venue does not know it."""
+
+    @abstractmethod
+    async def fetch_open_orders(self, market: Market) -> list[OrderState]: ...
+
+    async def watch_orders(self) -> AsyncIterator[OrderState]:
+        """Order updates as they happen (websocket); adapters without one raise."""
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

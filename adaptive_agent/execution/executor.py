@@ -1,0 +1,390 @@
+"""``execute()``: turn a plan from the decision core into orders on a venue, safely (SPEC 6).
+
+One batch of post-only orders at the touch, a wait for fills, a cancel of what is left, then
+IOC orders for the remainder. Three rules keep it from ever doubling an order:
+
+1. Client ids are derived from the decision time, the leg and the phase, so a rebalance that
+   is replayed after a restart produces the same ids (and is recognised as already done).
+2. Each id is committed to the state store before the request is sent.
+3. After a timeout or an ambiguous reply, the order is looked up by its client id; an order
+   whose fate stays unknown is never re-sent under a new id in the same rebalance.
+
+A post-only rejection (the touch moved) is an expected outcome: the leg goes straight to the
+IOC step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from ..core.model import Leg, Order, Plan, Side
+from ..exchange.exchange_gate import (
+    AmbiguousOrderError,
+    ExchangeError,
+    ExchangeGate,
+    Market,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    market_of,
+)
+from ..state.store import StateStore
+
+LEG_CODE = {Leg.BTC_SPOT: "s", Leg.BTC_PERP_LONG: "l", Leg.BTC_PERP_SHORT: "h"}
+
+
+def rebalance_id_for(decision_ms: int) -> str:
+    """Rebalances are at least a bar apart, so the decision second names one uniquely."""
+    return f"{decision_ms // 1000:x}"
+
+
+def client_id(rebalance_id: str, leg: Leg, phase: str) -> str:
+    """Gate ``text``: ``t-`` + rebalance id + leg + phase (p post-only, m IOC); <= 28 chars."""
+    return f"t-{rebalance_id}{LEG_CODE[leg]}{phase}"
+
+
+@dataclass(frozen=True, slots=True)
+class ExecParams:
+    post_only_timeout_s: float = 5.0
+    poll_interval_s: float = 0.25
+    batch_limit: int = 10
+    lookup_attempts: int = 3
+    lookup_delay_s: float = 0.5
+    spot_lot: float = 0.000001
+    spot_min_notional: float = 3.0
+    perp_min_contracts: int = 1
+    spot_tick: float = 0.1
+    perp_tick: float = 0.1
+    ioc_protection: float = 0.005  # IOC limit this far through the touch caps slippage
+    market_style: str = "ioc_limit"  # or "market": true market orders (spot buys sized in USDT)
+
+
+@dataclass
+class LegFill:
+    leg: Leg
+    order_type: str
+    side: str
+    requested: float  # BTC (spot) or contracts (futures)
+    maker_filled: float = 0.0
+    maker_price: float | None = None
+    maker_fee: float = 0.0
+    maker_client_id: str = ""
+    taker_filled: float = 0.0
+    taker_price: float | None = None
+    taker_fee: float = 0.0
+    taker_client_id: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def fee_usdt(self) -> float:
+        return self.maker_fee + self.taker_fee
+
+    @property
+    def filled(self) -> float:
+        return self.maker_filled + self.taker_filled
+
+
+@dataclass
+class ExecutionReport:
+    rebalance_id: str
+    legs: list[LegFill]
+    already_done: bool = False
+    first_sent_ms: int | None = None
+    first_ack_ms: int | None = None
+    finished_ms: int | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def _round_to(value: float, tick: float, up: bool) -> float:
+    steps = value / tick
+    steps = math.ceil(steps - 1e-9) if up else math.floor(steps + 1e-9)
+    return round(steps * tick, 10)
+
+
+def _floor_lots(amount: float, lot: float) -> float:
+    return round(math.floor(amount / lot + 1e-9) * lot, 10)
+
+
+def plan_summary(plan: Plan) -> dict:
+    def o(order: Order) -> dict:
+        return {
+            "leg": order.leg,
+            "type": order.order_type,
+            "lots": order.lots,
+            "size_btc": order.size_btc,
+            "price": order.price,
+        }
+
+    return {
+        "time_ms": plan.time_ms,
+        "nav": plan.nav,
+        "drift": plan.drift,
+        "threshold": plan.threshold,
+        "signal": plan.signal,
+        "safe_mode": plan.safe_mode,
+        "reason": plan.reason,
+        "target_lots": plan.target_lots,
+        "orders": [o(x) for x in plan.orders],
+        "blocked": [{**o(h.order), "gate": h.gate, "reason": h.reason} for h in plan.blocked],
+        "skipped": [{**o(h.order), "reason": h.reason} for h in plan.skipped],
+    }
+
+
+class _Run:
+    """The state of one execution; methods are its steps."""
+
+    def __init__(
+        self,
+        gate: ExchangeGate,
+        store: StateStore,
+        params: ExecParams,
+        now_ms: Callable[[], int],
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> None:
+        self.gate, self.store, self.p = gate, store, params
+        self.now_ms, self.sleep = now_ms, sleep
+        self.errors: list[str] = []
+        self.first_sent_ms: int | None = None
+        self.first_ack_ms: int | None = None
+
+    def amount_of(self, order: Order) -> float:
+        return (
+            float(order.lots) if market_of(order.order_type) is Market.FUTURES else order.size_btc
+        )
+
+    async def send(self, requests: list[OrderRequest]) -> dict[str, OrderState | None]:
+        """Send per market in batches; every outcome recorded; unknowns looked up by id."""
+        out: dict[str, OrderState | None] = {}
+        groups: dict[Market, list[OrderRequest]] = {}
+        for r in requests:
+            groups.setdefault(r.market, []).append(r)
+        batches = [
+            g[i : i + self.p.batch_limit]
+            for g in groups.values()
+            for i in range(0, len(g), self.p.batch_limit)
+        ]
+        if self.first_sent_ms is None and batches:
+            self.first_sent_ms = self.now_ms()
+        results = await asyncio.gather(*(self._send_batch(b) for b in batches))
+        for res in results:
+            out.update(res)
+        return out
+
+    async def _send_batch(self, batch: list[OrderRequest]) -> dict[str, OrderState | None]:
+        try:
+            states = await self.gate.create_orders(batch)
+            if self.first_ack_ms is None:
+                self.first_ack_ms = self.now_ms()
+        except AmbiguousOrderError as exc:
+            self.errors.append(f"ambiguous reply, looking orders up by client id: {exc}")
+            looked = [await self.lookup(r.market, r.client_id) for r in batch]
+            return {r.client_id: s for r, s in zip(batch, looked, strict=True)}
+        except ExchangeError as exc:
+            self.errors.append(f"batch refused: {exc}")
+            states = [
+                OrderState(r.client_id, OrderStatus.REJECTED, error=exc.label or str(exc))
+                for r in batch
+            ]
+        return {s.client_id: s for s in states}
+
+    async def lookup(self, market: Market, cid: str) -> OrderState | None:
+        for attempt in range(self.p.lookup_attempts):
+            try:
+                state = await self.gate.fetch_order(market, cid)
+            except ExchangeError as exc:
+                self.errors.append(f"lookup {cid}: {exc}")
+                state = None
+            if state is not None:
+                return state
+            if attempt + 1 < self.p.lookup_attempts:
+                await self.sleep(self.p.lookup_delay_s)
+        return None
+
+    def record(self, cid: str, state: OrderState | None) -> None:
+        if state is None:
+            self.store.update_order(cid, self.now_ms(), status="unknown")
+            return
+        self.store.update_order(
+            cid,
+            self.now_ms(),
+            status=str(state.status),
+            filled=state.filled,
+            avg_price=state.avg_price,
+            fee=state.fee_usdt,
+            exchange_id=state.exchange_id,
+            error=state.error,
+        )
+
+    async def wait_for_fills(
+        self, states: dict[str, OrderState | None], markets: dict[str, Market]
+    ) -> None:
+        deadline = time.monotonic() + self.p.post_only_timeout_s
+        pending = {c for c, s in states.items() if s is not None and not s.done}
+        while pending and time.monotonic() < deadline:
+            await self.sleep(self.p.poll_interval_s)
+            for cid in list(pending):
+                try:
+                    s = await self.gate.fetch_order(markets[cid], cid)
+                except ExchangeError as exc:
+                    self.errors.append(f"poll {cid}: {exc}")
+                    continue
+                if s is not None:
+                    states[cid] = s
+                    if s.done:
+                        pending.discard(cid)
+                        self.record(cid, s)
+
+    async def cancel_rest(
+        self, states: dict[str, OrderState | None], markets: dict[str, Market]
+    ) -> None:
+        for cid, s in list(states.items()):
+            if s is not None and s.done:
+                continue
+            try:
+                final = await self.gate.cancel_order(markets[cid], cid)
+            except ExchangeError as exc:
+                self.errors.append(f"cancel {cid}: {exc}")
+                final = await self.lookup(markets[cid], cid)
+            if final is None and s is None:
+                final = await self.lookup(markets[cid], cid)  # maybe it arrived meanwhile
+            states[cid] = final if final is not None else s
+            self.record(cid, states[cid])
+
+
+async def execute(
+    plan: Plan,
+    gate: ExchangeGate,
+    store: StateStore,
+    params: ExecParams = ExecParams(),
+    now_ms: Callable[[], int] | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> ExecutionReport:
+    """Carry out ``plan.orders``; returns what filled. Idempotent per decision time."""
+    now = now_ms or (lambda: int(time.time() * 1000))
+    rid = rebalance_id_for(plan.time_ms)
+    if store.has_rebalance(rid):
+        return ExecutionReport(rid, [], already_done=True)
+    run = _Run(gate, store, params, now, sleep)
+    legs = {
+        o.leg: LegFill(o.leg, str(o.order_type), str(o.side), run.amount_of(o)) for o in plan.orders
+    }
+    markets_needed = {market_of(o.order_type) for o in plan.orders}
+    tops = {m: await gate.get_book_top(m) for m in sorted(markets_needed)}
+
+    # Phase 1: post-only at the touch, priced away from the book (buys down, sells up).
+    requests: list[OrderRequest] = []
+    for o in plan.orders:
+        m = market_of(o.order_type)
+        tick = params.spot_tick if m is Market.SPOT else params.perp_tick
+        buy = o.side is Side.BUY
+        price = _round_to(tops[m].bid if buy else tops[m].ask, tick, up=not buy)
+        requests.append(
+            OrderRequest(
+                client_id(rid, o.leg, "p"), o.order_type, run.amount_of(o), price, post_only=True
+            )
+        )
+    markets = {r.client_id: r.market for r in requests}
+    store.begin_rebalance(
+        rid,
+        plan.time_ms,
+        plan_summary(plan),
+        [
+            {
+                "client_id": r.client_id,
+                "leg": o.leg,
+                "order_type": o.order_type,
+                "market": r.market,
+                "phase": "post_only",
+                "amount": r.amount,
+                "price": r.price,
+            }
+            for r, o in zip(requests, plan.orders, strict=True)
+        ],
+        now(),
+    )
+    states = await run.send(requests)
+    for cid, s in states.items():
+        run.record(cid, s)
+    await run.wait_for_fills(states, markets)
+    await run.cancel_rest(states, markets)
+
+    # Phase 2: IOC for each remainder.
+    ioc: list[tuple[OrderRequest, Order]] = []
+    for r, o in zip(requests, plan.orders, strict=True):
+        s = states[r.client_id]
+        leg = legs[o.leg]
+        if s is not None and s.filled > 0:
+            leg.maker_filled, leg.maker_price = s.filled, s.avg_price
+            leg.maker_fee, leg.maker_client_id = s.fee_usdt, r.client_id
+        if s is None:
+            leg.notes.append("post-only order fate unknown: no IOC for this leg")
+            continue
+        if s.post_only_rejected:
+            leg.notes.append("post-only rejected (touch moved): IOC for all of it")
+        rest = r.amount - s.filled
+        req = _ioc_request(rid, o, rest, tops[r.market], params)
+        if req is None:
+            if rest > 0:
+                leg.notes.append(f"remainder {rest:g} below the venue minimum: left")
+            continue
+        ioc.append((req, o))
+    if ioc:
+        store.add_orders(
+            rid,
+            [
+                {
+                    "client_id": q.client_id,
+                    "leg": o.leg,
+                    "order_type": o.order_type,
+                    "market": q.market,
+                    "phase": "market",
+                    "amount": q.amount,
+                    "price": q.price,
+                    "cost": q.cost,
+                }
+                for q, o in ioc
+            ],
+            now(),
+        )
+        ioc_states = await run.send([q for q, _ in ioc])
+        for q, o in ioc:
+            s = ioc_states.get(q.client_id)
+            run.record(q.client_id, s)
+            leg = legs[o.leg]
+            if s is None:
+                leg.notes.append("IOC order fate unknown; reconciliation will settle it")
+            elif s.status is OrderStatus.REJECTED:
+                leg.notes.append(f"IOC rejected: {s.error}")
+            else:
+                leg.taker_filled, leg.taker_price = s.filled, s.avg_price
+                leg.taker_fee, leg.taker_client_id = s.fee_usdt, q.client_id
+    store.finish_rebalance(rid, "done", now())
+    return ExecutionReport(
+        rid, list(legs.values()), False, run.first_sent_ms, run.first_ack_ms, now(), run.errors
+    )
+
+
+def _ioc_request(rid: str, o: Order, rest: float, top, p: ExecParams) -> OrderRequest | None:
+    m = market_of(o.order_type)
+    buy = o.side is Side.BUY
+    touch = top.ask if buy else top.bid
+    if m is Market.FUTURES:
+        amount = float(math.floor(rest + 1e-9))
+        if amount < p.perp_min_contracts:
+            return None
+        tick = p.perp_tick
+    else:
+        amount = _floor_lots(rest, p.spot_lot)
+        if amount <= 0 or amount * touch < p.spot_min_notional:
+            return None
+        tick = p.spot_tick
+    cid = client_id(rid, o.leg, "m")
+    if p.market_style == "market":
+        cost = round(amount * touch, 8) if (buy and m is Market.SPOT) else None
+        return OrderRequest(cid, o.order_type, amount, None, cost=cost)
+    limit = touch * (1 + p.ioc_protection) if buy else touch * (1 - p.ioc_protection)
+    return OrderRequest(cid, o.order_type, amount, _round_to(limit, tick, up=buy), ioc=True)

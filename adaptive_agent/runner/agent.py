@@ -1,0 +1,338 @@
+"""The trading loop shared by paper and live: at each 5-minute close, decide and execute.
+
+Each close: read the book from the venue, decide with the same pure core as the backtest,
+persist the engine state, and execute the plan. At start (and after a reconnect) the agent
+reconciles: every order the store knows is looked up by client id, interrupted rebalances are
+closed, stray orders cancelled; anything it cannot explain puts it in safe mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..config import AppConfig
+from ..core.indicators import atr_frac_at
+from ..core.model import Book, Candle, EngineState, Leg, Params, Plan, Prices, RiskInputs, Signal
+from ..core.portfolio_manager import basis, leg_sizes_btc, margin_used_usdt, weights
+from ..core.rebalance_engine import build_orders
+from ..exchange.exchange_gate import ExchangeError, ExchangeGate, Market
+from ..execution.executor import ExecParams, ExecutionReport, execute
+from ..monitoring.events import BarSnapshot, Monitor, RebalanceRecord, TradeRecord
+from ..state.store import OPEN_STATUSES, StateStore
+
+log = logging.getLogger("adaptive_agent.agent")
+BAR_MS = 300_000
+HISTORY_BARS = 60 * 288  # 60 days of 5-minute bars: plenty for a 14-day daily ATR
+
+
+class SignalSource:
+    """Where the current BUY/SELL/NONE comes from (file follower, webhook, fixed series)."""
+
+    def at(self, time_ms: int) -> Signal:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+@dataclass
+class ReconcileResult:
+    checked: int = 0
+    updated: int = 0
+    interrupted: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    unexplained: list[str] = field(default_factory=list)
+
+
+def exec_params_from(cfg: AppConfig) -> ExecParams:
+    return ExecParams(
+        post_only_timeout_s=cfg.execution.post_only_timeout_s,
+        batch_limit=cfg.execution.batch_limit,
+        spot_lot=cfg.venue.spot_lot_btc,
+        spot_min_notional=cfg.venue.spot_min_notional_usdt,
+        perp_min_contracts=cfg.venue.perp_min_contracts,
+        spot_tick=cfg.venue.spot_price_tick,
+        perp_tick=cfg.venue.perp_price_tick,
+    )
+
+
+class Agent:
+    def __init__(
+        self,
+        cfg: AppConfig,
+        gate: ExchangeGate,
+        store: StateStore,
+        signals: SignalSource,
+        *,
+        now_ms: Callable[[], int] | None = None,
+        exec_params: ExecParams | None = None,
+        sleep=None,
+        monitors: list[Monitor] | None = None,
+    ) -> None:
+        import asyncio
+
+        self.cfg, self.gate, self.store, self.signals = cfg, gate, store, signals
+        self.params = Params.from_config(cfg)
+        self.exec_params = exec_params or exec_params_from(cfg)
+        self.now_ms = now_ms or (lambda: int(time.time() * 1000))
+        self.sleep = sleep or asyncio.sleep
+        self.state = store.load_engine_state() or EngineState()
+        self.error_streak = 0
+        self.unexplained = False
+        self.last_ref_ms: int | None = None
+        self._hist: list[Candle] = []
+        self.plans: list[Plan] = []
+        self.reports: list[ExecutionReport] = []
+        self.monitors: list[Monitor] = list(monitors or [])
+        self._day_nav: dict[int, float] = {}  # UTC day -> NAV at its last close (Sharpe 30d)
+
+    # --- candles -----------------------------------------------------------------------------
+
+    def add_history(self, candles: list[Candle]) -> None:
+        """Backfill (and gap fill after a reconnect): merged by open time, no duplicates."""
+        known = {c.ts for c in self._hist}
+        merged = self._hist + [c for c in candles if c.ts not in known]
+        merged.sort(key=lambda c: c.ts)
+        self._hist = merged[-HISTORY_BARS:]
+
+    def atr_frac(self, decision_ms: int) -> float:
+        if not self._hist:
+            return 0.0
+        ts = np.fromiter((c.ts for c in self._hist), dtype=np.int64, count=len(self._hist))
+        hi = np.fromiter((c.high for c in self._hist), dtype=np.float64, count=len(self._hist))
+        lo = np.fromiter((c.low for c in self._hist), dtype=np.float64, count=len(self._hist))
+        cl = np.fromiter((c.close for c in self._hist), dtype=np.float64, count=len(self._hist))
+        dec = np.array([decision_ms], dtype=np.int64)
+        return float(atr_frac_at(dec, ts, hi, lo, cl, self.params.atr_period)[0])
+
+    # --- reconciliation ----------------------------------------------------------------------
+
+    async def reconcile(self) -> ReconcileResult:
+        res = ReconcileResult()
+        now = self.now_ms()
+        for o in self.store.orders(statuses=OPEN_STATUSES):
+            res.checked += 1
+            market = Market(o.market)
+            state = await self.gate.fetch_order(market, o.client_id)
+            if state is not None and not state.done:
+                state = await self.gate.cancel_order(market, o.client_id) or state
+                res.cancelled.append(o.client_id)
+            if state is None:
+                status = "rejected" if o.status == "intent" else "unknown"
+                self.store.update_order(o.client_id, now, status=status, error="not at venue")
+            else:
+                self.store.update_order(
+                    o.client_id,
+                    now,
+                    status=str(state.status),
+                    filled=state.filled,
+                    avg_price=state.avg_price,
+                    fee=state.fee_usdt,
+                    exchange_id=state.exchange_id,
+                    error=state.error,
+                )
+            res.updated += 1
+        for rid in self.store.unfinished_rebalances():
+            self.store.finish_rebalance(rid, "interrupted", now)
+            res.interrupted.append(rid)
+        for market in (Market.SPOT, Market.FUTURES):
+            for s in await self.gate.fetch_open_orders(market):
+                if self.store.order(s.client_id) is None:
+                    res.unexplained.append(f"{market}: open order {s.client_id or s.exchange_id}")
+        self.unexplained = bool(res.unexplained)
+        if res.unexplained:
+            self.store.add_event(now, "reconcile_mismatch", "; ".join(res.unexplained))
+            log.error("reconcile: orders the state store does not know: %s", res.unexplained)
+        if res.interrupted:
+            log.warning("reconcile: interrupted rebalances closed: %s", res.interrupted)
+        return res
+
+    # --- one decision ------------------------------------------------------------------------
+
+    async def read_book(self) -> tuple[Book, Prices | None]:
+        bal, pos = await self.gate.get_balances(), await self.gate.get_positions()
+        spot_px = await self.gate.get_price(Market.SPOT)
+        book = Book(
+            cash=bal.spot_usdt + bal.futures_usdt,
+            spot_lots=round(bal.spot_btc / self.params.spot_lot),
+            long_contracts=pos.long_contracts,
+            short_contracts=pos.short_contracts,
+            long_entry=pos.long_entry,
+            short_entry=pos.short_entry,
+        )
+        return book, Prices(0.0, spot_px, pos.mark_price or spot_px)
+
+    async def refresh_pending(self) -> None:
+        """Bring orders the venue had not finished at the end of their rebalance up to date."""
+        for o in self.store.orders(statuses=("open",)):
+            try:
+                state = await self.gate.fetch_order(Market(o.market), o.client_id)
+            except ExchangeError as exc:
+                log.warning("refresh %s: %s", o.client_id, exc)
+                continue
+            if state is not None and state.done:
+                self.store.update_order(
+                    o.client_id, self.now_ms(), status=str(state.status), filled=state.filled,
+                    avg_price=state.avg_price, fee=state.fee_usdt, error=state.error,
+                )
+
+    async def on_candle_close(self, candle: Candle, received_ms: int | None = None) -> Plan | None:
+        """Decide at the close of ``candle`` (a P_ref bar) and execute the plan."""
+        decision_ms = candle.ts + BAR_MS
+        self.add_history([candle])
+        self.last_ref_ms = decision_ms
+        try:
+            await self.refresh_pending()
+            book, venue = await self.read_book()
+        except ExchangeError as exc:
+            self.error_streak += 1
+            log.error("reading the book failed (%d in a row): %s", self.error_streak, exc)
+            return None
+        self.error_streak = 0
+        assert venue is not None
+        prices = Prices(candle.close, venue.spot, venue.perp)
+        now = received_ms if received_ms is not None else self.now_ms()
+        risk = RiskInputs(
+            ref_age_ms=max(0, now - decision_ms),
+            error_streak=self.error_streak,
+            manual=self.store.manual_safe_mode or self.unexplained,
+        )
+        plan = build_orders(
+            book,
+            prices,
+            self.signals.at(decision_ms),
+            decision_ms,
+            self.atr_frac(decision_ms),
+            self.state,
+            self.params,
+            risk,
+        )
+        if plan.safe_mode != self.state.safe_mode:
+            kind = "safe_mode_entered" if plan.safe_mode else "safe_mode_left"
+            self.store.add_event(decision_ms, kind, "; ".join(plan.safe_mode_reasons))
+            log.warning("%s: %s", kind, "; ".join(plan.safe_mode_reasons))
+        self.state = plan.state
+        self.store.save_engine_state(self.state)
+        self.store.set_meta("last_bar_ms", str(decision_ms))
+        self.plans.append(plan)
+        self._report_bar(plan, book, prices)
+        if plan.triggered:
+            log.info(
+                "rebalance at %d: %s; %d orders, %d blocked, %d skipped",
+                decision_ms,
+                plan.reason,
+                len(plan.orders),
+                len(plan.blocked),
+                len(plan.skipped),
+            )
+            if plan.orders:
+                try:
+                    report = await execute(
+                        plan, self.gate, self.store, self.exec_params, self.now_ms, self.sleep
+                    )
+                except ExchangeError as exc:
+                    self.error_streak += 1
+                    log.error("execution failed: %s", exc)
+                    return plan
+                self.reports.append(report)
+                if report.errors:
+                    self.error_streak += 1
+                self._report_rebalance(plan, report, prices.ref)
+        return plan
+
+    # --- monitoring --------------------------------------------------------------------------
+
+    def _emit(self, method: str, *args) -> None:
+        for m in self.monitors:
+            try:
+                getattr(m, method)(*args)
+            except Exception:  # a sink must never stop trading
+                log.exception("monitor %s.%s failed", type(m).__name__, method)
+
+    def alert(self, kind: str, text: str) -> None:
+        self.store.add_event(self.now_ms(), kind, text)
+        self._emit("on_alert", kind, text, self.now_ms())
+
+    def _sharpe_30d(self, decision_ms: int, nav: float) -> float | None:
+        day = (decision_ms - 1) // 86_400_000  # a close at 00:00 ends the previous day
+        self._day_nav[day] = nav
+        days = sorted(d for d in self._day_nav if d > day - 31)
+        for d in [d for d in self._day_nav if d <= day - 31]:
+            del self._day_nav[d]
+        navs = [self._day_nav[d] for d in days]
+        rets = np.diff(navs) / np.asarray(navs[:-1]) if len(navs) > 2 else np.empty(0)
+        if len(rets) < 2 or float(np.std(rets, ddof=1)) == 0.0:
+            return None
+        return float(np.mean(rets) / np.std(rets, ddof=1) * np.sqrt(365.0))
+
+    def _report_bar(self, plan: Plan, book: Book, prices: Prices) -> None:
+        sb, lb, shb = leg_sizes_btc(book, self.params)
+        nav = plan.nav
+        w = weights(book, prices, self.params, nav) if nav > 0 else (0.0, 0.0, 0.0)
+        delta_usdt = (sb + lb - shb) * prices.ref
+        bar = BarSnapshot(
+            time_ms=plan.time_ms,
+            nav=nav,
+            price_ref=prices.ref,
+            basis=basis(prices.perp, prices.ref),
+            w_spot=w[0],
+            w_long=w[1],
+            w_short=w[2],
+            delta_usdt=delta_usdt,
+            delta_frac=delta_usdt / nav if nav > 0 else 0.0,
+            margin_frac=margin_used_usdt(lb, shb, prices.perp, self.params.leverage) / nav
+            if nav > 0
+            else 0.0,
+            safe_mode=plan.safe_mode,
+            safe_mode_reasons=plan.safe_mode_reasons,
+            signal=str(plan.signal),
+            sharpe_30d=self._sharpe_30d(plan.time_ms, nav),
+        )
+        self.store.add_bar(bar)
+        self._emit("on_bar", bar)
+
+    def _report_rebalance(self, plan: Plan, report: ExecutionReport, ref: float) -> None:
+        """Fills as trade records; slippage is measured against ``ref`` (P_ref at decision)."""
+        trades: list[TradeRecord] = []
+        for leg in report.legs:
+            unit = 1.0 if leg.leg is Leg.BTC_SPOT else self.params.perp_contract
+            for liq, filled, price, fee, cid in (
+                ("maker", leg.maker_filled, leg.maker_price, leg.maker_fee, leg.maker_client_id),
+                ("taker", leg.taker_filled, leg.taker_price, leg.taker_fee, leg.taker_client_id),
+            ):
+                if filled > 0 and price is not None:
+                    trades.append(
+                        TradeRecord(
+                            report.finished_ms or plan.time_ms,
+                            report.rebalance_id,
+                            cid,
+                            str(leg.leg),
+                            leg.order_type,
+                            leg.side,
+                            filled * unit,
+                            price,
+                            ref,
+                            fee,
+                            liq,
+                        )
+                    )
+        self.store.add_trades(trades)
+        rec = RebalanceRecord(
+            time_ms=plan.time_ms,
+            rebalance_id=report.rebalance_id,
+            orders=len(plan.orders),
+            blocked=len(plan.blocked),
+            skipped=len(plan.skipped),
+            fees_usdt=sum(t.fee_usdt for t in trades),
+            slippage_usdt=sum(t.slippage_usdt for t in trades),
+            notional_usdt=sum(t.size_btc * t.price for t in trades),
+            signal_to_first_ack_ms=None
+            if report.first_ack_ms is None
+            else float(report.first_ack_ms - plan.time_ms),
+            complete_ms=None
+            if report.finished_ms is None
+            else float(report.finished_ms - plan.time_ms),
+        )
+        self._emit("on_rebalance", rec, trades)

@@ -1,0 +1,131 @@
+"""``adaptive-agent live``: Gate through ccxt, P_ref from Binance, one decision per 5-minute close.
+
+Start-up order matters: secrets (refuse to start without them), venue checks (markets, dual
+mode), reconciliation of everything the state store knows, candle backfill for the ATR, and
+only then the stream. SIGTERM/SIGINT let the rebalance in flight finish, then exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from ..config import AppConfig
+from ..exchange.binance_feed import BinanceReference
+from ..exchange.gate_ccxt import GateCcxtExchange
+from ..policy.policy_layer import get_secret
+from ..state.store import StateStore
+from .agent import Agent
+from .live_signals import FileFollower, SignalBook, webhook_app
+
+log = logging.getLogger("adaptive_agent.live")
+DAY_MS = 86_400_000
+
+
+@dataclass
+class LiveOptions:
+    state_path: Path
+    gate_url: str | None = None  # e.g. http://127.0.0.1:8080 to rehearse against gate-sim
+    gate_ws_spot: str | None = None
+    gate_ws_futures: str | None = None
+    binance_url: str | None = None
+    signals_file: Path | None = None
+    webhook_port: int | None = None
+    webhook_host: str = "127.0.0.1"
+    backfill_days: int = 20
+    max_bars: int | None = None  # stop after this many closes (rehearsals, tests)
+    set_dual_mode: bool = False
+
+
+def _binance_urls(base: str | None) -> tuple[str, str]:
+    if base is None:
+        return "https://api.binance.com", "wss://stream.binance.com:9443/ws"
+    base = base.rstrip("/")
+    ws = base.replace("https://", "wss://").replace("http://", "ws://") + "/ws"
+    return base, ws
+
+
+async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None = None) -> int:
+    key, secret = get_secret("GATE_API_KEY"), get_secret("GATE_API_SECRET")
+    token = None
+    if opts.webhook_port is not None:
+        token = get_secret("ADAPTIVE_AGENT_WEBHOOK_TOKEN")
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    store = StateStore(opts.state_path)
+    gate = GateCcxtExchange(
+        key.reveal(),
+        secret.reveal(),
+        rest_url=opts.gate_url,
+        ws_spot_url=opts.gate_ws_spot,
+        ws_futures_url=opts.gate_ws_futures,
+        set_dual_mode=opts.set_dual_mode,
+        rate_limit=opts.gate_url is None,
+    )
+    rest, ws = _binance_urls(opts.binance_url)
+    ref = BinanceReference(rest, ws)
+    book = SignalBook(
+        ttl_ms=None
+        if cfg.strategy.signal_ttl_minutes is None
+        else round(cfg.strategy.signal_ttl_minutes * 60_000),
+        on_add=lambda t, s, src: store.add_signal(t, str(s), src, int(time.time() * 1000)),
+    )
+    follower = FileFollower(opts.signals_file, book) if opts.signals_file else None
+    runner: web.AppRunner | None = None
+    try:
+        await gate.start()
+        agent = Agent(cfg, gate, store, book)
+        res = await agent.reconcile()
+        log.info("reconciled %d orders; interrupted rebalances: %s", res.checked, res.interrupted)
+        now = int(time.time() * 1000)
+        agent.add_history(await ref.backfill(now - opts.backfill_days * DAY_MS, now))
+        if agent._hist:
+            ref.last_ts = agent._hist[-1].ts
+        if opts.webhook_port is not None and token is not None:
+            runner = web.AppRunner(webhook_app(book, token.reveal()))
+            await runner.setup()
+            await web.TCPSite(runner, opts.webhook_host, opts.webhook_port).start()
+        bars = 0
+        reconnects = ref.reconnects
+        stream = ref.closed_candles(lambda: int(time.time() * 1000)).__aiter__()
+        stop_wait = asyncio.ensure_future(stop.wait())
+        while not stop.is_set():
+            nxt = asyncio.ensure_future(stream.__anext__())
+            done, _ = await asyncio.wait({nxt, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            if nxt not in done:
+                nxt.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await nxt
+                break
+            candle = nxt.result()
+            if follower is not None:
+                follower.poll()
+            if ref.reconnects != reconnects:  # the venue may have moved while we were away
+                reconnects = ref.reconnects
+                await agent.reconcile()
+            await agent.on_candle_close(candle)  # runs to completion even if a stop arrives
+            bars += 1
+            if opts.max_bars is not None and bars >= opts.max_bars:
+                break
+        stop_wait.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stop_wait
+        await stream.aclose()
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await ref.close()
+        await gate.close()
+        store.close()
+    return 0

@@ -1,0 +1,146 @@
+"""Live signal sources: a CSV file followed as it grows, and an authenticated HTTP webhook.
+
+Both feed one ``SignalBook`` (the last signal at or before a time wins, as in the backtest).
+A bad line or request never stops trading: it is logged with the file and line (or answered
+with a 4xx) and changes nothing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+from bisect import bisect_right
+from collections.abc import Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from ..core.model import Signal
+from .agent import SignalSource
+
+log = logging.getLogger("adaptive_agent.signals")
+_NAMES = {"BUY": Signal.BUY, "SELL": Signal.SELL, "NONE": Signal.NONE}
+
+
+def _parse_time(text: str) -> int:
+    text = text.strip()
+    try:
+        v = int(float(text))
+    except ValueError:
+        from datetime import UTC, datetime
+
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        return int(dt.timestamp() * 1000)
+    return v * 1000 if v < 100_000_000_000 else v
+
+
+class SignalBook(SignalSource):
+    """Signals by time; appending keeps order (an older timestamp than the last is refused)."""
+
+    def __init__(
+        self, ttl_ms: int | None = None, on_add: Callable[[int, Signal, str], None] | None = None
+    ) -> None:
+        self.ts: list[int] = []
+        self.sig: list[Signal] = []
+        self.ttl_ms = ttl_ms
+        self.on_add = on_add
+
+    def add(self, time_ms: int, signal: Signal, source: str) -> None:
+        if self.ts and time_ms < self.ts[-1]:
+            raise ValueError(f"signal at {time_ms} is older than the last one ({self.ts[-1]})")
+        self.ts.append(time_ms)
+        self.sig.append(signal)
+        if self.on_add is not None:
+            self.on_add(time_ms, signal, source)
+
+    def at(self, time_ms: int) -> Signal:
+        i = bisect_right(self.ts, time_ms) - 1
+        if i < 0:
+            return Signal.NONE
+        if self.ttl_ms is not None and time_ms - self.ts[i] > self.ttl_ms:
+            return Signal.NONE
+        return self.sig[i]
+
+
+class FileFollower:
+    """Reads rows appended to a ``timestamp,signal`` CSV since the last poll."""
+
+    def __init__(self, path: str | Path, book: SignalBook) -> None:
+        self.path, self.book = Path(path), book
+        self.offset = 0
+        self.lineno = 0
+        self.header: list[str] | None = None
+
+    def poll(self) -> int:
+        """Ingest complete new lines; returns how many signals were added."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+        if size < self.offset:  # truncated or replaced: start over
+            log.warning("%s shrank; re-reading it from the start", self.path)
+            self.offset, self.lineno, self.header = 0, 0, None
+        if size == self.offset:
+            return 0
+        with self.path.open("rb") as fh:
+            fh.seek(self.offset)
+            chunk = fh.read(size - self.offset)
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            return 0  # a line still being written
+        self.offset += end + 1
+        added = 0
+        for raw in chunk[: end + 1].decode("utf-8", errors="replace").splitlines():
+            self.lineno += 1
+            if not raw.strip():
+                continue
+            cells = [c.strip() for c in raw.split(",")]
+            if self.header is None:
+                self.header = [c.lower() for c in cells]
+                if "timestamp" not in self.header or "signal" not in self.header:
+                    log.error("%s:1: header must name timestamp and signal columns", self.path)
+                continue
+            try:
+                t = _parse_time(cells[self.header.index("timestamp")])
+                name = cells[self.header.index("signal")].upper()
+                if name not in _NAMES:
+                    raise ValueError(f"unknown signal {name!r} (expected BUY, SELL or NONE)")
+                self.book.add(t, _NAMES[name], f"file:{self.path.name}")
+                added += 1
+            except (ValueError, IndexError) as exc:
+                log.error("%s:%d: ignored: %s", self.path, self.lineno, exc)
+        return added
+
+
+def webhook_app(
+    book: SignalBook, token: str, now_ms: Callable[[], int] | None = None
+) -> web.Application:
+    """``POST /signal`` with ``Authorization: Bearer <token>`` and ``{"signal": "BUY"}``.
+
+    An optional ``"timestamp"`` (epoch ms/s or ISO-8601) dates the signal; default: receipt.
+    """
+    clock = now_ms or (lambda: int(time.time() * 1000))
+    expected = f"Bearer {token}".encode()
+
+    async def post_signal(request: web.Request) -> web.Response:
+        given = request.headers.get("Authorization", "").encode()
+        if not token or not hmac.compare_digest(given, expected):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        try:
+            body = await request.json()
+            name = str(body["signal"]).strip().upper()
+            if name not in _NAMES:
+                raise ValueError(f"unknown signal {name!r} (expected BUY, SELL or NONE)")
+            t = _parse_time(str(body["timestamp"])) if "timestamp" in body else clock()
+            book.add(t, _NAMES[name], "webhook")
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            return web.json_response({"error": f"bad request: {exc}"}, status=400)
+        return web.json_response({"ok": True, "signal": name, "timestamp": t})
+
+    app = web.Application(client_max_size=4096)
+    app.router.add_post("/signal", post_signal)
+    return app

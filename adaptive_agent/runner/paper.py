@@ -1,0 +1,261 @@
+"""``adaptive-agent paper``: the live agent against the in-process simulated exchange.
+
+The same ``Agent`` (core decision + ``execute()``) as live trading, talking to ``PaperExchange``,
+an ``ExchangeGate`` over the simulator's matching core. The replay clock is the candle file:
+at each bar the agent decides at its close, the simulator fills, then the clock moves on.
+With the backtest's fill model the decisions equal the backtest's, bar for bar.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..config import AppConfig
+from ..core.model import Candle, OrderType, Signal
+from ..core.signals import SIGNAL_OF, SignalSeries
+from ..exchange.exchange_gate import (
+    Balances,
+    BookTop,
+    DualPositions,
+    ExchangeGate,
+    Market,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+)
+from ..io.loaders import Candles, FundingSeries, load_candles, load_funding, load_signals
+from ..state.store import StateStore
+from .agent import Agent, SignalSource
+
+_SIDE = {
+    OrderType.BUY: ("buy", False),
+    OrderType.SELL: ("sell", False),
+    OrderType.OPEN_LONG: ("buy", False),
+    OrderType.CLOSE_LONG: ("sell", True),
+    OrderType.OPEN_SHORT: ("sell", False),
+    OrderType.CLOSE_SHORT: ("buy", True),
+}
+
+
+class PaperExchange(ExchangeGate):
+    """``ExchangeGate`` over a ``SimMarket``: no network, the simulator's clock."""
+
+    def __init__(self, market) -> None:
+        self.m = market
+
+    async def get_price(self, market: Market = Market.SPOT) -> float:
+        return float(self.m.mark() if market is Market.FUTURES else self.m.last("spot"))
+
+    async def get_book_top(self, market: Market) -> BookTop:
+        bid, ask = self.m.top(str(market))
+        return BookTop(float(bid), float(ask))
+
+    async def get_balances(self) -> Balances:
+        spot = self.m.spot_balances()
+        fut = self.m.futures_account()
+        return Balances(
+            spot_usdt=_total(spot["USDT"]),
+            spot_btc=_total(spot["BTC"]),
+            futures_usdt=float(fut["total"]),
+            futures_available=float(fut["available"]),
+        )
+
+    async def get_positions(self) -> DualPositions:
+        pos = self.m.positions()
+        lng, sht = pos["dual_long"], pos["dual_short"]
+        return DualPositions(
+            round(abs(float(lng["size"]))),
+            float(lng["entry_price"] or 0.0),
+            round(abs(float(sht["size"]))),
+            float(sht["entry_price"] or 0.0),
+            float(self.m.mark()),
+        )
+
+    async def get_funding_rate(self) -> float:
+        return float(getattr(self.m, "funding_rate", lambda: 0.0)())
+
+    async def create_orders(self, requests: list[OrderRequest]) -> list[OrderState]:
+        from ..sim.matching import SimError
+
+        out = []
+        for r in requests:
+            side, reduce_only = _SIDE[r.order_type]
+            if r.market is Market.FUTURES:
+                amount = r.amount if side == "buy" else -r.amount
+            else:
+                amount = r.cost if (r.price is None and r.cost is not None) else r.amount
+            tif = "poc" if r.post_only else ("ioc" if (r.ioc or r.price is None) else "gtc")
+            try:
+                o = self.m.place(
+                    str(r.market),
+                    side,
+                    amount,
+                    r.price,
+                    tif=tif,
+                    reduce_only=reduce_only,
+                    text=r.client_id,
+                )
+            except SimError as exc:
+                out.append(OrderState(r.client_id, OrderStatus.REJECTED, error=exc.label))
+                continue
+            out.append(_state(o, r.client_id))
+        return out
+
+    async def cancel_order(self, market: Market, client_id: str) -> OrderState | None:
+        from ..sim.matching import SimError
+
+        try:
+            return _state(self.m.cancel(str(market), client_id), client_id)
+        except SimError:
+            return await self.fetch_order(market, client_id)
+
+    async def fetch_order(self, market: Market, client_id: str) -> OrderState | None:
+        from ..sim.matching import SimError
+
+        try:
+            o = self.m.get_order(str(market), client_id)
+        except SimError:
+            return None
+        return None if o is None else _state(o, client_id)
+
+    async def fetch_open_orders(self, market: Market) -> list[OrderState]:
+        return [_state(o, o.text or "") for o in self.m.open_orders(str(market))]
+
+
+def _total(v) -> float:
+    return float(sum(v)) if isinstance(v, tuple | list) else float(v)
+
+
+def _state(o, cid: str) -> OrderState:
+    status = OrderStatus.OPEN
+    if o.status != "open":
+        finish = str(o.finish_as)
+        status = {"filled": OrderStatus.CLOSED, "ioc": OrderStatus.CLOSED}.get(
+            finish, OrderStatus.CANCELED
+        )
+        if finish == "poc":
+            return OrderState(
+                cid, OrderStatus.REJECTED, error="ORDER_POC_IMMEDIATE", exchange_id=str(o.id)
+            )
+    filled = abs(float(o.filled))
+    return OrderState(
+        cid, status, filled, float(o.avg_price) if filled else None, float(o.fee_usdt), str(o.id)
+    )
+
+
+class FixedSignals(SignalSource):
+    def __init__(self, series: SignalSeries | None) -> None:
+        self.series = series or SignalSeries.empty()
+
+    def at(self, time_ms: int) -> Signal:
+        return SIGNAL_OF[int(self.series.codes_at(np.array([time_ms], dtype=np.int64))[0])]
+
+
+@dataclass
+class PaperOptions:
+    candles: str | None = None
+    signals: str | None = None
+    funding: str | None = None
+    start_ms: int | None = None
+    bars: int | None = None
+    speed: float | None = None  # bars per second; None = as fast as possible
+    fill_model: str = "backtest"
+    state_path: Path = Path("state/paper.sqlite")
+
+
+def load_paper_inputs(
+    cfg: AppConfig, opts: PaperOptions
+) -> tuple[Candles, SignalSeries | None, FundingSeries | None]:
+    from ..data import FUNDING_8H, SPOT_5M
+    from ..strategies.baseline_signals import ema_crossover_signals
+
+    bundled = opts.candles is None
+    candles = load_candles(SPOT_5M if bundled else opts.candles)
+    if opts.start_ms is not None:
+        candles = candles.slice(int(np.searchsorted(candles.ts, opts.start_ms)), len(candles))
+    if opts.bars is not None:
+        candles = candles.slice(0, opts.bars + 1)
+    funding_path = opts.funding or (FUNDING_8H if bundled else None)
+    funding = load_funding(funding_path) if funding_path else None
+    if opts.signals:
+        signals = load_signals(opts.signals)
+    elif bundled:
+        sc = cfg.signals
+        signals = ema_crossover_signals(candles, sc.ema_fast_hours, sc.ema_slow_hours)
+    else:
+        signals = None
+    return candles, signals, funding
+
+
+def make_market(cfg: AppConfig, candles: Candles, funding: FundingSeries | None, fill_model: str):
+    from ..sim.matching import SimFees, SimMarket
+
+    f, bt = cfg.fees, cfg.backtest
+    return SimMarket(
+        candles,
+        usdt=bt.nav0 / 2,  # spot + futures accounts together hold nav0
+        fees=SimFees(f.spot_maker, f.spot_taker, f.perp_maker, f.perp_taker),
+        fill_model=fill_model,
+        maker_fill_ratio=bt.maker_fill_ratio,
+        slippage=bt.slippage,
+        funding=funding,
+        funding_rate_default=bt.funding_rate_default,
+        leverage=cfg.strategy.leverage,
+        dual_mode=True,
+    )
+
+
+async def run_paper(cfg: AppConfig, opts: PaperOptions, stop: asyncio.Event | None = None) -> str:
+    candles, signals, funding = load_paper_inputs(cfg, opts)
+    market = make_market(cfg, candles, funding, opts.fill_model)
+    store = StateStore(opts.state_path)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    async def no_wait(_s: float) -> None:
+        return None
+
+    agent = Agent(
+        cfg,
+        PaperExchange(market),
+        store,
+        FixedSignals(signals),
+        now_ms=lambda: int(market.now_ms),
+        sleep=no_wait,
+    )
+    # Replay time does not pass while the agent waits: fills happen at placement or on advance.
+    agent.exec_params = replace(agent.exec_params, post_only_timeout_s=0.0)
+    await agent.reconcile()
+    try:
+        while not stop.is_set():
+            i = int(market.bar)
+            c = Candle(
+                int(candles.ts[i]),
+                float(candles.open[i]),
+                float(candles.high[i]),
+                float(candles.low[i]),
+                float(candles.close[i]),
+            )
+            if i >= len(candles) - 1:
+                break
+            await agent.on_candle_close(c)
+            market.advance()
+            if opts.speed:
+                await asyncio.sleep(1.0 / opts.speed)
+    finally:
+        store.close()
+    plans = [p for p in agent.plans if p.triggered]
+    return (
+        f"paper: {len(agent.plans)} closes, {len(plans)} rebalances,"
+        f" {sum(len(p.orders) for p in plans)} orders,"
+        f" {sum(len(p.blocked) for p in plans)} blocked"
+    )

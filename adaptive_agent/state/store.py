@@ -1,0 +1,303 @@
+"""Durable agent state in SQLite (WAL, synchronous=FULL): nothing is lost on a crash.
+
+The one rule that keeps orders from doubling: an order's client id is written here, and
+committed, *before* the request leaves the process. After a crash every order the venue could
+possibly know is therefore known here too, and reconciliation can look each one up by id.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core.model import EngineState
+from ..monitoring.events import BarSnapshot, TradeRecord
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rebalances (
+    id TEXT PRIMARY KEY,
+    decision_ms INTEGER NOT NULL,
+    status TEXT NOT NULL,            -- executing | done | interrupted
+    plan TEXT NOT NULL,              -- JSON summary of the plan (orders, blocked, reasons)
+    started_ms INTEGER NOT NULL,
+    finished_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS orders (
+    client_id TEXT PRIMARY KEY,
+    rebalance_id TEXT NOT NULL REFERENCES rebalances(id),
+    leg TEXT NOT NULL,
+    order_type TEXT NOT NULL,
+    market TEXT NOT NULL,
+    phase TEXT NOT NULL,             -- post_only | market
+    amount REAL NOT NULL,
+    price REAL,
+    cost REAL,
+    status TEXT NOT NULL,  -- intent | open | closed | canceled | rejected | unknown
+    filled REAL NOT NULL DEFAULT 0,
+    avg_price REAL,
+    fee REAL NOT NULL DEFAULT 0,
+    exchange_id TEXT,
+    error TEXT NOT NULL DEFAULT '',
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_by_status ON orders(status);
+CREATE TABLE IF NOT EXISTS signals (
+    time_ms INTEGER NOT NULL, signal TEXT NOT NULL, source TEXT NOT NULL, received_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS events (time_ms INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT);
+CREATE TABLE IF NOT EXISTS bars (          -- one BarSnapshot per 5-minute close
+    time_ms INTEGER PRIMARY KEY, snapshot TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trades (        -- one TradeRecord per fill
+    time_ms INTEGER NOT NULL, client_id TEXT NOT NULL, liquidity TEXT NOT NULL,
+    record TEXT NOT NULL, PRIMARY KEY (client_id, liquidity)
+);
+"""
+
+OPEN_STATUSES = ("intent", "sent", "open", "unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOrder:
+    client_id: str
+    rebalance_id: str
+    leg: str
+    order_type: str
+    market: str
+    phase: str
+    amount: float
+    price: float | None
+    cost: float | None
+    status: str
+    filled: float
+    avg_price: float | None
+    fee: float
+    exchange_id: str | None
+    error: str
+
+
+class StateStore:
+    """A thin, synchronous repository; every method commits before it returns."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+        version = self.get_meta("schema_version")
+        if version is None:
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
+        elif int(version) != SCHEMA_VERSION:
+            raise RuntimeError(f"{self.path}: state schema {version}, expected {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # --- meta and engine state ---------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO meta(key, value) VALUES(?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def load_engine_state(self) -> EngineState | None:
+        raw = self.get_meta("engine_state")
+        if raw is None:
+            return None
+        d = json.loads(raw)
+        return EngineState(
+            d["last_rebalance_ms"], d["peak_nav"], d["last_breach_ms"], d["safe_mode"]
+        )
+
+    def save_engine_state(self, state: EngineState) -> None:
+        self.set_meta("engine_state", json.dumps(state._asdict()))
+
+    @property
+    def manual_safe_mode(self) -> bool:
+        return self.get_meta("manual_safe_mode") == "on"
+
+    def set_manual_safe_mode(self, on: bool, now_ms: int) -> None:
+        self.set_meta("manual_safe_mode", "on" if on else "off")
+        self.add_event(now_ms, "manual_safe_mode", "on" if on else "off")
+
+    def add_event(self, time_ms: int, kind: str, detail: str = "") -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO events VALUES(?, ?, ?)", (time_ms, kind, detail))
+
+    def events(self, kind: str | None = None) -> list[tuple[int, str, str]]:
+        q = "SELECT time_ms, kind, detail FROM events"
+        rows = self._db.execute(
+            q + (" WHERE kind = ?" if kind else "") + " ORDER BY rowid", (kind,) if kind else ()
+        )
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    def add_signal(self, time_ms: int, signal: str, source: str, received_ms: int) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO signals VALUES(?, ?, ?, ?)", (time_ms, signal, source, received_ms)
+            )
+
+    # --- history for digests, audits and dashboards -----------------------------------------
+
+    def add_bar(self, bar: BarSnapshot) -> None:
+        d = {f: getattr(bar, f) for f in BarSnapshot.__dataclass_fields__}
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO bars VALUES(?, ?)", (bar.time_ms, json.dumps(d)))
+
+    def bars(self, start_ms: int, end_ms: int) -> list[BarSnapshot]:
+        """Snapshots with start_ms <= time < end_ms, in time order."""
+        rows = self._db.execute(
+            "SELECT snapshot FROM bars WHERE time_ms >= ? AND time_ms < ? ORDER BY time_ms",
+            (start_ms, end_ms),
+        )
+        out = []
+        for (raw,) in rows:
+            d = json.loads(raw)
+            d["safe_mode_reasons"] = tuple(d.get("safe_mode_reasons", ()))
+            out.append(BarSnapshot(**d))
+        return out
+
+    def add_trades(self, trades: list[TradeRecord]) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO trades VALUES(?, ?, ?, ?)",
+                [
+                    (
+                        t.time_ms,
+                        t.client_id,
+                        t.liquidity,
+                        json.dumps({f: getattr(t, f) for f in TradeRecord.__dataclass_fields__}),
+                    )
+                    for t in trades
+                ],
+            )
+
+    def trades(self, start_ms: int, end_ms: int) -> list[TradeRecord]:
+        rows = self._db.execute(
+            "SELECT record FROM trades WHERE time_ms >= ? AND time_ms < ?"
+            " ORDER BY time_ms, client_id",
+            (start_ms, end_ms),
+        )
+        return [TradeRecord(**json.loads(r[0])) for r in rows]
+
+    # --- rebalances and orders ---------------------------------------------------------------
+
+    def begin_rebalance(
+        self, rebalance_id: str, decision_ms: int, plan: dict, orders: list[dict], now_ms: int
+    ) -> None:
+        """Record a rebalance and the intent of each of its first-phase orders, atomically."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO rebalances(id, decision_ms, status, plan, started_ms)"
+                " VALUES(?, ?, 'executing', ?, ?)",
+                (rebalance_id, decision_ms, json.dumps(plan), now_ms),
+            )
+            self._insert_orders(db, rebalance_id, orders, now_ms)
+
+    def add_orders(self, rebalance_id: str, orders: list[dict], now_ms: int) -> None:
+        """Record intents (before sending) for a later phase of a rebalance."""
+        with self._tx() as db:
+            self._insert_orders(db, rebalance_id, orders, now_ms)
+
+    @staticmethod
+    def _insert_orders(db: sqlite3.Connection, rid: str, orders: list[dict], now_ms: int) -> None:
+        db.executemany(
+            "INSERT INTO orders(client_id, rebalance_id, leg, order_type, market, phase, amount,"
+            " price, cost, status, created_ms, updated_ms)"
+            " VALUES(:client_id, :rid, :leg, :order_type, :market, :phase, :amount, :price,"
+            " :cost, 'intent', :now, :now)",
+            [{**o, "rid": rid, "now": now_ms, "cost": o.get("cost")} for o in orders],
+        )
+
+    def update_order(self, client_id: str, now_ms: int, **fields: object) -> None:
+        allowed = {"status", "filled", "avg_price", "fee", "exchange_id", "error"}
+        bad = set(fields) - allowed
+        if bad:
+            raise ValueError(f"cannot update {bad}")
+        sets = ", ".join(f"{k} = :{k}" for k in fields)
+        with self._tx() as db:
+            cur = db.execute(
+                f"UPDATE orders SET {sets}, updated_ms = :now WHERE client_id = :cid",
+                {**fields, "now": now_ms, "cid": client_id},
+            )
+            if cur.rowcount != 1:
+                raise KeyError(f"unknown client id {client_id}")
+
+    def finish_rebalance(self, rebalance_id: str, status: str, now_ms: int) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE rebalances SET status = ?, finished_ms = ? WHERE id = ?",
+                (status, now_ms, rebalance_id),
+            )
+
+    def order(self, client_id: str) -> StoredOrder | None:
+        row = self._db.execute(_ORDER_SELECT + " WHERE client_id = ?", (client_id,)).fetchone()
+        return None if row is None else StoredOrder(*row)
+
+    def orders(
+        self, rebalance_id: str | None = None, statuses: tuple[str, ...] = ()
+    ) -> list[StoredOrder]:
+        q, args = _ORDER_SELECT, []
+        clauses = []
+        if rebalance_id is not None:
+            clauses.append("rebalance_id = ?")
+            args.append(rebalance_id)
+        if statuses:
+            clauses.append(f"status IN ({', '.join('?' * len(statuses))})")
+            args.extend(statuses)
+        if clauses:
+            q += " WHERE " + " AND ".join(clauses)
+        return [
+            StoredOrder(*r) for r in self._db.execute(q + " ORDER BY created_ms, client_id", args)
+        ]
+
+    def has_rebalance(self, rebalance_id: str) -> bool:
+        q = "SELECT 1 FROM rebalances WHERE id = ?"
+        return self._db.execute(q, (rebalance_id,)).fetchone() is not None
+
+    def unfinished_rebalances(self) -> list[str]:
+        rows = self._db.execute(
+            "SELECT id FROM rebalances WHERE status = 'executing' ORDER BY decision_ms"
+        )
+        return [r[0] for r in rows]
+
+    def rebalance_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM rebalances").fetchone()[0])
+
+    def rebalance_ids(self) -> list[tuple[str, int, str]]:
+        rows = self._db.execute("SELECT id, decision_ms, plan FROM rebalances ORDER BY decision_ms")
+        return [(r[0], int(r[1]), r[2]) for r in rows]
+
+
+_ORDER_SELECT = (
+    "SELECT client_id, rebalance_id, leg, order_type, market, phase, amount, price, cost, status,"
+    " filled, avg_price, fee, exchange_id, error FROM orders"
+)
