@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
         description="BTC-neutral rebalancing agent for Gate.io: backtest, paper and live trading.",
     )
     p.add_argument("--version", action="version", version=f"adaptive-agent {__version__}")
+    p.add_argument("--log-json", action="store_true", help="logs as one JSON object per line")
+    p.add_argument("--log-level", default="INFO", help="DEBUG shows per-bar detail (default INFO)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     b = sub.add_parser(
@@ -161,6 +163,20 @@ def _parser() -> argparse.ArgumentParser:
         help="serve a Gate-protocol exchange simulator on 127.0.0.1",
         description="Gate API v4 REST + websockets and Binance klines, replaying a candle file.",
     )
+    for name, what in (
+        ("digest", "rebuild the daily digest of one UTC day"),
+        ("audit", "daily KPI audit of one UTC day against the targets"),
+    ):
+        d = sub.add_parser(name, help=what)
+        d.add_argument("--date", required=True, help="the UTC day, YYYY-MM-DD")
+        d.add_argument("--state", default="state/live.sqlite", help="state database")
+        d.add_argument("--out", help="output folder (default: reports.daily_dir / audit_dir)")
+        d.add_argument("--config", help="TOML configuration file")
+
+    h = sub.add_parser("health", help="exit 0 if the agent processed a bar recently")
+    h.add_argument("--state", default="state/live.sqlite", help="state database")
+    h.add_argument("--max-age", type=float, default=900.0, help="seconds (default 900)")
+
     gs.add_argument("--candles", help="5-minute candles to replay (default: bundled)")
     gs.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0: any free one)")
     gs.add_argument("--usdt", type=float, default=100_000.0, help="USDT in each account")
@@ -332,6 +348,77 @@ def _cmd_safe_mode(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _day(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--date: expected YYYY-MM-DD, got {text!r}") from None
+
+
+def _open_state(path: str):
+    from .state.store import StateStore
+
+    if not Path(path).exists():
+        raise argparse.ArgumentTypeError(f"--state: {path}: no such state database")
+    return StateStore(path)
+
+
+def _cmd_digest(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .reports.digest import build_digest, format_digest, write_digest
+
+    cfg = load_config(args.config)
+    day = _day(args.date)
+    store = _open_state(args.state)
+    try:
+        digest = build_digest(
+            store, day, cfg.backtest.nav0, funding_hours_utc=cfg.backtest.funding_hours_utc
+        )
+    finally:
+        store.close()
+    md, _ = write_digest(digest, Path(args.out or cfg.reports.daily_dir))
+    print(format_digest(digest))
+    print(f"written: {md}")
+    return EXIT_OK
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .reports.audit import run_audit
+
+    cfg = load_config(args.config)
+    day = _day(args.date)
+    store = _open_state(args.state)
+    try:
+        result = run_audit(store, cfg, day, Path(args.out or cfg.reports.audit_dir))
+    finally:
+        store.close()
+    for kpi, value in result.kpis.items():
+        dev = result.deviations.get(kpi)
+        flag = "  <-- deviates" if kpi in result.flagged else ""
+        dev_txt = "n/a" if dev is None else f"{dev:+.1%}"
+        print(f"{kpi:18} {value!s:>24}  target {result.targets.get(kpi)!s:>8}  dev {dev_txt}{flag}")
+    for prop in result.proposals:
+        print(f"proposal: {prop}")
+    if result.proposal_path:
+        print(f"proposal written: {result.proposal_path}")
+    if result.log_error:
+        print(f"warning: {result.log_error}", file=sys.stderr)
+    if result.log_path:
+        print(f"logged to: {result.log_path}")
+    return EXIT_OK
+
+
+def _cmd_health(args: argparse.Namespace) -> int:
+    from .policy.health import check_health
+
+    ok, message = check_health(args.state, args.max_age)
+    print(message)
+    return EXIT_OK if ok else EXIT_FAIL
+
+
 def _cmd_gate_sim(args: argparse.Namespace) -> int:
     from .sim import cli as sim_cli
 
@@ -354,7 +441,17 @@ def main(argv: list[str] | None = None) -> int:
         "live": _cmd_live,
         "safe-mode": _cmd_safe_mode,
         "gate-sim": _cmd_gate_sim,
+        "digest": _cmd_digest,
+        "audit": _cmd_audit,
+        "health": _cmd_health,
     }
+    if args.command in ("paper", "live", "gate-sim"):
+        from .logging_setup import setup_logging
+        from .policy.policy_layer import install_secret_filter
+
+        setup_logging(
+            args.log_level.upper(), json_logs=args.log_json, filters=(install_secret_filter(),)
+        )
     try:
         return handlers[args.command](args)
     except (InputError, ConfigError) as exc:

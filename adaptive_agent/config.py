@@ -90,8 +90,10 @@ class BacktestConfig(_Section):
 
 
 class ExecutionConfig(_Section):
-    post_only_timeout_s: float = Field(5.0, gt=0.0)
+    post_only_timeout_s: float = Field(5.0, ge=0.0)
     batch_limit: int = Field(10, ge=1, le=10)
+    market_style: str = Field("ioc_limit", pattern="^(ioc_limit|market)$")
+    ioc_protection: float = Field(0.005, gt=0.0, lt=0.1)
 
 
 class SafeModeConfig(_Section):
@@ -135,10 +137,29 @@ class SignalsConfig(_Section):
 
 
 class MonitoringConfig(_Section):
+    influx_enabled: bool = False
     influx_url: str = "http://127.0.0.1:8086"
     influx_db: str = "adaptive_agent"
     influx_user: str | None = None
     influx_password: SecretStr | None = None
+    influx_spool_dir: str = "state/influx_spool"
+
+
+class TelegramConfig(_Section):
+    """Alerts and commands; off while ``chat_id`` is unset. The token: TELEGRAM_BOT_TOKEN."""
+
+    chat_id: str | None = None
+    base_url: str = "https://api.telegram.org/bot"
+    repeat_interval_minutes: float = Field(30.0, gt=0.0)
+    event_clear_minutes: float = Field(15.0, gt=0.0)
+    poll_commands: bool = True
+    max_command_age_s: float = Field(300.0, gt=0.0)
+    offset_path: str = "state/telegram_offset.json"
+
+
+class ReportsConfig(_Section):
+    daily_dir: str = "reports/daily"
+    audit_dir: str = "reports/audit"
 
 
 class AppConfig(_Section):
@@ -153,6 +174,8 @@ class AppConfig(_Section):
     audit: AuditConfig = AuditConfig()
     signals: SignalsConfig = SignalsConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    telegram: TelegramConfig = TelegramConfig()
+    reports: ReportsConfig = ReportsConfig()
 
 
 def _parse_env_value(raw: str) -> Any:

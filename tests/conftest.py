@@ -9,6 +9,16 @@ import pytest
 
 from adaptive_agent.data import FUNDING_8H, SPOT_5M
 from adaptive_agent.io.loaders import Candles, load_candles, load_funding
+from adaptive_agent.policy import netguard
+
+
+def pytest_configure(config):
+    """SPEC 9: in test mode no connection may leave the machine (loopback only)."""
+    config._netguard = netguard.install()
+
+
+def pytest_unconfigure(config):
+    config._netguard.uninstall()
 
 
 @pytest.fixture(scope="session")

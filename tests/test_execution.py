@@ -70,7 +70,7 @@ def test_post_only_rejection_is_not_an_error(venue, tmp_path):
         """The touch moved between the quote and the order: our bid is through the ask."""
 
         async def get_book_top(self, market: Market) -> BookTop:
-            bid, ask = self.m.top(str(market))
+            _bid, ask = self.m.top(str(market))
             return BookTop(ask + 50.0, ask + 50.1)
 
     store = StateStore(tmp_path / "s.sqlite")

@@ -81,13 +81,24 @@ class BinanceReference:
                 break
         return out
 
+    async def server_time(self) -> int:
+        """Binance's clock (``/api/v3/time``): the feed's "now", also when rehearsing a replay."""
+        http = await self._http()
+        async with http.get(f"{self.rest_url}/api/v3/time") as r:
+            if r.status != 200:
+                raise ConnectionError(f"time: HTTP {r.status}")
+            return int((await r.json())["serverTime"])
+
     async def drop(self) -> None:
         """Close the stream (tests use it to simulate a network drop)."""
         if self._ws is not None and not self._ws.closed:
             await self._ws.close()
 
-    async def closed_candles(self, now_ms) -> AsyncIterator[Candle]:
-        """Every closed candle from now on, in order, surviving disconnects."""
+    async def closed_candles(self) -> AsyncIterator[tuple[Candle, int]]:
+        """Every closed candle from now on, in order, with the feed time it was received at.
+
+        Survives disconnects: after a reconnect the missed candles are fetched over REST.
+        """
         delay = self.reconnect_delay_s
         while True:
             try:
@@ -97,22 +108,26 @@ class BinanceReference:
                     stream = f"{self.symbol.lower()}@kline_5m"
                     await ws.send_json({"method": "SUBSCRIBE", "params": [stream], "id": 1})
                     if self.last_ts is not None:  # fill the gap left by the disconnect
-                        for c in await self.backfill(self.last_ts + BAR_MS, now_ms()):
+                        now = await self.server_time()
+                        for c in await self.backfill(self.last_ts + BAR_MS, now):
                             self.last_ts = c.ts
-                            yield c
+                            yield c, now
                     delay = self.reconnect_delay_s
                     async for msg in ws:
                         if msg.type is not aiohttp.WSMsgType.TEXT:
                             break
-                        c = _closed_kline(msg.data)
-                        if c is None or (self.last_ts is not None and c.ts <= self.last_ts):
+                        parsed = _closed_kline(msg.data)
+                        if parsed is None:
+                            continue
+                        c, event_ms = parsed
+                        if self.last_ts is not None and c.ts <= self.last_ts:
                             continue
                         if self.last_ts is not None and c.ts > self.last_ts + BAR_MS:
                             for g in await self.backfill(self.last_ts + BAR_MS, c.ts):
                                 self.last_ts = g.ts
-                                yield g
+                                yield g, event_ms
                         self.last_ts = c.ts
-                        yield c
+                        yield c, event_ms
             except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
                 log.warning("reference stream: %s; reconnecting in %.1f s", exc, delay)
             self.reconnects += 1
@@ -120,7 +135,8 @@ class BinanceReference:
             delay = min(delay * 2, self.max_delay)
 
 
-def _closed_kline(data: str) -> Candle | None:
+def _closed_kline(data: str) -> tuple[Candle, int] | None:
+    """A closed 5-minute kline and its event time (``E``: Binance's clock), else None."""
     try:
         msg = json.loads(data)
     except json.JSONDecodeError:
@@ -128,4 +144,5 @@ def _closed_kline(data: str) -> Candle | None:
     k = msg.get("k") if isinstance(msg, dict) else None
     if not k or not k.get("x"):
         return None
-    return Candle(int(k["t"]), float(k["o"]), float(k["h"]), float(k["l"]), float(k["c"]))
+    candle = Candle(int(k["t"]), float(k["o"]), float(k["h"]), float(k["l"]), float(k["c"]))
+    return candle, int(msg.get("E") or int(k["t"]) + BAR_MS)

@@ -285,13 +285,18 @@ class GateCcxtExchange(ExchangeGate):
         return self._state(raw, client_id)
 
     async def fetch_order(self, market: Market, client_id: str) -> OrderState | None:
+        """By client id. Gate finds a ``text`` only while the order is open (futures: a minute
+        longer), so a finished order is looked for in the recent order history too."""
         try:
             raw = await self._call(self.ex.fetch_order, client_id, SYMBOL[market])
+            return self._state(raw, client_id)
         except ExchangeError as exc:
-            if "OrderNotFound" in str(exc) or exc.label == "ORDER_NOT_FOUND":
-                return None
-            raise
-        return self._state(raw, client_id)
+            if "OrderNotFound" not in str(exc) and exc.label != "ORDER_NOT_FOUND":
+                raise
+        for raw in await self._call(self.ex.fetch_closed_orders, SYMBOL[market], None, 100):
+            if (raw.get("clientOrderId") or raw.get("info", {}).get("text")) == client_id:
+                return self._state(raw, client_id)
+        return None
 
     async def fetch_open_orders(self, market: Market) -> list[OrderState]:
         raws = await self._call(self.ex.fetch_open_orders, SYMBOL[market])

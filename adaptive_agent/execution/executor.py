@@ -61,6 +61,7 @@ class ExecParams:
     perp_tick: float = 0.1
     ioc_protection: float = 0.005  # IOC limit this far through the touch caps slippage
     market_style: str = "ioc_limit"  # or "market": true market orders (spot buys sized in USDT)
+    exact_remainder: bool = False  # paper with the backtest's fill model: no rounding, no minimum
 
 
 @dataclass
@@ -323,6 +324,10 @@ async def execute(
         if s is None:
             leg.notes.append("post-only order fate unknown: no IOC for this leg")
             continue
+        if not s.done:  # the cancel is not confirmed: an IOC now could double the leg
+            leg.notes.append("post-only order still open after cancel: no IOC for this leg")
+            run.errors.append(f"{r.client_id} still open after cancel")
+            continue
         if s.post_only_rejected:
             leg.notes.append("post-only rejected (touch moved): IOC for all of it")
         rest = r.amount - s.filled
@@ -372,7 +377,12 @@ def _ioc_request(rid: str, o: Order, rest: float, top, p: ExecParams) -> OrderRe
     m = market_of(o.order_type)
     buy = o.side is Side.BUY
     touch = top.ask if buy else top.bid
-    if m is Market.FUTURES:
+    if p.exact_remainder:
+        if rest <= 1e-12:
+            return None
+        amount = rest
+        tick = p.perp_tick if m is Market.FUTURES else p.spot_tick
+    elif m is Market.FUTURES:
         amount = float(math.floor(rest + 1e-9))
         if amount < p.perp_min_contracts:
             return None

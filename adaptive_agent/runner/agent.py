@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,7 +27,21 @@ from ..state.store import OPEN_STATUSES, StateStore
 
 log = logging.getLogger("adaptive_agent.agent")
 BAR_MS = 300_000
+DAY_MS = 86_400_000
 HISTORY_BARS = 60 * 288  # 60 days of 5-minute bars: plenty for a 14-day daily ATR
+
+
+def completed_day(prev_ms: int | None, decision_ms: int) -> int | None:
+    """The UTC day (index) that this close completes, if any.
+
+    A close at 00:00 is the last of the day it ends; after a gap over midnight the previous
+    day is complete at the first close after it.
+    """
+    if decision_ms % DAY_MS == 0:
+        return (decision_ms - 1) // DAY_MS
+    if prev_ms is not None and prev_ms % DAY_MS != 0 and prev_ms // DAY_MS < decision_ms // DAY_MS:
+        return prev_ms // DAY_MS
+    return None
 
 
 class SignalSource:
@@ -49,6 +63,8 @@ class ReconcileResult:
 def exec_params_from(cfg: AppConfig) -> ExecParams:
     return ExecParams(
         post_only_timeout_s=cfg.execution.post_only_timeout_s,
+        market_style=cfg.execution.market_style,
+        ioc_protection=cfg.execution.ioc_protection,
         batch_limit=cfg.execution.batch_limit,
         spot_lot=cfg.venue.spot_lot_btc,
         spot_min_notional=cfg.venue.spot_min_notional_usdt,
@@ -86,6 +102,9 @@ class Agent:
         self.plans: list[Plan] = []
         self.reports: list[ExecutionReport] = []
         self.monitors: list[Monitor] = list(monitors or [])
+        self.watchdog_tripped: Callable[[], bool] = lambda: False
+        self.on_new_day: Callable[[int], Awaitable[None]] | None = None  # arg: UTC day index
+        self._last_decision_ms: int | None = None
         self._day_nav: dict[int, float] = {}  # UTC day -> NAV at its last close (Sharpe 30d)
 
     # --- candles -----------------------------------------------------------------------------
@@ -174,12 +193,44 @@ class Agent:
                 continue
             if state is not None and state.done:
                 self.store.update_order(
-                    o.client_id, self.now_ms(), status=str(state.status), filled=state.filled,
-                    avg_price=state.avg_price, fee=state.fee_usdt, error=state.error,
+                    o.client_id,
+                    self.now_ms(),
+                    status=str(state.status),
+                    filled=state.filled,
+                    avg_price=state.avg_price,
+                    fee=state.fee_usdt,
+                    error=state.error,
                 )
 
+    async def circuit_breaker(self, why: str) -> None:
+        """SPEC 7: drawdown or an error streak: cancel every open order and raise the alarm."""
+        cancelled = []
+        for market in (Market.SPOT, Market.FUTURES):
+            try:
+                for s in await self.gate.fetch_open_orders(market):
+                    if s.client_id:
+                        await self.gate.cancel_order(market, s.client_id)
+                        cancelled.append(s.client_id)
+            except ExchangeError as exc:
+                log.error("circuit breaker: cancelling %s orders failed: %s", market, exc)
+        self.alert("circuit_breaker", f"circuit breaker: {why}; cancelled {len(cancelled)} orders")
+
     async def on_candle_close(self, candle: Candle, received_ms: int | None = None) -> Plan | None:
-        """Decide at the close of ``candle`` (a P_ref bar) and execute the plan."""
+        """Decide at the close of ``candle`` (a P_ref bar), execute, then run daily tasks."""
+        prev = self._last_decision_ms
+        plan = await self._decide_and_execute(candle, received_ms)
+        decision_ms = candle.ts + BAR_MS
+        self._last_decision_ms = decision_ms
+        self.store.set_meta("last_bar_ms", str(decision_ms))  # heartbeat: the bar is done
+        day = completed_day(prev, decision_ms)
+        if day is not None and self.on_new_day is not None:
+            try:
+                await self.on_new_day(day)
+            except Exception:  # reports must never stop trading
+                log.exception("daily digest/audit failed")
+        return plan
+
+    async def _decide_and_execute(self, candle: Candle, received_ms: int | None) -> Plan | None:
         decision_ms = candle.ts + BAR_MS
         self.add_history([candle])
         self.last_ref_ms = decision_ms
@@ -197,6 +248,7 @@ class Agent:
         risk = RiskInputs(
             ref_age_ms=max(0, now - decision_ms),
             error_streak=self.error_streak,
+            watchdog_tripped=self.watchdog_tripped(),
             manual=self.store.manual_safe_mode or self.unexplained,
         )
         plan = build_orders(
@@ -213,9 +265,15 @@ class Agent:
             kind = "safe_mode_entered" if plan.safe_mode else "safe_mode_left"
             self.store.add_event(decision_ms, kind, "; ".join(plan.safe_mode_reasons))
             log.warning("%s: %s", kind, "; ".join(plan.safe_mode_reasons))
+            breaker = [
+                r
+                for r in plan.safe_mode_reasons
+                if "drawdown" in r or "consecutive exchange errors" in r
+            ]
+            if plan.safe_mode and breaker:
+                await self.circuit_breaker("; ".join(breaker))
         self.state = plan.state
         self.store.save_engine_state(self.state)
-        self.store.set_meta("last_bar_ms", str(decision_ms))
         self.plans.append(plan)
         self._report_bar(plan, book, prices)
         if plan.triggered:
@@ -239,6 +297,7 @@ class Agent:
                 self.reports.append(report)
                 if report.errors:
                     self.error_streak += 1
+                    log.error("rebalance %s: %s", report.rebalance_id, "; ".join(report.errors))
                 self._report_rebalance(plan, report, prices.ref)
         return plan
 

@@ -20,9 +20,10 @@ from aiohttp import web
 from ..config import AppConfig
 from ..exchange.binance_feed import BinanceReference
 from ..exchange.gate_ccxt import GateCcxtExchange
-from ..policy.policy_layer import get_secret
+from ..policy.policy_layer import enforce, get_secret
 from ..state.store import StateStore
 from .agent import Agent
+from .control import LiveControl
 from .live_signals import FileFollower, SignalBook, webhook_app
 
 log = logging.getLogger("adaptive_agent.live")
@@ -83,12 +84,23 @@ async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None
     )
     follower = FileFollower(opts.signals_file, book) if opts.signals_file else None
     runner: web.AppRunner | None = None
+    policy = enforce(cfg, on_breach=lambda why: log.error("watchdog: %s", why))
+    monitors: list[tuple[str, object]] = []
     try:
-        await gate.start()
         agent = Agent(cfg, gate, store, book)
+        monitors = build_monitors(cfg, LiveControl(agent, stop, cfg.backtest.nav0))
+        agent.monitors = [m for _, m in monitors]
+        agent.watchdog_tripped = lambda: policy.breached
+        agent.on_new_day = daily_tasks(cfg, agent, monitors)
+        for kind, mon in monitors:
+            if kind == "telegram":
+                mon.start()
+        await gate.start()
         res = await agent.reconcile()
         log.info("reconciled %d orders; interrupted rebalances: %s", res.checked, res.interrupted)
-        now = int(time.time() * 1000)
+        now = await ref.server_time()  # the feed's clock: also right when rehearsing a replay
+        offset = now - int(time.time() * 1000)  # ~0 live; the replay's lag when rehearsing
+        agent.now_ms = lambda: int(time.time() * 1000) + offset
         agent.add_history(await ref.backfill(now - opts.backfill_days * DAY_MS, now))
         if agent._hist:
             ref.last_ts = agent._hist[-1].ts
@@ -98,7 +110,7 @@ async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None
             await web.TCPSite(runner, opts.webhook_host, opts.webhook_port).start()
         bars = 0
         reconnects = ref.reconnects
-        stream = ref.closed_candles(lambda: int(time.time() * 1000)).__aiter__()
+        stream = ref.closed_candles().__aiter__()
         stop_wait = asyncio.ensure_future(stop.wait())
         while not stop.is_set():
             nxt = asyncio.ensure_future(stream.__anext__())
@@ -108,13 +120,14 @@ async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None
                 with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
                     await nxt
                 break
-            candle = nxt.result()
+            candle, received_ms = nxt.result()
             if follower is not None:
                 follower.poll()
             if ref.reconnects != reconnects:  # the venue may have moved while we were away
                 reconnects = ref.reconnects
                 await agent.reconcile()
-            await agent.on_candle_close(candle)  # runs to completion even if a stop arrives
+            # Runs to completion even if a stop arrives meanwhile.
+            await agent.on_candle_close(candle, received_ms)
             bars += 1
             if opts.max_bars is not None and bars >= opts.max_bars:
                 break
@@ -125,7 +138,71 @@ async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None
     finally:
         if runner is not None:
             await runner.cleanup()
+        for _, mon in monitors:
+            await asyncio.to_thread(mon.close)
+        policy.stop()
         await ref.close()
         await gate.close()
         store.close()
     return 0
+
+
+def build_monitors(cfg: AppConfig, control: LiveControl | None = None) -> list[tuple[str, object]]:
+    """InfluxDB when enabled, Telegram when a chat is configured (token from the env)."""
+    out: list[tuple[str, object]] = []
+    if cfg.monitoring.influx_enabled:
+        from ..monitoring.influx import influx_sink_from_config
+
+        out.append(
+            (
+                "influx",
+                influx_sink_from_config(
+                    cfg.monitoring, spool_dir=Path(cfg.monitoring.influx_spool_dir)
+                ),
+            )
+        )
+    if cfg.telegram.chat_id:
+        from ..monitoring.telegram import TelegramMonitor
+
+        t = cfg.telegram
+        out.append(
+            (
+                "telegram",
+                TelegramMonitor.from_config(
+                    cfg,
+                    get_secret("TELEGRAM_BOT_TOKEN"),
+                    t.chat_id,
+                    control,
+                    base_url=t.base_url,
+                    repeat_interval_s=t.repeat_interval_minutes * 60,
+                    event_clear_s=t.event_clear_minutes * 60,
+                    poll_commands=t.poll_commands,
+                    max_command_age_s=t.max_command_age_s,
+                    offset_path=Path(t.offset_path),
+                ),
+            )
+        )
+    return out
+
+
+def daily_tasks(cfg: AppConfig, agent: Agent, monitors):
+    """At each completed UTC day: the digest (file + Telegram) and the KPI audit."""
+    from datetime import date, timedelta
+
+    from ..reports.audit import run_audit
+    from ..reports.digest import build_digest, format_digest, write_digest
+
+    async def run(day_index: int) -> None:
+        day = date(1970, 1, 1) + timedelta(days=day_index)
+        digest = build_digest(
+            agent.store, day, cfg.backtest.nav0, funding_hours_utc=cfg.backtest.funding_hours_utc
+        )
+        write_digest(digest, Path(cfg.reports.daily_dir))
+        for kind, mon in monitors:
+            if kind == "telegram":
+                mon.send_text(format_digest(digest))
+        result = run_audit(agent.store, cfg, day, Path(cfg.reports.audit_dir))
+        if result.flagged:
+            agent.alert("audit", f"audit {day}: {', '.join(result.flagged)} off target")
+
+    return run

@@ -119,10 +119,12 @@ class PaperExchange(ExchangeGate):
         from ..sim.matching import SimError
 
         try:
-            o = self.m.get_order(str(market), client_id)
-        except SimError:
+            return _state(self.m.get_order(str(market), client_id), client_id)
+        except SimError:  # like Gate: a finished order's text is found in the history only
+            for o in self.m.order_history(str(market)):
+                if o.text == client_id:
+                    return _state(o, client_id)
             return None
-        return None if o is None else _state(o, client_id)
 
     async def fetch_open_orders(self, market: Market) -> list[OrderState]:
         return [_state(o, o.text or "") for o in self.m.open_orders(str(market))]
@@ -193,13 +195,32 @@ def load_paper_inputs(
     return candles, signals, funding
 
 
+PAPER_TICK = 0.01  # the backtest fills at reference closes, which have cent precision
+
+
+def wallet_split(cfg: AppConfig) -> tuple[float, float]:
+    """nav0 across the two wallets: each leg's need plus half the slack.
+
+    Spot needs its target weight; futures needs the initial margin of both sides; what is left
+    is shared so that either side can absorb drift.
+    """
+    t, nav0 = cfg.strategy.targets, cfg.backtest.nav0
+    margin = (t.BTC_PERP_LONG + t.BTC_PERP_SHORT) / cfg.strategy.leverage
+    slack = max(0.0, 1.0 - t.BTC_SPOT - margin)
+    spot = nav0 * (t.BTC_SPOT + slack / 2)
+    return spot, nav0 - spot
+
+
 def make_market(cfg: AppConfig, candles: Candles, funding: FundingSeries | None, fill_model: str):
     from ..sim.matching import SimFees, SimMarket
 
     f, bt = cfg.fees, cfg.backtest
+    spot_usdt, futures_usdt = wallet_split(cfg)
     return SimMarket(
         candles,
-        usdt=bt.nav0 / 2,  # spot + futures accounts together hold nav0
+        usdt=spot_usdt,
+        futures_usdt=futures_usdt,
+        price_tick=PAPER_TICK if fill_model == "backtest" else None,
         fees=SimFees(f.spot_maker, f.spot_taker, f.perp_maker, f.perp_taker),
         fill_model=fill_model,
         maker_fill_ratio=bt.maker_fill_ratio,
@@ -211,15 +232,8 @@ def make_market(cfg: AppConfig, candles: Candles, funding: FundingSeries | None,
     )
 
 
-async def run_paper(cfg: AppConfig, opts: PaperOptions, stop: asyncio.Event | None = None) -> str:
-    candles, signals, funding = load_paper_inputs(cfg, opts)
-    market = make_market(cfg, candles, funding, opts.fill_model)
-    store = StateStore(opts.state_path)
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+def paper_agent(cfg: AppConfig, market, store: StateStore, signals: SignalSeries | None) -> Agent:
+    """The live ``Agent`` wired to the in-process exchange and the replay clock."""
 
     async def no_wait(_s: float) -> None:
         return None
@@ -234,28 +248,55 @@ async def run_paper(cfg: AppConfig, opts: PaperOptions, stop: asyncio.Event | No
     )
     # Replay time does not pass while the agent waits: fills happen at placement or on advance.
     agent.exec_params = replace(agent.exec_params, post_only_timeout_s=0.0)
+    if market.fill_model == "backtest":
+        agent.exec_params = replace(
+            agent.exec_params, spot_tick=PAPER_TICK, perp_tick=PAPER_TICK, exact_remainder=True
+        )
+    return agent
+
+
+async def replay(
+    agent: Agent,
+    market,
+    candles: Candles,
+    stop: asyncio.Event | None = None,
+    speed: float | None = None,
+) -> None:
+    """Each bar: the agent decides at its close, then the simulator's clock moves on."""
     await agent.reconcile()
-    try:
-        while not stop.is_set():
-            i = int(market.bar)
-            c = Candle(
+    while not market.done and not (stop is not None and stop.is_set()):
+        i = int(market.bar)
+        await agent.on_candle_close(
+            Candle(
                 int(candles.ts[i]),
                 float(candles.open[i]),
                 float(candles.high[i]),
                 float(candles.low[i]),
                 float(candles.close[i]),
             )
-            if i >= len(candles) - 1:
-                break
-            await agent.on_candle_close(c)
-            market.advance()
-            if opts.speed:
-                await asyncio.sleep(1.0 / opts.speed)
+        )
+        market.advance()
+        if speed:
+            await asyncio.sleep(1.0 / speed)
+
+
+async def run_paper(cfg: AppConfig, opts: PaperOptions, stop: asyncio.Event | None = None) -> str:
+    candles, signals, funding = load_paper_inputs(cfg, opts)
+    market = make_market(cfg, candles, funding, opts.fill_model)
+    store = StateStore(opts.state_path, durable=False)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    agent = paper_agent(cfg, market, store, signals)
+    try:
+        await replay(agent, market, candles, stop, opts.speed)
     finally:
         store.close()
     plans = [p for p in agent.plans if p.triggered]
     return (
         f"paper: {len(agent.plans)} closes, {len(plans)} rebalances,"
         f" {sum(len(p.orders) for p in plans)} orders,"
-        f" {sum(len(p.blocked) for p in plans)} blocked"
+        f" {sum(len(p.blocked) for p in plans)} blocked; state in {opts.state_path}"
     )

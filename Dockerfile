@@ -1,0 +1,46 @@
+# trading-ai-agent: the adaptive_agent live trader as a non-root container.
+#
+#   docker build -t trading-ai-agent:latest .
+#   docker run -d --env-file secrets/agent.env -v agent-data:/data trading-ai-agent:latest
+#
+# Secrets come from the environment at run time only (never baked in: see .dockerignore).
+# The whole stack (agent, InfluxDB, Grafana) is in docker-compose.yml.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore \
+    PIP_NO_INPUT=1
+
+RUN groupadd --system --gid 10001 agent \
+    && useradd --system --uid 10001 --gid agent --create-home --home-dir /home/agent \
+        --shell /usr/sbin/nologin agent \
+    && install -d -o agent -g agent -m 0750 /data
+
+WORKDIR /tmp/build
+
+# 1. Dependencies: exactly the pinned file the README's scripts (scripts/setup_env.sh) install.
+COPY requirements.txt ./
+RUN pip install --no-cache-dir -r requirements.txt
+
+# 2. The package itself, resolving nothing again.
+COPY pyproject.toml README.md ./
+COPY adaptive_agent ./adaptive_agent
+RUN pip install --no-cache-dir --no-deps . \
+    && cd / && rm -rf /tmp/build
+
+# The documented default configuration, for --config /app/config/default.toml.
+COPY config /app/config
+
+# State, reports and the audit log live on the volume (the agent writes relative to its cwd).
+VOLUME ["/data"]
+WORKDIR /data
+USER 10001:10001
+
+# Healthy while the agent keeps processing 5-minute bars (meta last_bar_ms in the state db).
+HEALTHCHECK --interval=60s --timeout=20s --start-period=15m --retries=3 \
+    CMD ["python", "-m", "adaptive_agent.policy.health", "--state", "/data/live.sqlite", "--max-age", "900"]
+
+STOPSIGNAL SIGTERM
+CMD ["adaptive-agent", "live", "--state", "/data/live.sqlite"]

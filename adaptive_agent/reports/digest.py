@@ -1,0 +1,319 @@
+"""The daily digest (SPEC 10): one UTC day's ROI, turnover, costs and costliest trades.
+
+Numbers come from the state store (bar snapshots and fills) only:
+
+- ROI: NAV at the day's last bar over the previous UTC day's last bar, minus 1. When the
+  previous day has no bar, the base is ``nav0`` if given, else the day's first bar
+  (``roi_basis`` says which).
+- Turnover: traded notional (sum of ``size_btc x price`` over the day's fills) / mean bar NAV.
+- Fees (and fees / mean NAV), slippage against P_ref, and the top-3 fills by ``cost_usdt``
+  (fee + slippage against P_ref).
+- Funding (estimate): at each settlement hour, ``funding_rate x (w_short - w_long) x NAV`` from
+  the last bar at or up to 10 minutes before it; ``None`` when no such bar carries a rate.
+- Rebalances: distinct rebalance ids among the day's decisions and the day's fills.
+
+A day without bars or fills gives a digest with ``has_data=False`` that says so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from ..monitoring.events import BarSnapshot, TradeRecord
+
+DAY_MS = 86_400_000
+FUNDING_BAR_TOLERANCE_MS = 600_000
+
+
+def day_bounds(day: date) -> tuple[int, int]:
+    """``[start, end)`` of a UTC day in epoch ms."""
+    start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+    return start, start + DAY_MS
+
+
+def utc_day(time_ms: int) -> date:
+    return datetime.fromtimestamp(time_ms / 1000, tz=UTC).date()
+
+
+def next_utc_midnight(now_ms: int) -> int:
+    """The first UTC midnight strictly after ``now_ms`` (epoch ms): when to build the digest
+    of the day that just ended (``utc_day(next_utc_midnight(t) - 1)``)."""
+    return (now_ms // DAY_MS + 1) * DAY_MS
+
+
+def previous_utc_day(now_ms: int) -> date:
+    """The last complete UTC day at ``now_ms``."""
+    return utc_day((now_ms // DAY_MS) * DAY_MS - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class CostlyTrade:
+    time_ms: int
+    rebalance_id: str
+    client_id: str
+    leg: str
+    side: str
+    size_btc: float
+    price: float
+    ref_price: float
+    notional_usdt: float
+    fee_usdt: float
+    slippage_usdt: float
+    cost_usdt: float
+    liquidity: str
+
+    @classmethod
+    def of(cls, t: TradeRecord) -> CostlyTrade:
+        return cls(
+            t.time_ms,
+            t.rebalance_id,
+            t.client_id,
+            t.leg,
+            t.side,
+            t.size_btc,
+            t.price,
+            t.ref_price,
+            abs(t.size_btc) * t.price,
+            t.fee_usdt,
+            t.slippage_usdt,
+            t.cost_usdt,
+            t.liquidity,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    day: date
+    has_data: bool
+    bars: int = 0
+    trades: int = 0
+    nav_start: float | None = None
+    nav_end: float | None = None
+    roi: float | None = None
+    roi_basis: str | None = None  # prev_day_close | nav0 | first_bar
+    mean_nav: float | None = None
+    notional_usdt: float = 0.0
+    turnover: float | None = None
+    fees_usdt: float = 0.0
+    fees_nav: float | None = None
+    slippage_usdt: float = 0.0
+    funding_usdt: float | None = None
+    funding_settlements: int = 0
+    rebalances: int = 0
+    safe_mode_bars: int = 0
+    top_trades: tuple[CostlyTrade, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["day"] = self.day.isoformat()
+        d["top_trades"] = [asdict(t) for t in self.top_trades]
+        return _finite(d)
+
+
+def _finite(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_finite(x) for x in v]
+    return v
+
+
+def _funding_estimate(
+    bars: list[BarSnapshot], start_ms: int, hours: tuple[int, ...]
+) -> tuple[float | None, int]:
+    total, n = 0.0, 0
+    for h in hours:
+        settle = start_ms + h * 3_600_000
+        near = [
+            b
+            for b in bars
+            if settle - FUNDING_BAR_TOLERANCE_MS <= b.time_ms <= settle
+            and b.funding_rate is not None
+        ]
+        if not near:
+            continue
+        b = near[-1]
+        total += b.funding_rate * (b.w_short - b.w_long) * b.nav  # type: ignore[operator]
+        n += 1
+    return (total if n else None), n
+
+
+def _rebalance_ids(store: Any, start_ms: int, end_ms: int) -> set[str]:
+    try:
+        rows = store.rebalance_ids()
+    except Exception:  # a store without the rebalance table: count fills only
+        return set()
+    return {rid for rid, decision_ms, _plan in rows if start_ms <= decision_ms < end_ms}
+
+
+def build_digest(
+    store: Any,
+    day: date,
+    nav0: float | None = None,
+    *,
+    funding_hours_utc: tuple[int, ...] = (0, 8, 16),
+) -> Digest:
+    """The digest of one UTC ``day`` from ``store`` (a ``StateStore``)."""
+    start, end = day_bounds(day)
+    bars = store.bars(start, end)
+    trades: list[TradeRecord] = store.trades(start, end)
+    if not bars and not trades:
+        return Digest(day=day, has_data=False)
+
+    rebalance_ids = _rebalance_ids(store, start, end) | {t.rebalance_id for t in trades}
+    notional = math.fsum(abs(t.size_btc) * t.price for t in trades)
+    fees = math.fsum(t.fee_usdt for t in trades)
+    slippage = math.fsum(t.slippage_usdt for t in trades)
+    top = sorted(trades, key=lambda t: (-t.cost_usdt, t.time_ms, t.client_id))[:3]
+
+    nav_start = nav_end = roi = mean_nav = turnover = fees_nav = None
+    basis = None
+    funding, settlements = None, 0
+    if bars:
+        nav_end = bars[-1].nav
+        prev = store.bars(start - DAY_MS, start)
+        if prev:
+            nav_start, basis = prev[-1].nav, "prev_day_close"
+        elif nav0 is not None:
+            nav_start, basis = float(nav0), "nav0"
+        else:
+            nav_start, basis = bars[0].nav, "first_bar"
+        roi = nav_end / nav_start - 1.0 if nav_start > 0 else None
+        mean_nav = math.fsum(b.nav for b in bars) / len(bars)
+        if mean_nav > 0:
+            turnover = notional / mean_nav
+            fees_nav = fees / mean_nav
+        near_start = [b for b in prev if b.time_ms >= start - FUNDING_BAR_TOLERANCE_MS]
+        funding, settlements = _funding_estimate(near_start + bars, start, funding_hours_utc)
+
+    return Digest(
+        day=day,
+        has_data=True,
+        bars=len(bars),
+        trades=len(trades),
+        nav_start=nav_start,
+        nav_end=nav_end,
+        roi=roi,
+        roi_basis=basis,
+        mean_nav=mean_nav,
+        notional_usdt=notional,
+        turnover=turnover,
+        fees_usdt=fees,
+        fees_nav=fees_nav,
+        slippage_usdt=slippage,
+        funding_usdt=funding,
+        funding_settlements=settlements,
+        rebalances=len(rebalance_ids),
+        safe_mode_bars=sum(1 for b in bars if b.safe_mode),
+        top_trades=tuple(CostlyTrade.of(t) for t in top),
+    )
+
+
+_BASIS_TEXT = {
+    "prev_day_close": "vs previous day's close",
+    "nav0": "vs starting NAV",
+    "first_bar": "vs the day's first bar",
+}
+
+
+def _hm(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%H:%M")
+
+
+def format_digest(d: Digest) -> str:
+    """Plain text for Telegram (no markup, well under 4096 characters)."""
+    head = f"Daily digest {d.day.isoformat()} (UTC)"
+    if not d.has_data:
+        return f"{head}\nNo data for this day: no bars or trades were recorded."
+    lines = [head]
+    if d.roi is not None and d.nav_start is not None and d.nav_end is not None:
+        lines.append(
+            f"ROI: {d.roi:+.3%} (NAV {d.nav_start:,.2f} -> {d.nav_end:,.2f} USDT,"
+            f" {_BASIS_TEXT.get(d.roi_basis or '', d.roi_basis)})"
+        )
+    else:
+        lines.append("ROI: n/a (no NAV recorded this day)")
+    if d.turnover is not None:
+        lines.append(f"Turnover: {d.turnover:.3f}x NAV ({d.notional_usdt:,.2f} USDT traded)")
+    else:
+        lines.append(f"Turnover: n/a ({d.notional_usdt:,.2f} USDT traded)")
+    fees_pct = f", {d.fees_nav:.4%} of NAV" if d.fees_nav is not None else ""
+    lines.append(
+        f"Fees: {d.fees_usdt:,.2f} USDT{fees_pct}; slippage vs P_ref {d.slippage_usdt:,.2f} USDT"
+    )
+    if d.funding_usdt is not None:
+        lines.append(
+            f"Funding (estimate, {d.funding_settlements} settlement(s)):"
+            f" {d.funding_usdt:+,.2f} USDT"
+        )
+    lines.append(f"Rebalances: {d.rebalances}; fills: {d.trades}; bars: {d.bars}")
+    if d.safe_mode_bars:
+        lines.append(f"Safe mode: {d.safe_mode_bars} bar(s)")
+    if d.top_trades:
+        lines.append("Costliest trades (fee + slippage vs P_ref):")
+        for i, t in enumerate(d.top_trades, 1):
+            lines.append(
+                f"{i}. {_hm(t.time_ms)} {t.leg} {t.side} {t.size_btc:.6f} BTC @ {t.price:,.2f}"
+                f" ({t.liquidity}): {t.cost_usdt:,.4f} USDT"
+                f" (fee {t.fee_usdt:,.4f}, slippage {t.slippage_usdt:,.4f})"
+            )
+    else:
+        lines.append("No trades.")
+    return "\n".join(lines)
+
+
+def _markdown(d: Digest) -> str:
+    body = format_digest(d).split("\n")
+    out = [f"# {body[0]}", ""]
+    out += [f"- {line}" if not line[:1].isdigit() else f"  {line}" for line in body[1:]]
+    return "\n".join(out) + "\n"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_digest(d: Digest, out_dir: str | Path = Path("reports") / "daily") -> tuple[Path, Path]:
+    """Write ``digest-YYYY-MM-DD.md`` and ``.json`` into ``out_dir`` (the agent uses
+    ``reports/daily``), each atomically. Returns both paths."""
+    out = Path(out_dir)
+    stem = f"digest-{d.day.isoformat()}"
+    md, js = out / f"{stem}.md", out / f"{stem}.json"
+    atomic_write_text(js, json.dumps(d.to_dict(), indent=2, allow_nan=False) + "\n")
+    atomic_write_text(md, _markdown(d))
+    return md, js
+
+
+__all__ = [
+    "DAY_MS",
+    "CostlyTrade",
+    "Digest",
+    "atomic_write_text",
+    "build_digest",
+    "day_bounds",
+    "format_digest",
+    "next_utc_midnight",
+    "previous_utc_day",
+    "utc_day",
+    "write_digest",
+]

@@ -1,0 +1,46 @@
+"""Point unmodified ccxt clients at a running simulator (the overrides of ``gate_server``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+GATE_REST = "https://api.gateio.ws/api/v4"
+BINANCE_REST = "https://api.binance.com/api/v3"
+GATE_OPTIONS: dict[str, Any] = {
+    "fetchMarkets": {"types": ["spot", "swap"]},
+    "swap": {"fetchMarkets": {"settlementCurrencies": ["usdt"]}},
+    "unifiedAccount": False,
+}
+BINANCE_OPTIONS: dict[str, Any] = {"fetchMarkets": {"types": ["spot"]}}
+
+
+def _ws(base_url: str) -> str:
+    return base_url.replace("http://", "ws://", 1)
+
+
+def redirect_gate(exchange: Any, base_url: str) -> None:
+    """Send a ccxt gate instance (async or pro) to ``base_url`` (``http://127.0.0.1:PORT``).
+
+    REST keeps ``/api/v4`` (ccxt signs that path); the futures socket uses the
+    ``/v4/ws/futures/usdt`` alias so that ccxt.pro recognises it as a swap socket.
+    """
+    api = exchange.urls["api"]
+    for kind in ("public", "private"):
+        for sub, url in api[kind].items():
+            api[kind][sub] = url.replace(GATE_REST, base_url + "/api/v4")
+    if "spot" in api:  # ccxt.pro only
+        api["spot"] = _ws(base_url) + "/ws/v4/"
+        api["swap"]["usdt"] = _ws(base_url) + "/v4/ws/futures/usdt"
+
+
+def redirect_binance(exchange: Any, base_url: str) -> None:
+    """Send a ccxt binance instance (async or pro) to ``base_url`` for spot market data.
+
+    The websocket path contains ``/stream`` because ccxt.pro binance tells spot from
+    contract kline sockets by that substring.
+    """
+    api = exchange.urls["api"]
+    for kind in ("public", "private"):
+        api[kind] = base_url + "/api/v3"
+    if isinstance(api.get("ws"), dict):  # ccxt.pro only
+        api["ws"]["spot"] = _ws(base_url) + "/stream/ws"

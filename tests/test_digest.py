@@ -1,0 +1,185 @@
+"""Daily digest: numbers checked against values computed here from a synthetic day."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pytest
+
+from adaptive_agent.monitoring.events import BarSnapshot, TradeRecord
+from adaptive_agent.reports.digest import (
+    build_digest,
+    format_digest,
+    next_utc_midnight,
+    previous_utc_day,
+    write_digest,
+)
+from adaptive_agent.state.store import StateStore
+
+DAY = date(2025, 6, 2)
+START = int(datetime(2025, 6, 2, tzinfo=UTC).timestamp() * 1000)
+BAR = 300_000
+HOUR = 3_600_000
+
+
+def snap(t: int, nav: float, **kw) -> BarSnapshot:
+    b = BarSnapshot(
+        time_ms=t,
+        nav=nav,
+        price_ref=60_000.0,
+        basis=0.0005,
+        w_spot=0.5,
+        w_long=0.0,
+        w_short=0.5,
+        delta_usdt=0.0,
+        delta_frac=0.0,
+        margin_frac=0.17,
+        safe_mode=False,
+    )
+    return replace(b, **kw)
+
+
+def fill(t: int, cid: str, rid: str, side: str, size: float, price: float, ref: float, fee: float):
+    return TradeRecord(t, rid, cid, "BTC_SPOT", "spot", side, size, price, ref, fee, "taker")
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = StateStore(tmp_path / "state.db")
+    yield s
+    s.close()
+
+
+def synthetic_day(store: StateStore) -> dict:
+    rng = np.random.default_rng(7)
+    prev = [10_000.0, 10_010.0, 10_020.0]
+    for i, nav in enumerate(prev):  # 23:45, 23:50, 23:55 of the previous day
+        store.add_bar(snap(START - (3 - i) * BAR, nav, funding_rate=0.0003))
+    navs = 10_020.0 * np.exp(np.cumsum(rng.normal(0, 0.0004, 288)))
+    rates = {0: 0.0002, 96: -0.0001, 192: 0.0004}  # bars at 00:00, 08:00, 16:00
+    for i, nav in enumerate(navs):
+        store.add_bar(
+            snap(
+                START + i * BAR,
+                float(nav),
+                funding_rate=rates.get(i, 0.00005),
+                w_long=0.1 if i == 192 else 0.0,
+                safe_mode=i in (50, 51),
+            )
+        )
+    trades = [
+        fill(START + 10 * BAR, "c1", "r1", "buy", 0.010, 60_030.0, 60_000.0, 0.60),
+        fill(START + 10 * BAR, "c2", "r1", "sell", 0.020, 59_950.0, 60_000.0, 0.30),
+        fill(START + 100 * BAR, "c3", "r2", "buy", 0.005, 60_010.0, 60_020.0, 0.90),
+        fill(START + 100 * BAR, "c4", "r2", "sell", 0.050, 60_100.0, 60_000.0, 0.05),
+        fill(START + 200 * BAR, "c5", "r2", "buy", 0.001, 60_500.0, 60_000.0, 0.01),
+    ]
+    store.add_trades(trades)
+    # outside the day: must not count
+    store.add_trades([fill(START - BAR, "old", "r0", "buy", 1.0, 60_000.0, 59_000.0, 99.0)])
+    store.add_trades([fill(START + 288 * BAR, "new", "r9", "buy", 1.0, 6e4, 5.9e4, 99.0)])
+    # a rebalance decided this day whose orders were all blocked (no fills): still a rebalance
+    store.begin_rebalance("r3", START + 150 * BAR, {"orders": 0}, [], START + 150 * BAR)
+    store.begin_rebalance("r1", START + 10 * BAR, {"orders": 2}, [], START + 10 * BAR)
+    return {"navs": navs, "prev_close": prev[-1], "trades": trades, "rates": rates}
+
+
+def test_digest_numbers_match_an_independent_computation(store) -> None:
+    data = synthetic_day(store)
+    d = build_digest(store, DAY)
+    navs = data["navs"]
+
+    assert d.has_data and d.bars == 288 and d.trades == 5
+    assert d.roi_basis == "prev_day_close"
+    assert d.roi == pytest.approx(navs[-1] / 10_020.0 - 1.0, rel=1e-12)
+    notional = 0.010 * 60_030 + 0.020 * 59_950 + 0.005 * 60_010 + 0.050 * 60_100 + 0.001 * 60_500
+    assert d.notional_usdt == pytest.approx(notional)
+    assert d.turnover == pytest.approx(notional / navs.mean(), rel=1e-12)
+    assert d.fees_usdt == pytest.approx(0.60 + 0.30 + 0.90 + 0.05 + 0.01)
+    assert d.fees_nav == pytest.approx(1.86 / navs.mean(), rel=1e-12)
+    # cost = fee + slippage against P_ref (buy above / sell below it costs)
+    costs = {
+        "c1": 0.60 + 0.010 * 30,  # 0.90
+        "c2": 0.30 + 0.020 * 50,  # 1.30
+        "c3": 0.90 - 0.005 * 10,  # 0.85
+        "c4": 0.05 - 0.050 * 100,  # -4.95 (sold above P_ref: a gain)
+        "c5": 0.01 + 0.001 * 500,  # 0.51
+    }
+    assert [t.client_id for t in d.top_trades] == ["c2", "c1", "c3"]
+    for t in d.top_trades:
+        assert t.cost_usdt == pytest.approx(costs[t.client_id])
+    assert d.slippage_usdt == pytest.approx(sum(costs.values()) - 1.86)
+    # funding paid to the book at 00, 08, 16 UTC: rate x (w_short - w_long) x NAV
+    expected_funding = (
+        0.0002 * 0.5 * navs[0] + -0.0001 * 0.5 * navs[96] + 0.0004 * (0.5 - 0.1) * navs[192]
+    )
+    assert d.funding_settlements == 3
+    assert d.funding_usdt == pytest.approx(expected_funding, rel=1e-12)
+    assert d.rebalances == 3  # r1, r2 (fills) and r3 (decided, all blocked)
+    assert d.safe_mode_bars == 2
+
+    text = format_digest(d)
+    assert text.startswith("Daily digest 2025-06-02 (UTC)")
+    assert f"ROI: {d.roi:+.3%}" in text
+    assert "Turnover:" in text and "Costliest trades" in text
+    lines = text.splitlines()
+    top_lines = [ln for ln in lines if ln[:2] in ("1.", "2.", "3.")]
+    assert len(top_lines) == 3 and "1.3000 USDT" in top_lines[0]
+    assert len(text) < 4096
+
+
+def test_write_digest_files_are_complete_and_atomic(store, tmp_path) -> None:
+    synthetic_day(store)
+    d = build_digest(store, DAY)
+    out = tmp_path / "reports" / "daily"
+    md, js = write_digest(d, out)
+    assert md.name == "digest-2025-06-02.md" and js.name == "digest-2025-06-02.json"
+    obj = json.loads(js.read_text())
+    assert obj["day"] == "2025-06-02"
+    assert obj["roi"] == pytest.approx(d.roi)
+    assert obj["turnover"] == pytest.approx(d.turnover)
+    assert [t["client_id"] for t in obj["top_trades"]] == ["c2", "c1", "c3"]
+    assert md.read_text().startswith("# Daily digest 2025-06-02")
+    assert sorted(p.name for p in out.iterdir()) == sorted([md.name, js.name])  # no temp files left
+    write_digest(d, out)  # overwrite in place
+    assert sorted(p.name for p in out.iterdir()) == sorted([md.name, js.name])
+
+
+def test_day_without_data(store, tmp_path) -> None:
+    d = build_digest(store, DAY)
+    assert not d.has_data and d.roi is None and d.top_trades == ()
+    assert "No data for this day" in format_digest(d)
+    md, js = write_digest(d, tmp_path)
+    assert json.loads(js.read_text())["has_data"] is False
+    assert "No data" in md.read_text()
+
+
+def test_roi_basis_without_a_previous_day(store) -> None:
+    for i, nav in enumerate([1_000.0, 1_010.0, 1_030.0]):
+        store.add_bar(snap(START + i * BAR, nav))
+    d = build_digest(store, DAY)
+    assert d.roi_basis == "first_bar" and d.roi == pytest.approx(0.03)
+    d0 = build_digest(store, DAY, nav0=1_025.0)
+    assert d0.roi_basis == "nav0" and d0.roi == pytest.approx(1_030 / 1_025 - 1)
+    assert d.turnover == 0.0 and d.fees_usdt == 0.0 and d.funding_usdt is None
+    assert "No trades." in format_digest(d)
+
+
+def test_trades_without_bars(store) -> None:
+    store.add_trades([fill(START + BAR, "c1", "r1", "buy", 0.01, 60_010.0, 60_000.0, 0.5)])
+    d = build_digest(store, DAY)
+    assert d.has_data and d.roi is None and d.turnover is None
+    assert d.fees_usdt == pytest.approx(0.5)
+    text = format_digest(d)
+    assert "ROI: n/a" in text and "Turnover: n/a" in text
+
+
+def test_scheduler_helpers() -> None:
+    assert next_utc_midnight(START) == START + 86_400_000  # strictly after
+    assert next_utc_midnight(START - 1) == START
+    assert next_utc_midnight(START + 13 * HOUR) == START + 86_400_000
+    assert previous_utc_day(START + 5) == date(2025, 6, 1)
+    assert previous_utc_day(next_utc_midnight(START + HOUR)) == DAY

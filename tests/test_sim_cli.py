@@ -1,0 +1,77 @@
+"""``gate-sim`` command: credentials from the environment, one URL line, clean stop on a signal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from adaptive_agent.sim import cli
+
+RUN = (
+    "import argparse, sys\n"
+    "from adaptive_agent.sim import cli\n"
+    "p = argparse.ArgumentParser()\n"
+    "cli.add_arguments(p)\n"
+    "sys.exit(cli.main(p.parse_args(sys.argv[1:])))\n"
+)
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+@pytest.mark.parametrize("missing", ["GATE_API_KEY", "GATE_API_SECRET"])
+def test_refuses_to_start_without_credentials(monkeypatch, capsys, missing):
+    monkeypatch.setenv("GATE_API_KEY", "k")
+    monkeypatch.setenv("GATE_API_SECRET", "s")
+    monkeypatch.delenv(missing)
+    assert cli.main(parse("--port", "0")) == 2
+    assert missing in capsys.readouterr().err
+
+
+def test_bad_candle_file_is_an_input_error(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("GATE_API_KEY", "k")
+    monkeypatch.setenv("GATE_API_SECRET", "s")
+    assert cli.main(parse("--candles", str(tmp_path / "missing.csv"))) == 2
+    assert "missing.csv" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_serves_on_loopback_prints_the_url_and_stops_on_a_signal(sig):
+    secret = "very-secret-value"
+    env = dict(os.environ, GATE_API_KEY="cli-key", GATE_API_SECRET=secret)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN, "--port", "0", "--fill-model", "backtest"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 20)
+        assert ready, "no URL line within 20 s"
+        line = proc.stdout.readline().strip()
+        url = line.split()[3]
+        assert url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(f"{url}/sim/state", timeout=5) as r:
+            state = json.load(r)
+        assert state["bar"] == 0 and state["fill_model"] == "backtest"
+        assert state["bars"] > 300_000  # the bundled candles
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert secret not in line + out + err
