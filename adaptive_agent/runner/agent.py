@@ -8,6 +8,7 @@ closed, stray orders cancelled; anything it cannot explain puts it in safe mode.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -96,6 +97,7 @@ class Agent:
         self.sleep = sleep or asyncio.sleep
         self.state = store.load_engine_state() or EngineState()
         self.error_streak = 0
+        self._breaker_tripped = False  # the last decision had a circuit-breaker reason
         self.unexplained = False
         self.last_ref_ms: int | None = None
         self._hist: list[Candle] = []
@@ -161,6 +163,13 @@ class Agent:
                 if self.store.order(s.client_id) is None:
                     res.unexplained.append(f"{market}: open order {s.client_id or s.exchange_id}")
         self.unexplained = bool(res.unexplained)
+        self.store.add_event(
+            now,
+            "reconciled",
+            f"checked {res.checked}, cancelled"
+            f" {len(res.cancelled)}, interrupted {len(res.interrupted)},"
+            f" unexplained {len(res.unexplained)}",
+        )
         if res.unexplained:
             self.store.add_event(now, "reconcile_mismatch", "; ".join(res.unexplained))
             log.error("reconcile: orders the state store does not know: %s", res.unexplained)
@@ -207,12 +216,20 @@ class Agent:
         cancelled = []
         for market in (Market.SPOT, Market.FUTURES):
             try:
-                for s in await self.gate.fetch_open_orders(market):
-                    if s.client_id:
-                        await self.gate.cancel_order(market, s.client_id)
-                        cancelled.append(s.client_id)
+                open_orders = await self.gate.fetch_open_orders(market)
             except ExchangeError as exc:
-                log.error("circuit breaker: cancelling %s orders failed: %s", market, exc)
+                log.error("circuit breaker: listing %s orders failed: %s", market, exc)
+                continue
+            for s in open_orders:
+                # Orders not placed by us (web UI: text "web"/"apiv4") are found by their id only.
+                key = s.client_id if s.client_id.startswith("t-") else s.exchange_id
+                if not key:
+                    continue
+                try:
+                    await self.gate.cancel_order(market, key)
+                    cancelled.append(key)
+                except ExchangeError as exc:
+                    log.error("circuit breaker: cancelling %s %s failed: %s", market, key, exc)
         self.alert("circuit_breaker", f"circuit breaker: {why}; cancelled {len(cancelled)} orders")
 
     async def on_candle_close(self, candle: Candle, received_ms: int | None = None) -> Plan | None:
@@ -236,18 +253,18 @@ class Agent:
         self.last_ref_ms = decision_ms
         try:
             await self.refresh_pending()
-            book, venue = await self.read_book()
+            (book, venue), funding = await asyncio.gather(self.read_book(), self._funding_rate())
         except ExchangeError as exc:
             self.error_streak += 1
             log.error("reading the book failed (%d in a row): %s", self.error_streak, exc)
             return None
-        self.error_streak = 0
+        streak, self.error_streak = self.error_streak, 0  # the failures before this read count
         assert venue is not None
         prices = Prices(candle.close, venue.spot, venue.perp)
         now = received_ms if received_ms is not None else self.now_ms()
         risk = RiskInputs(
             ref_age_ms=max(0, now - decision_ms),
-            error_streak=self.error_streak,
+            error_streak=streak,
             watchdog_tripped=self.watchdog_tripped(),
             manual=self.store.manual_safe_mode or self.unexplained,
         )
@@ -265,17 +282,19 @@ class Agent:
             kind = "safe_mode_entered" if plan.safe_mode else "safe_mode_left"
             self.store.add_event(decision_ms, kind, "; ".join(plan.safe_mode_reasons))
             log.warning("%s: %s", kind, "; ".join(plan.safe_mode_reasons))
-            breaker = [
-                r
-                for r in plan.safe_mode_reasons
-                if "drawdown" in r or "consecutive exchange errors" in r
-            ]
-            if plan.safe_mode and breaker:
-                await self.circuit_breaker("; ".join(breaker))
+        breaker = [
+            r
+            for r in plan.safe_mode_reasons
+            if "drawdown" in r or "consecutive exchange errors" in r
+        ]
+        # On the breaker condition's onset, also when safe mode was on already (kill switch).
+        if plan.safe_mode and breaker and not self._breaker_tripped:
+            await self.circuit_breaker("; ".join(breaker))
+        self._breaker_tripped = plan.safe_mode and bool(breaker)
         self.state = plan.state
         self.store.save_engine_state(self.state)
         self.plans.append(plan)
-        self._report_bar(plan, book, prices)
+        self._report_bar(plan, book, prices, funding)
         if plan.triggered:
             log.info(
                 "rebalance at %d: %s; %d orders, %d blocked, %d skipped",
@@ -326,7 +345,17 @@ class Agent:
             return None
         return float(np.mean(rets) / np.std(rets, ddof=1) * np.sqrt(365.0))
 
-    def _report_bar(self, plan: Plan, book: Book, prices: Prices) -> None:
+    async def _funding_rate(self) -> float | None:
+        """The venue's funding rate per 8 h for the bar's report; None when it cannot be read."""
+        try:
+            return float(await self.gate.get_funding_rate())
+        except Exception as exc:  # monitoring only: never in the way of a decision
+            log.warning("funding rate not available: %s", exc)
+            return None
+
+    def _report_bar(
+        self, plan: Plan, book: Book, prices: Prices, funding_rate: float | None = None
+    ) -> None:
         sb, lb, shb = leg_sizes_btc(book, self.params)
         nav = plan.nav
         w = weights(book, prices, self.params, nav) if nav > 0 else (0.0, 0.0, 0.0)
@@ -347,6 +376,7 @@ class Agent:
             safe_mode=plan.safe_mode,
             safe_mode_reasons=plan.safe_mode_reasons,
             signal=str(plan.signal),
+            funding_rate=funding_rate,
             sharpe_30d=self._sharpe_30d(plan.time_ms, nav),
         )
         self.store.add_bar(bar)

@@ -32,6 +32,8 @@ from ..exchange.exchange_gate import (
 from ..io.loaders import Candles, FundingSeries, load_candles, load_funding, load_signals
 from ..state.store import StateStore
 from .agent import Agent, SignalSource
+from .control import LiveControl
+from .services import build_monitors, daily_tasks
 
 _SIDE = {
     OrderType.BUY: ("buy", False),
@@ -290,9 +292,17 @@ async def run_paper(cfg: AppConfig, opts: PaperOptions, stop: asyncio.Event | No
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     agent = paper_agent(cfg, market, store, signals)
+    monitors = build_monitors(cfg, LiveControl(agent, stop, cfg.backtest.nav0))
+    agent.monitors = [m for _, m in monitors]
+    agent.on_new_day = daily_tasks(cfg, agent, monitors)
+    for kind, mon in monitors:
+        if kind == "telegram":
+            mon.start()
     try:
         await replay(agent, market, candles, stop, opts.speed)
     finally:
+        for _, mon in monitors:
+            await asyncio.to_thread(mon.close)
         store.close()
     plans = [p for p in agent.plans if p.triggered]
     return (

@@ -143,6 +143,8 @@ class GateRest:
                 return await handler(request)
             except SimError as exc:
                 return error_response(exc.label, exc.message)
+            except ConnectionResetError:  # the client went away mid-request (e.g. killed)
+                return web.Response(status=499)
 
         return endpoint
 
