@@ -90,6 +90,9 @@ def test_a_simulated_day_through_ccxt(spot, tmp_path, gate_env):
             )
             task = asyncio.create_task(run_live(cfg, opts, stop))
             await drive(sim, db, 287, task)
+            # Fills were followed over Gate's websocket orders channels, not only by polling.
+            subs = set().union(*(c.subs for c in sim.app[HUB].conns))
+            assert "spot.orders" in subs and "futures.orders" in subs, subs
             stop.set()
             rc = await asyncio.wait_for(task, 30)
             return rc, sim.market

@@ -8,8 +8,8 @@ contracts; every order carries our client id (Gate ``text``, ``t-...``).
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -172,10 +172,18 @@ class ExchangeGate(ABC):
     @abstractmethod
     async def fetch_open_orders(self, market: Market) -> list[OrderState]: ...
 
-    async def watch_orders(self) -> AsyncIterator[OrderState]:
-        """Order updates as they happen (websocket); adapters without one raise."""
-        raise NotImplementedError
-        yield  # pragma: no cover
+    #: True when the adapter streams order updates (websocket); executors then wait on them
+    #: and poll only as a fallback.
+    has_order_stream: bool = False
+
+    async def wait_order_update(self, timeout_s: float) -> bool:
+        """Wait until any order update arrives (True) or ``timeout_s`` passes (False)."""
+        await asyncio.sleep(timeout_s)
+        return False
+
+    def latest_order_state(self, client_id: str) -> OrderState | None:
+        """The newest streamed state of an order, if the stream has seen it."""
+        return None
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

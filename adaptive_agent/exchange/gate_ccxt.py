@@ -11,7 +11,8 @@ id; a post-only order that would cross is rejected as ``OrderImmediatelyFillable
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import logging
 from typing import Any
 
 from ..core.model import OrderType
@@ -28,6 +29,7 @@ from .exchange_gate import (
     OrderStatus,
 )
 
+log = logging.getLogger("adaptive_agent.gate")
 SPOT = "BTC/USDT"
 PERP = "BTC/USDT:USDT"
 GATE_REST = "https://api.gateio.ws"
@@ -100,7 +102,11 @@ class GateCcxtExchange(ExchangeGate):
                 for sub, url in self.ex.urls["api"][kind].items():
                     self.ex.urls["api"][kind][sub] = url.replace(GATE_REST, base)
         self.ws_spot_url, self.ws_futures_url = ws_spot_url, ws_futures_url
+        self._config, self._rest_base, self.uid = config, rest_url, uid
         self._pro = None
+        self._streams: list[asyncio.Task] = []
+        self._latest: dict[str, OrderState] = {}
+        self._update = asyncio.Event()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -117,7 +123,61 @@ class GateCcxtExchange(ExchangeGate):
                 )
             await self._call(self.ex.set_position_mode, True)
 
+    async def start_order_stream(self) -> None:
+        """Follow our orders over Gate's websocket (``spot.orders``; ``futures.orders`` needs
+        the account ``uid``). Polling stays the fallback whenever the stream is quiet."""
+        import ccxt.pro as ccxt_pro
+
+        pro = ccxt_pro.gate(dict(self._config, newUpdates=True))
+        if self._rest_base:
+            for kind in ("public", "private"):
+                for sub, url in pro.urls["api"][kind].items():
+                    pro.urls["api"][kind][sub] = url.replace(GATE_REST, self._rest_base.rstrip("/"))
+        if self.ws_spot_url:
+            pro.urls["api"]["spot"] = self.ws_spot_url
+        if self.ws_futures_url:
+            pro.urls["api"]["swap"]["usdt"] = self.ws_futures_url
+        self._pro = pro
+        symbols = [SPOT] + ([PERP] if self.uid else [])
+        self._streams = [asyncio.create_task(self._pump(sym)) for sym in symbols]
+        self.has_order_stream = True
+
+    async def _pump(self, symbol: str) -> None:
+        delay = 0.5
+        while True:
+            try:
+                for raw in await self._pro.watch_orders(symbol):
+                    cid = raw.get("clientOrderId") or (raw.get("info") or {}).get("text")
+                    if cid:
+                        self._latest[cid] = self._state(raw, cid)
+                        self._update.set()
+                delay = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a dropped socket: ccxt reconnects on the next watch
+                log.warning("order stream %s: %s; polling covers meanwhile", symbol, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def wait_order_update(self, timeout_s: float) -> bool:
+        if not self.has_order_stream:
+            return await super().wait_order_update(timeout_s)
+        self._update.clear()
+        try:
+            await asyncio.wait_for(self._update.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    def latest_order_state(self, client_id: str) -> OrderState | None:
+        return self._latest.get(client_id)
+
     async def close(self) -> None:
+        for t in self._streams:
+            t.cancel()
+        for t in self._streams:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
         await self.ex.close()
         if self._pro is not None:
             await self._pro.close()
@@ -301,10 +361,6 @@ class GateCcxtExchange(ExchangeGate):
     async def fetch_open_orders(self, market: Market) -> list[OrderState]:
         raws = await self._call(self.ex.fetch_open_orders, SYMBOL[market])
         return [self._state(r, r.get("clientOrderId") or "") for r in raws]
-
-    async def watch_orders(self) -> AsyncIterator[OrderState]:
-        raise NotImplementedError("websocket order updates: not wired yet; polling is used")
-        yield  # pragma: no cover
 
 
 def _label(exc: Exception) -> str:

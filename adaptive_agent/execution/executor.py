@@ -226,7 +226,19 @@ class _Run:
         deadline = time.monotonic() + self.p.post_only_timeout_s
         pending = {c for c, s in states.items() if s is not None and not s.done}
         while pending and time.monotonic() < deadline:
-            await self.sleep(self.p.poll_interval_s)
+            if self.gate.has_order_stream:  # websocket first; poll when it has been quiet
+                wait = min(self.p.poll_interval_s, max(0.0, deadline - time.monotonic()))
+                if await self.gate.wait_order_update(wait):
+                    for cid in list(pending):
+                        s = self.gate.latest_order_state(cid)
+                        if s is not None:
+                            states[cid] = s
+                            if s.done:
+                                pending.discard(cid)
+                                self.record(cid, s)
+                    continue
+            else:
+                await self.sleep(self.p.poll_interval_s)
             for cid in list(pending):
                 try:
                     s = await self.gate.fetch_order(markets[cid], cid)

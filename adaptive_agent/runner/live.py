@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 from dataclasses import dataclass
@@ -66,12 +67,21 @@ async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None
             loop.add_signal_handler(sig, stop.set)
 
     store = StateStore(opts.state_path)
+    ws_spot, ws_futures = opts.gate_ws_spot, opts.gate_ws_futures
+    if opts.gate_url and not ws_spot:  # rehearsing against gate-sim: its sockets, same port
+        ws_base = (
+            opts.gate_url.rstrip("/").replace("https://", "wss://").replace("http://", "ws://")
+        )
+        ws_spot, ws_futures = ws_base + "/ws/v4/", ws_base + "/v4/ws/futures/usdt"
+    # futures.orders needs the account's user id (Gate: Account > uid); spot needs none
+    uid = os.environ.get("GATE_UID") or ("1" if opts.gate_url else None)
     gate = GateCcxtExchange(
         key.reveal(),
         secret.reveal(),
         rest_url=opts.gate_url,
-        ws_spot_url=opts.gate_ws_spot,
-        ws_futures_url=opts.gate_ws_futures,
+        ws_spot_url=ws_spot,
+        ws_futures_url=ws_futures,
+        uid=uid,
         set_dual_mode=opts.set_dual_mode,
         rate_limit=opts.gate_url is None,
     )
@@ -97,6 +107,7 @@ async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None
             if kind == "telegram":
                 mon.start()
         await gate.start()
+        await gate.start_order_stream()
         res = await agent.reconcile()
         log.info("reconciled %d orders; interrupted rebalances: %s", res.checked, res.interrupted)
         now = await ref.server_time()  # the feed's clock: also right when rehearsing a replay
