@@ -148,7 +148,7 @@ class MonitoringConfig(_Section):
 class TelegramConfig(_Section):
     """Alerts and commands; off while ``chat_id`` is unset. The token: TELEGRAM_BOT_TOKEN."""
 
-    chat_id: str | None = None
+    chat_id: int | str | None = None  # numeric for users and groups, "@name" for channels
     base_url: str = "https://api.telegram.org/bot"
     repeat_interval_minutes: float = Field(30.0, gt=0.0)
     event_clear_minutes: float = Field(15.0, gt=0.0)

@@ -30,8 +30,9 @@ DAY_MS = 86_400_000
 
 def candle(market) -> Candle:
     c, i = market.candles, market.bar
-    return Candle(int(c.ts[i]), float(c.open[i]), float(c.high[i]), float(c.low[i]),
-                  float(c.close[i]))  # fmt: skip
+    return Candle(
+        int(c.ts[i]), float(c.open[i]), float(c.high[i]), float(c.low[i]), float(c.close[i])
+    )
 
 
 def raising_at_venue(market) -> list[str]:
@@ -121,17 +122,19 @@ def test_set_safe_mode_holds_exposure_raising_orders(setup) -> None:
 
 
 def test_stop_ends_the_replay_after_the_current_bar(setup) -> None:
-    agent, market, candles, _store, stop = setup
+    agent, market, candles, store, stop = setup
     ctl = LiveControl(agent, stop, CFG.backtest.nav0)
 
     async def main() -> None:
         task = asyncio.create_task(replay(agent, market, candles, stop, speed=2_000.0))
         while len(agent.plans) < 20:
             await asyncio.sleep(0.001)
-        assert await ctl.stop() == "stopping after the current bar"
         n = len(agent.plans)
+        assert await ctl.stop() == "stopping after the current bar"
         await asyncio.wait_for(task, 5.0)
-        assert len(agent.plans) == n < len(candles) - 1
+        # the bar in progress (if any) is finished, then nothing more
+        assert len(agent.plans) in (n, n + 1) and len(agent.plans) < len(candles) - 1
+        assert int(store.get_meta("last_bar_ms")) == agent.plans[-1].time_ms
         assert stop.is_set()
 
     asyncio.run(main())

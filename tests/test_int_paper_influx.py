@@ -229,7 +229,10 @@ def test_trading_never_waited_on_influxdb(outage_run) -> None:
     assert sum(len(p.orders) for p in agent.plans) > 10
     # every call the trading loop made into the sink returned at once, also during the outage
     assert len(sink.call_s) == BARS + len(outage_run["rec"].rebalances) + 2
-    assert max(sink.call_s) < 0.05, sorted(sink.call_s)[-5:]
+    # (a deque append; a call that waited for a request would take a connect attempt or the
+    # sink's 2 s timeout; the bound leaves room for a garbage-collection pause on a busy CI)
+    assert max(sink.call_s) < 0.25, sorted(sink.call_s)[-5:]
+    assert sorted(sink.call_s)[len(sink.call_s) // 2] < 0.001
 
 
 def test_bars_carry_the_funding_rate(outage_run, influxd: InfluxdServer) -> None:

@@ -67,8 +67,9 @@ def store(tmp_path):
 def candle(market) -> Candle:
     """The bar that closes at the simulator's present."""
     c, i = market.candles, market.bar
-    return Candle(int(c.ts[i]), float(c.open[i]), float(c.high[i]), float(c.low[i]),
-                  float(c.close[i]))  # fmt: skip
+    return Candle(
+        int(c.ts[i]), float(c.open[i]), float(c.high[i]), float(c.low[i]), float(c.close[i])
+    )
 
 
 def history_texts(market) -> list[str]:
@@ -172,7 +173,7 @@ def test_order_still_open_is_cancelled_and_its_final_state_recorded(venue, store
     agent = paper_agent(CFG, venue, store, None)
     gate: PaperExchange = agent.gate
     rid = rebalance_id_for(venue.now_ms)
-    bid, ask = venue.top("futures")
+    ask = venue.top("futures")[1]
     spot_cid, fut_cid = f"t-{rid}sp", f"t-{rid}hp"
     record_orders(
         store,
@@ -369,7 +370,10 @@ def test_refresh_pending_brings_a_late_fill_up_to_date(venue, store):
         store,
         rid,
         venue.now_ms,
-        [order_row(late, OrderType.BUY, 0.2, bid), order_row(resting, OrderType.OPEN_SHORT, 5, far)],
+        [
+            order_row(late, OrderType.BUY, 0.2, bid),
+            order_row(resting, OrderType.OPEN_SHORT, 5, far),
+        ],
     )
     states = run(
         agent.gate.create_orders(
@@ -410,8 +414,8 @@ def test_drawdown_trips_the_circuit_breaker(venue, store):
     agent = paper_agent(CFG, venue, store, None)
     agent.monitors = [rec]
     assert agent.state.peak_nav == nav0 * 2
-    bid, ask = venue.top("spot")
-    fbid, fask = venue.top("futures")
+    bid = venue.top("spot")[0]
+    fask = venue.top("futures")[1]
     ours = venue.place("spot", "buy", 0.01, round(bid - 400, 1), tif="gtc", text="t-brk1")
     fut = venue.place("futures", "sell", -2, round(fask + 400, 1), tif="gtc", text="t-brk2")
     manual = venue.place("spot", "buy", 0.01, round(bid - 500, 1), tif="gtc")  # from the web UI
@@ -563,3 +567,34 @@ def test_each_day_is_completed_once_over_a_replay_with_a_gap(spot, tmp_path):
     last_decision = int(gapped.ts[-2]) + BAR_MS
     expected = list(range(first, (last_decision - 1) // DAY_MS))
     assert days == expected and first + 1 in days  # the day whose midnight fell in the gap
+
+
+def test_a_restart_after_midnight_still_completes_the_day_before(spot, tmp_path):
+    """The agent is down over midnight: at its first close after the restart, the day it
+    last traded in is complete, and its digest/audit must run."""
+    c = spot.slice(0, 400)
+    market = make_market(CFG, c, None, "backtest")
+    path = tmp_path / "s.sqlite"
+    store = StateStore(path, durable=False)
+    agent = paper_agent(CFG, market, store, None)
+    while market.now_ms < int(c.ts[0]) + DAY_MS - 4 * BAR_MS:  # up to 23:40 UTC
+        run(agent.on_candle_close(candle(market)))
+        market.advance()
+    store.close()  # the process dies at 23:40; the venue's clock goes on to 00:25
+    market.advance(9)
+    assert market.now_ms == int(c.ts[0]) + DAY_MS + 5 * BAR_MS
+
+    store = StateStore(path, durable=False)
+    agent = paper_agent(CFG, market, store, None)
+    days: list[int] = []
+
+    async def on_new_day(day: int) -> None:
+        days.append(day)
+
+    agent.on_new_day = on_new_day
+    run(agent.reconcile())
+    run(agent.on_candle_close(candle(market)))
+    market.advance()
+    run(agent.on_candle_close(candle(market)))
+    store.close()
+    assert days == [int(c.ts[0]) // DAY_MS]

@@ -132,3 +132,25 @@ def test_webhook_accepts_only_authenticated_well_formed_signals():
 
     seen = asyncio.run(scenario())
     assert seen == [(7_000, Signal.SELL, "webhook"), (8_000, Signal.BUY, "webhook")]
+
+
+def test_reset_trading_history_keeps_the_kill_switch(tmp_path):
+    store = StateStore(tmp_path / "p.sqlite")
+    store.begin_rebalance("r1", 1, {}, [], 1)
+    store.save_engine_state(EngineState(1, 2.0, None, False))
+    store.set_manual_safe_mode(True, 1)
+    store.reset_trading_history()
+    assert not store.has_rebalance("r1") and store.load_engine_state() is None
+    assert store.manual_safe_mode
+    store.close()
+
+
+def test_a_second_paper_run_on_the_same_state_trades_again(tmp_path, monkeypatch, capsys):
+    from adaptive_agent.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        assert main(["paper", "--bars", "200", "--state", "s.sqlite"]) == 0
+        out = capsys.readouterr().out
+        rebalances = int(out.split(" rebalances")[0].rsplit(" ", 1)[1])
+        assert rebalances > 0

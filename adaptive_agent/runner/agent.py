@@ -106,7 +106,9 @@ class Agent:
         self.monitors: list[Monitor] = list(monitors or [])
         self.watchdog_tripped: Callable[[], bool] = lambda: False
         self.on_new_day: Callable[[int], Awaitable[None]] | None = None  # arg: UTC day index
-        self._last_decision_ms: int | None = None
+        # the heartbeat of an earlier run: a restart after a midnight still completes that day
+        last_bar = store.get_meta("last_bar_ms")
+        self._last_decision_ms: int | None = int(last_bar) if last_bar is not None else None
         self._day_nav: dict[int, float] = {}  # UTC day -> NAV at its last close (Sharpe 30d)
 
     # --- candles -----------------------------------------------------------------------------

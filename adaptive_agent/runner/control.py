@@ -29,14 +29,14 @@ class LiveControl:
         bal = await self.agent.gate.get_balances()
         pos = await self.agent.gate.get_positions()
         return (
-            f"spot: {bal.spot_usdt:,.2f} USDT, {bal.spot_btc:.6f} BTC\\n"
-            f"futures: {bal.futures_usdt:,.2f} USDT ({bal.futures_available:,.2f} available)\\n"
+            f"spot: {bal.spot_usdt:,.2f} USDT, {bal.spot_btc:.6f} BTC\n"
+            f"futures: {bal.futures_usdt:,.2f} USDT ({bal.futures_available:,.2f} available)\n"
             f"long {pos.long_contracts} ct @ {pos.long_entry:,.1f},"
             f" short {pos.short_contracts} ct @ {pos.short_entry:,.1f}, mark {pos.mark_price:,.1f}"
         )
 
     async def digest(self) -> str:
-        day = previous_utc_day(int(time.time() * 1000))
+        day = previous_utc_day(self.agent.now_ms())  # the agent's clock: the replay's in paper
         return format_digest(build_digest(self.agent.store, day, self.nav0))
 
     async def set_safe_mode(self, on: bool) -> str:

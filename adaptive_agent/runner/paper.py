@@ -286,6 +286,9 @@ async def run_paper(cfg: AppConfig, opts: PaperOptions, stop: asyncio.Event | No
     candles, signals, funding = load_paper_inputs(cfg, opts)
     market = make_market(cfg, candles, funding, opts.fill_model)
     store = StateStore(opts.state_path, durable=False)
+    # A replay starts a new simulated venue: an earlier replay's trading history means nothing
+    # (and would block this one); the operator's kill switch is kept.
+    store.reset_trading_history()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -280,6 +280,14 @@ class StateStore:
             StoredOrder(*r) for r in self._db.execute(q + " ORDER BY created_ms, client_id", args)
         ]
 
+    def reset_trading_history(self) -> None:
+        """Forget orders, rebalances, bars, trades, signals, events and the engine state; keep
+        the schema and the manual kill switch (paper replays start over on a new venue)."""
+        with self._tx() as db:
+            for table in ("orders", "rebalances", "bars", "trades", "signals", "events"):
+                db.execute(f"DELETE FROM {table}")
+            db.execute("DELETE FROM meta WHERE key NOT IN ('schema_version', 'manual_safe_mode')")
+
     def has_rebalance(self, rebalance_id: str) -> bool:
         q = "SELECT 1 FROM rebalances WHERE id = ?"
         return self._db.execute(q, (rebalance_id,)).fetchone() is not None
