@@ -88,8 +88,6 @@ class Agent:
         sleep=None,
         monitors: list[Monitor] | None = None,
     ) -> None:
-        import asyncio
-
         self.cfg, self.gate, self.store, self.signals = cfg, gate, store, signals
         self.params = Params.from_config(cfg)
         self.exec_params = exec_params or exec_params_from(cfg)
@@ -101,6 +99,7 @@ class Agent:
         self.unexplained = False
         self.last_ref_ms: int | None = None
         self._hist: list[Candle] = []
+        self._atr_cache: tuple[tuple[int, int], float] | None = None
         self.plans: list[Plan] = []
         self.reports: list[ExecutionReport] = []
         self.monitors: list[Monitor] = list(monitors or [])
@@ -115,14 +114,34 @@ class Agent:
 
     def add_history(self, candles: list[Candle]) -> None:
         """Backfill (and gap fill after a reconnect): merged by open time, no duplicates."""
-        known = {c.ts for c in self._hist}
-        merged = self._hist + [c for c in candles if c.ts not in known]
-        merged.sort(key=lambda c: c.ts)
-        self._hist = merged[-HISTORY_BARS:]
+        if not candles:
+            return
+        last = self._hist[-1].ts if self._hist else None
+        if last is None or all(c.ts > last for c in candles):  # the usual case: a new close
+            self._hist.extend(sorted(candles, key=lambda c: c.ts))
+        else:
+            known = {c.ts for c in self._hist}
+            self._hist.extend(c for c in candles if c.ts not in known)
+            self._hist.sort(key=lambda c: c.ts)
+            self._atr_cache = None  # older candles arrived: recompute
+        del self._hist[:-HISTORY_BARS]
+
+    @property
+    def last_candle_ts(self) -> int | None:
+        return self._hist[-1].ts if self._hist else None
 
     def atr_frac(self, decision_ms: int) -> float:
+        """ATR of the last completed UTC day / its close; it changes once a day, so cached."""
         if not self._hist:
             return 0.0
+        key = (decision_ms // DAY_MS, self._hist[0].ts)
+        if self._atr_cache is not None and self._atr_cache[0] == key:
+            return self._atr_cache[1]
+        value = self._compute_atr_frac(decision_ms)
+        self._atr_cache = (key, value)
+        return value
+
+    def _compute_atr_frac(self, decision_ms: int) -> float:
         ts = np.fromiter((c.ts for c in self._hist), dtype=np.int64, count=len(self._hist))
         hi = np.fromiter((c.high for c in self._hist), dtype=np.float64, count=len(self._hist))
         lo = np.fromiter((c.low for c in self._hist), dtype=np.float64, count=len(self._hist))

@@ -22,6 +22,7 @@ from ..config import AppConfig
 from ..exchange.binance_feed import BinanceReference
 from ..exchange.gate_ccxt import GateCcxtExchange
 from ..policy.policy_layer import enforce, get_secret
+from ..policy.watchdog import in_loop
 from ..state.store import StateStore
 from .agent import Agent
 from .control import LiveControl
@@ -95,10 +96,12 @@ async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None
     )
     follower = FileFollower(opts.signals_file, book) if opts.signals_file else None
     runner: web.AppRunner | None = None
-    policy = enforce(cfg, on_breach=lambda why: log.error("watchdog: %s", why))
+    agent = Agent(cfg, gate, store, book)
+    # A breach is alerted from the loop (the watchdog runs on its own thread) and holds
+    # exposure through agent.watchdog_tripped until it clears.
+    policy = enforce(cfg, on_breach=in_loop(loop, lambda why: agent.alert("watchdog", why)))
     monitors: list[tuple[str, object]] = []
     try:
-        agent = Agent(cfg, gate, store, book)
         monitors = build_monitors(cfg, LiveControl(agent, stop, cfg.backtest.nav0))
         agent.monitors = [m for _, m in monitors]
         agent.watchdog_tripped = lambda: policy.breached
@@ -114,8 +117,7 @@ async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None
         offset = now - int(time.time() * 1000)  # ~0 live; the replay's lag when rehearsing
         agent.now_ms = lambda: int(time.time() * 1000) + offset
         agent.add_history(await ref.backfill(now - opts.backfill_days * DAY_MS, now))
-        if agent._hist:
-            ref.last_ts = agent._hist[-1].ts
+        ref.last_ts = agent.last_candle_ts
         if opts.webhook_port is not None and token is not None:
             runner = web.AppRunner(webhook_app(book, token.reveal()))
             await runner.setup()

@@ -30,6 +30,7 @@ from ..exchange.exchange_gate import (
     OrderStatus,
 )
 from ..io.loaders import Candles, FundingSeries, load_candles, load_funding, load_signals
+from ..sim.matching import SimError
 from ..state.store import StateStore
 from .agent import Agent, SignalSource
 from .control import LiveControl
@@ -83,8 +84,6 @@ class PaperExchange(ExchangeGate):
         return float(getattr(self.m, "funding_rate", lambda: 0.0)())
 
     async def create_orders(self, requests: list[OrderRequest]) -> list[OrderState]:
-        from ..sim.matching import SimError
-
         out = []
         for r in requests:
             side, reduce_only = _SIDE[r.order_type]
@@ -110,16 +109,12 @@ class PaperExchange(ExchangeGate):
         return out
 
     async def cancel_order(self, market: Market, client_id: str) -> OrderState | None:
-        from ..sim.matching import SimError
-
         try:
             return _state(self.m.cancel(str(market), client_id), client_id)
         except SimError:
             return await self.fetch_order(market, client_id)
 
     async def fetch_order(self, market: Market, client_id: str) -> OrderState | None:
-        from ..sim.matching import SimError
-
         try:
             return _state(self.m.get_order(str(market), client_id), client_id)
         except SimError:  # like Gate: a finished order's text is found in the history only

@@ -1,0 +1,67 @@
+"""execute() through the real ccxt Gate client against gate-sim: the venue's timeouts.
+
+An order the venue accepted but whose reply never came back must be found by its client id
+and never sent a second time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from adaptive_agent.core.model import Book, EngineState, Params, Prices, Signal
+from adaptive_agent.core.rebalance_engine import build_orders
+from adaptive_agent.exchange.gate_ccxt import GateCcxtExchange
+from adaptive_agent.execution.executor import ExecParams, client_id, execute, rebalance_id_for
+from adaptive_agent.sim.faults import Faults
+from adaptive_agent.sim.runner import running_sim
+from adaptive_agent.state.store import StateStore
+
+KEY, SECRET = "exec-key", "exec-secret-0123456789"
+
+
+def test_timeout_after_acceptance_never_sends_a_second_order(spot, tmp_path):
+    async def scenario():
+        faults = Faults(timeout_after_accept=1, timeout_delay_s=4.0)
+        async with running_sim(
+            spot.slice(1_000, 1_100), KEY, SECRET, faults=faults, dual_mode=True
+        ) as sim:
+            sim.market.advance(3)
+            gate = GateCcxtExchange(KEY, SECRET, rest_url=sim.url, timeout_ms=800, rate_limit=False)
+            store = StateStore(tmp_path / "s.sqlite")
+            try:
+                await gate.start()
+                px = sim.market.last("spot")
+                plan = build_orders(
+                    Book(cash=60_000.0),
+                    Prices(px, px, sim.market.mark()),
+                    Signal.NONE,
+                    sim.market.now_ms,
+                    0.0,
+                    EngineState(peak_nav=60_000.0),
+                    Params(),
+                )
+                report = await execute(
+                    plan, gate, store, ExecParams(post_only_timeout_s=0.3, lookup_delay_s=0.2)
+                )
+            finally:
+                await gate.close()
+            texts = [
+                o.text
+                for m in ("spot", "futures")
+                for o in sim.market.order_history(m) + sim.market.open_orders(m)
+            ]
+            statuses = {o.client_id: o.status for o in store.orders()}
+            store.close()
+            return plan, report, texts, statuses
+
+    plan, report, texts, statuses = asyncio.run(scenario())
+    assert any("ambiguous" in e for e in report.errors), report.errors  # the fault did bite
+    assert max(Counter(texts).values()) == 1  # one order per client id at the venue
+    rid = rebalance_id_for(plan.time_ms)
+    for o in plan.orders:  # every post-only order reached the venue exactly once ...
+        assert texts.count(client_id(rid, o.leg, "p")) == 1
+    assert set(texts) <= set(statuses)  # ... and the store knows every order there
+    assert "unknown" not in statuses.values()  # the accepted one was found by its id
+    for leg in report.legs:  # and the rebalance still completed
+        assert leg.filled == leg.requested, leg
