@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..core.model import OrderType
+from ..core.model import REDUCE_ONLY, SIDE_OF, OrderType
 
 
 class Market(StrEnum):
@@ -97,6 +97,15 @@ class OrderRequest:
     @property
     def market(self) -> Market:
         return market_of(self.order_type)
+
+    @property
+    def side(self) -> str:
+        return str(SIDE_OF[self.order_type])
+
+    @property
+    def reduce_only(self) -> bool:
+        """Closes are always reduce-only: they can never open the other dual-mode side."""
+        return self.order_type in REDUCE_ONLY
 
 
 @dataclass(frozen=True, slots=True)

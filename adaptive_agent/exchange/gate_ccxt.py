@@ -15,7 +15,6 @@ import contextlib
 import logging
 from typing import Any
 
-from ..core.model import OrderType
 from .exchange_gate import (
     AmbiguousOrderError,
     Balances,
@@ -35,15 +34,6 @@ PERP = "BTC/USDT:USDT"
 GATE_REST = "https://api.gateio.ws"
 SYMBOL = {Market.SPOT: SPOT, Market.FUTURES: PERP}
 
-# order type -> (ccxt side, reduce_only)
-_FUTURES_SHAPE = {
-    OrderType.OPEN_LONG: ("buy", False),
-    OrderType.CLOSE_LONG: ("sell", True),
-    OrderType.OPEN_SHORT: ("sell", False),
-    OrderType.CLOSE_SHORT: ("buy", True),
-    OrderType.BUY: ("buy", False),
-    OrderType.SELL: ("sell", False),
-}
 _STATUS = {
     "open": OrderStatus.OPEN,
     "closed": OrderStatus.CLOSED,
@@ -244,7 +234,7 @@ class GateCcxtExchange(ExchangeGate):
     # --- orders ------------------------------------------------------------------------------
 
     def _ccxt_order(self, r: OrderRequest) -> dict[str, Any]:
-        side, reduce_only = _FUTURES_SHAPE[r.order_type]
+        side, reduce_only = r.side, r.reduce_only
         params: dict[str, Any] = {"clientOrderId": r.client_id}
         if r.market is Market.FUTURES and reduce_only:
             params["reduceOnly"] = True

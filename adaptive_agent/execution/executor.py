@@ -110,6 +110,20 @@ def _floor_lots(amount: float, lot: float) -> float:
     return round(math.floor(amount / lot + 1e-9) * lot, 10)
 
 
+def record_state(store: StateStore, client_id: str, now_ms: int, state: OrderState) -> None:
+    """What the venue says about an order, into the store."""
+    store.update_order(
+        client_id,
+        now_ms,
+        status=str(state.status),
+        filled=state.filled,
+        avg_price=state.avg_price,
+        fee=state.fee_usdt,
+        exchange_id=state.exchange_id,
+        error=state.error,
+    )
+
+
 def plan_summary(plan: Plan) -> dict:
     def o(order: Order) -> dict:
         return {
@@ -208,17 +222,8 @@ class _Run:
     def record(self, cid: str, state: OrderState | None) -> None:
         if state is None:
             self.store.update_order(cid, self.now_ms(), status="unknown")
-            return
-        self.store.update_order(
-            cid,
-            self.now_ms(),
-            status=str(state.status),
-            filled=state.filled,
-            avg_price=state.avg_price,
-            fee=state.fee_usdt,
-            exchange_id=state.exchange_id,
-            error=state.error,
-        )
+        else:
+            record_state(self.store, cid, self.now_ms(), state)
 
     async def wait_for_fills(
         self, states: dict[str, OrderState | None], markets: dict[str, Market]

@@ -22,7 +22,7 @@ from ..core.model import Book, Candle, EngineState, Leg, Params, Plan, Prices, R
 from ..core.portfolio_manager import basis, leg_sizes_btc, margin_used_usdt, weights
 from ..core.rebalance_engine import build_orders
 from ..exchange.exchange_gate import ExchangeError, ExchangeGate, Market
-from ..execution.executor import ExecParams, ExecutionReport, execute
+from ..execution.executor import ExecParams, ExecutionReport, execute, record_state
 from ..monitoring.events import BarSnapshot, Monitor, RebalanceRecord, TradeRecord
 from ..state.store import OPEN_STATUSES, StateStore
 
@@ -165,16 +165,7 @@ class Agent:
                 status = "rejected" if o.status == "intent" else "unknown"
                 self.store.update_order(o.client_id, now, status=status, error="not at venue")
             else:
-                self.store.update_order(
-                    o.client_id,
-                    now,
-                    status=str(state.status),
-                    filled=state.filled,
-                    avg_price=state.avg_price,
-                    fee=state.fee_usdt,
-                    exchange_id=state.exchange_id,
-                    error=state.error,
-                )
+                record_state(self.store, o.client_id, now, state)
             res.updated += 1
         for rid in self.store.unfinished_rebalances():
             self.store.finish_rebalance(rid, "interrupted", now)
@@ -222,15 +213,7 @@ class Agent:
                 log.warning("refresh %s: %s", o.client_id, exc)
                 continue
             if state is not None and state.done:
-                self.store.update_order(
-                    o.client_id,
-                    self.now_ms(),
-                    status=str(state.status),
-                    filled=state.filled,
-                    avg_price=state.avg_price,
-                    fee=state.fee_usdt,
-                    error=state.error,
-                )
+                record_state(self.store, o.client_id, self.now_ms(), state)
 
     async def circuit_breaker(self, why: str) -> None:
         """SPEC 7: drawdown or an error streak: cancel every open order and raise the alarm."""

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import AppConfig
-from ..core.model import Candle, OrderType, Signal
+from ..core.model import Candle, Signal
 from ..core.signals import SIGNAL_OF, SignalSeries
 from ..exchange.exchange_gate import (
     Balances,
@@ -35,15 +35,6 @@ from ..state.store import StateStore
 from .agent import Agent, SignalSource
 from .control import LiveControl
 from .services import build_monitors, daily_tasks
-
-_SIDE = {
-    OrderType.BUY: ("buy", False),
-    OrderType.SELL: ("sell", False),
-    OrderType.OPEN_LONG: ("buy", False),
-    OrderType.CLOSE_LONG: ("sell", True),
-    OrderType.OPEN_SHORT: ("sell", False),
-    OrderType.CLOSE_SHORT: ("buy", True),
-}
 
 
 class PaperExchange(ExchangeGate):
@@ -86,7 +77,7 @@ class PaperExchange(ExchangeGate):
     async def create_orders(self, requests: list[OrderRequest]) -> list[OrderState]:
         out = []
         for r in requests:
-            side, reduce_only = _SIDE[r.order_type]
+            side, reduce_only = r.side, r.reduce_only
             if r.market is Market.FUTURES:
                 amount = r.amount if side == "buy" else -r.amount
             else:
