@@ -135,6 +135,8 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Live trading: Gate.io spot + USDT perpetual through ccxt, P_ref from Binance."
             " Use --gate-url/--binance-url to rehearse against `adaptive-agent gate-sim`."
+            " Set GATE_UID (the account's user id) to follow futures fills over the websocket"
+            " too; without it futures fills are polled."
         ),
     )
     lv.add_argument("--config", help="TOML configuration file")
