@@ -145,3 +145,35 @@ def test_order_status_mapping(venue):
     gate = PaperExchange(venue)
     assert asyncio.run(gate.fetch_order(Market.SPOT, "t-none")) is None
     assert OrderStatus.OPEN.value == "open"
+
+
+def test_error_streak_breaker_fires_while_the_venue_is_down(venue, tmp_path):
+    """Five failed reads in a row: the circuit breaker alarms at once, not on recovery."""
+    from adaptive_agent.core.model import Candle
+    from adaptive_agent.exchange.exchange_gate import ExchangeError
+    from adaptive_agent.runner.agent import Agent
+    from adaptive_agent.runner.paper import FixedSignals
+
+    class Down(PaperExchange):
+        async def get_balances(self):
+            raise ExchangeError("connection refused")
+
+    alerts = []
+
+    class Recorder:
+        def on_bar(self, bar): ...
+        def on_rebalance(self, rebalance, trades): ...
+        def on_alert(self, kind, text, time_ms):
+            alerts.append(kind)
+
+        def close(self): ...
+
+    store = StateStore(tmp_path / "s.sqlite")
+    agent = Agent(
+        AppConfig(), Down(venue), store, FixedSignals(None), now_ms=lambda: 0, monitors=[Recorder()]
+    )
+    for i in range(6):
+        c = Candle(int(venue.candles.ts[i]), 1.0, 1.0, 1.0, 1.0)
+        assert asyncio.run(agent.on_candle_close(c)) is None
+        assert alerts == (["circuit_breaker"] if i >= 4 else [])
+    store.close()

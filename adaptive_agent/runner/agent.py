@@ -96,6 +96,7 @@ class Agent:
         self.state = store.load_engine_state() or EngineState()
         self.error_streak = 0
         self._breaker_tripped = False  # the last decision had a circuit-breaker reason
+        self._streak_alerted = False  # the error-streak alarm went out while the venue was down
         self.unexplained = False
         self.last_ref_ms: int | None = None
         self._hist: list[Candle] = []
@@ -215,7 +216,7 @@ class Agent:
             if state is not None and state.done:
                 record_state(self.store, o.client_id, self.now_ms(), state)
 
-    async def circuit_breaker(self, why: str) -> None:
+    async def circuit_breaker(self, why: str, alert: bool = True) -> None:
         """SPEC 7: drawdown or an error streak: cancel every open order and raise the alarm."""
         cancelled = []
         for market in (Market.SPOT, Market.FUTURES):
@@ -234,7 +235,10 @@ class Agent:
                     cancelled.append(key)
                 except ExchangeError as exc:
                     log.error("circuit breaker: cancelling %s %s failed: %s", market, key, exc)
-        self.alert("circuit_breaker", f"circuit breaker: {why}; cancelled {len(cancelled)} orders")
+        if alert:
+            self.alert(
+                "circuit_breaker", f"circuit breaker: {why}; cancelled {len(cancelled)} orders"
+            )
 
     async def on_candle_close(self, candle: Candle, received_ms: int | None = None) -> Plan | None:
         """Decide at the close of ``candle`` (a P_ref bar), execute, then run daily tasks."""
@@ -261,6 +265,9 @@ class Agent:
         except ExchangeError as exc:
             self.error_streak += 1
             log.error("reading the book failed (%d in a row): %s", self.error_streak, exc)
+            if self.error_streak == self.params.max_error_streak:  # alarm now, not on recovery
+                await self.circuit_breaker(f"{self.error_streak} consecutive exchange errors")
+                self._streak_alerted = True
             return None
         streak, self.error_streak = self.error_streak, 0  # the failures before this read count
         assert venue is not None
@@ -293,7 +300,9 @@ class Agent:
         ]
         # On the breaker condition's onset, also when safe mode was on already (kill switch).
         if plan.safe_mode and breaker and not self._breaker_tripped:
-            await self.circuit_breaker("; ".join(breaker))
+            # After an outage the alarm has gone out already; the cancels are retried now.
+            await self.circuit_breaker("; ".join(breaker), alert=not self._streak_alerted)
+        self._streak_alerted = False
         self._breaker_tripped = plan.safe_mode and bool(breaker)
         self.state = plan.state
         self.store.save_engine_state(self.state)
