@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+import pytest
+
 from adaptive_agent.core.model import Book, EngineState, Params, Prices, Signal
 from adaptive_agent.core.rebalance_engine import build_orders
 from adaptive_agent.exchange.gate_ccxt import GateCcxtExchange
@@ -65,3 +67,47 @@ def test_timeout_after_acceptance_never_sends_a_second_order(spot, tmp_path):
     assert "unknown" not in statuses.values()  # the accepted one was found by its id
     for leg in report.legs:  # and the rebalance still completed
         assert leg.filled == leg.requested, leg
+
+
+def test_market_style_sends_true_market_orders_and_sizes_spot_buys_in_usdt(spot, tmp_path):
+    """`market_style = "market"`: the remainder goes as market orders; Gate sizes a spot market
+    buy in USDT, so the executor sends its cost, and the venue fills about the BTC wanted."""
+
+    async def scenario():
+        async with running_sim(spot.slice(1_000, 1_100), KEY, SECRET, dual_mode=True) as sim:
+            sim.market.advance(3)
+            gate = GateCcxtExchange(KEY, SECRET, rest_url=sim.url, rate_limit=False)
+            store = StateStore(tmp_path / "s.sqlite")
+            try:
+                await gate.start()
+                px = sim.market.last("spot")
+                plan = build_orders(
+                    Book(cash=60_000.0),
+                    Prices(px, px, sim.market.mark()),
+                    Signal.NONE,
+                    sim.market.now_ms,
+                    0.0,
+                    EngineState(peak_nav=60_000.0),
+                    Params(),
+                )
+                report = await execute(
+                    plan, gate, store, ExecParams(post_only_timeout_s=0.1, market_style="market")
+                )
+            finally:
+                await gate.close()
+            history = {o.text: o for m in ("spot", "futures") for o in sim.market.order_history(m)}
+            store.close()
+            return plan, report, history
+
+    plan, report, history = asyncio.run(scenario())
+    rid = rebalance_id_for(plan.time_ms)
+    spot_order = next(o for o in plan.orders if o.order_type == "BUY")
+    market_buy = history[client_id(rid, spot_order.leg, "m")]
+    assert market_buy.price is None and market_buy.by_cost  # a market buy sized in USDT
+    assert market_buy.amount == pytest.approx(spot_order.size_btc * market_buy.avg_price, rel=0.01)
+    short = history[
+        client_id(rid, next(o.leg for o in plan.orders if o.order_type == "OPEN_SHORT"), "m")
+    ]
+    assert short.price is None and short.amount < 0 and not short.reduce_only
+    spot_leg = next(leg for leg in report.legs if leg.order_type == "BUY")
+    assert spot_leg.filled == pytest.approx(spot_leg.requested, rel=0.01)
