@@ -177,3 +177,27 @@ def test_error_streak_breaker_fires_while_the_venue_is_down(venue, tmp_path):
         assert asyncio.run(agent.on_candle_close(c)) is None
         assert alerts == (["circuit_breaker"] if i >= 4 else [])
     store.close()
+
+
+def test_ioc_is_priced_from_the_touch_as_it_is_after_the_wait(venue, tmp_path):
+    """The first quote is far from the market (it moved); an IOC capped around that stale
+    touch would not fill. The executor re-reads the touch before the IOC step."""
+
+    class MovedAway(PaperExchange):
+        calls = 0
+
+        async def get_book_top(self, market: Market) -> BookTop:
+            self.calls += 1
+            bid, ask = self.m.top(str(market))
+            if self.calls == 1:  # the quote for the post-only order: 10% below the market
+                return BookTop(round(bid * 0.9, 1), round(ask * 0.9, 1))
+            return BookTop(bid, ask)
+
+    store = StateStore(tmp_path / "s.sqlite")
+    plan = _plan(venue, Book(cash=60_000.0), params=Params(targets=(0.5, 0.0, 0.0)))
+    report = _run(plan, MovedAway(venue), store)
+    (spot,) = report.legs
+    assert spot.maker_filled == 0  # the post-only bid 10% under the market never filled
+    assert spot.taker_filled == pytest.approx(spot.requested)
+    assert spot.taker_price == pytest.approx(venue.top("spot")[1] * (1 + 0.0002), rel=1e-3)
+    store.close()

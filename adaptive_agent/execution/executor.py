@@ -330,7 +330,11 @@ async def execute(
     await run.wait_for_fills(states, markets)
     await run.cancel_rest(states, markets)
 
-    # Phase 2: IOC for each remainder.
+    # Phase 2: IOC for each remainder, priced from the touch as it is now (it has moved).
+    try:
+        tops = {m: await gate.get_book_top(m) for m in sorted(markets_needed)}
+    except ExchangeError as exc:
+        run.errors.append(f"book top before the IOC step: {exc}; using the earlier one")
     ioc: list[tuple[OrderRequest, Order]] = []
     for r, o in zip(requests, plan.orders, strict=True):
         s = states[r.client_id]
