@@ -1,11 +1,14 @@
-"""Daily audit: KPIs vs targets, proposals, and a Log.xlsx that never loses rows."""
+"""Daily audit: KPIs vs targets, proposals, and a Log.xlsx that never loses rows.
+
+Bars are stamped with their close: UTC day D owns the closes in (D 00:00, D+1 00:00].
+"""
 
 from __future__ import annotations
 
 import csv
 import math
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -14,7 +17,7 @@ from openpyxl import Workbook, load_workbook
 from adaptive_agent.config import AppConfig
 from adaptive_agent.monitoring.events import BarSnapshot, TradeRecord
 from adaptive_agent.reports import audit as audit_mod
-from adaptive_agent.reports.audit import LOG_COLUMNS, run_audit
+from adaptive_agent.reports.audit import LOG_COLUMNS, daily_returns, run_audit
 from adaptive_agent.state.store import StateStore
 
 DAY = date(2025, 6, 30)
@@ -36,7 +39,8 @@ def store(tmp_path):
 
 
 def history(store: StateStore, daily_returns: list[float], intraday=None, fee: float = 5.0):
-    """Days ending with DAY: 4 bars a day (last at 18:00), closes following the returns."""
+    """Days ending with DAY: 4 bars a day (closes 06:00, 12:00, 18:00 and 24:00, the day's
+    last), closes following the returns."""
     n = len(daily_returns)
     nav = 10_000.0
     closes = []
@@ -48,7 +52,7 @@ def history(store: StateStore, daily_returns: list[float], intraday=None, fee: f
             path = [target * f for f in intraday]
             target = path[-1]
         for j, v in enumerate(path):
-            store.add_bar(snap(day_start + (j * 6) * HOUR, v))
+            store.add_bar(snap(day_start + ((j + 1) * 6) * HOUR, v))
         nav = target
         closes.append(target)
     store.add_trades(
@@ -68,7 +72,10 @@ def np_sharpe(closes: list[float]) -> float:
 
 
 def day_navs(store) -> list[float]:
-    return [b.nav for b in store.bars(START, START + DAY_MS)]
+    """DAY's bar NAVs: closes in (DAY 00:00, DAY+1 00:00]."""
+    navs = [b.nav for b in store.bars(START + 1, START + DAY_MS + 1)]
+    assert len(navs) == 4
+    return navs
 
 
 def test_within_targets_writes_nothing(store, tmp_path) -> None:
@@ -136,6 +143,25 @@ def test_sharpe_below_and_drawdown_above_target(store, tmp_path) -> None:
     kpis = {p.kpi for p in r.proposals}
     assert kpis == {"sharpe", "max_dd"}
     assert any(p.parameter == "strategy.targets" and p.kpi == "max_dd" for p in r.proposals)
+
+
+def test_day_max_drawdown_includes_the_midnight_close_that_ends_it(store, tmp_path) -> None:
+    store.add_bar(snap(START, 12_000.0))  # 06-30 00:00: the last close of 06-29, not DAY's
+    for j, v in enumerate([10_000.0, 10_200.0, 10_100.0]):  # closes 06:00, 12:00, 18:00
+        store.add_bar(snap(START + (j + 1) * 6 * HOUR, v))
+    store.add_bar(snap(START + DAY_MS, 8_160.0))  # 07-01 00:00: DAY's last close
+    r = run_audit(store, AppConfig(), DAY, tmp_path)
+    navs = np.array([10_000.0, 10_200.0, 10_100.0, 8_160.0])
+    expected = float(np.max(1 - navs / np.maximum.accumulate(navs)))
+    assert expected == pytest.approx(0.20)
+    assert r.kpis["max_dd"] == pytest.approx(expected, rel=1e-12)  # not 1 - 10_000 / 12_000
+    assert "max_dd" in r.flagged
+    # DAY's close is the 00:00 one: one daily return, 06-29's close to DAY's
+    assert daily_returns(store, DAY) == [pytest.approx(8_160.0 / 12_000.0 - 1.0, rel=1e-12)]
+    assert r.n_returns == 1 and r.kpis["sharpe"] is None
+    # and the next day owns none of these closes
+    nxt = run_audit(store, AppConfig(), DAY + timedelta(days=1), tmp_path / "next")
+    assert nxt.kpis["max_dd"] is None and "no bars recorded for this day" in nxt.notes
 
 
 def test_sharpe_undefined_with_fewer_than_two_returns(store, tmp_path) -> None:

@@ -1,10 +1,14 @@
-"""Daily digest: numbers checked against values computed here from a synthetic day."""
+"""Daily digest: numbers checked against values computed here from a synthetic day.
+
+Bars are stamped with their close: UTC day D owns the closes in (D 00:00, D+1 00:00], so its
+288 bars close at 00:05 ... 24:00 and the close at exactly D 00:00 is the previous day's last.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -12,9 +16,12 @@ import pytest
 from adaptive_agent.monitoring.events import BarSnapshot, TradeRecord
 from adaptive_agent.reports.digest import (
     build_digest,
+    day_bounds,
     format_digest,
+    funding_settlements,
     next_utc_midnight,
     previous_utc_day,
+    utc_day,
     write_digest,
 )
 from adaptive_agent.state.store import StateStore
@@ -23,6 +30,8 @@ DAY = date(2025, 6, 2)
 START = int(datetime(2025, 6, 2, tzinfo=UTC).timestamp() * 1000)
 BAR = 300_000
 HOUR = 3_600_000
+DAY_MS = 86_400_000
+END = START + DAY_MS  # 2025-06-03 00:00: the close of the bar opened 2025-06-02 23:55
 
 
 def snap(t: int, nav: float, **kw) -> BarSnapshot:
@@ -56,17 +65,19 @@ def store(tmp_path):
 def synthetic_day(store: StateStore) -> dict:
     rng = np.random.default_rng(7)
     prev = [10_000.0, 10_010.0, 10_020.0]
-    for i, nav in enumerate(prev):  # 23:45, 23:50, 23:55 of the previous day
-        store.add_bar(snap(START - (3 - i) * BAR, nav, funding_rate=0.0003))
+    # closes 23:50, 23:55 and 24:00 (= START) of the previous day: the last one is its close and
+    # its hour-0 funding settlement (rate 0.0003), neither of which is this day's
+    for i, nav in enumerate(prev):
+        store.add_bar(snap(START - (2 - i) * BAR, nav, funding_rate=0.0003))
     navs = 10_020.0 * np.exp(np.cumsum(rng.normal(0, 0.0004, 288)))
-    rates = {0: 0.0002, 96: -0.0001, 192: 0.0004}  # bars at 00:00, 08:00, 16:00
-    for i, nav in enumerate(navs):
+    rates = {95: -0.0001, 191: 0.0004, 287: 0.0002}  # bars closing at 08:00, 16:00, 24:00
+    for i, nav in enumerate(navs):  # closes 00:05 ... 24:00
         store.add_bar(
             snap(
-                START + i * BAR,
+                START + (i + 1) * BAR,
                 float(nav),
                 funding_rate=rates.get(i, 0.00005),
-                w_long=0.1 if i == 192 else 0.0,
+                w_long=0.1 if i == 191 else 0.0,
                 safe_mode=i in (50, 51),
             )
         )
@@ -78,9 +89,11 @@ def synthetic_day(store: StateStore) -> dict:
         fill(START + 200 * BAR, "c5", "r2", "buy", 0.001, 60_500.0, 60_000.0, 0.01),
     ]
     store.add_trades(trades)
-    # outside the day: must not count
-    store.add_trades([fill(START - BAR, "old", "r0", "buy", 1.0, 60_000.0, 59_000.0, 99.0)])
-    store.add_trades([fill(START + 288 * BAR, "new", "r9", "buy", 1.0, 6e4, 5.9e4, 99.0)])
+    # outside the day: must not count (exactly 00:00 is the previous day's, 24:05 the next's)
+    store.add_trades([fill(START, "old", "r0", "buy", 1.0, 60_000.0, 59_000.0, 99.0)])
+    store.add_trades([fill(END + BAR, "new", "r9", "buy", 1.0, 6e4, 5.9e4, 99.0)])
+    store.begin_rebalance("r0", START, {"orders": 1}, [], START)
+    store.begin_rebalance("r9", END + BAR, {"orders": 1}, [], END + BAR)
     # a rebalance decided this day whose orders were all blocked (no fills): still a rebalance
     store.begin_rebalance("r3", START + 150 * BAR, {"orders": 0}, [], START + 150 * BAR)
     store.begin_rebalance("r1", START + 10 * BAR, {"orders": 2}, [], START + 10 * BAR)
@@ -112,9 +125,9 @@ def test_digest_numbers_match_an_independent_computation(store) -> None:
     for t in d.top_trades:
         assert t.cost_usdt == pytest.approx(costs[t.client_id])
     assert d.slippage_usdt == pytest.approx(sum(costs.values()) - 1.86)
-    # funding paid to the book at 00, 08, 16 UTC: rate x (w_short - w_long) x NAV
+    # funding paid to the book at 08, 16 and 24 UTC: rate x (w_short - w_long) x NAV
     expected_funding = (
-        0.0002 * 0.5 * navs[0] + -0.0001 * 0.5 * navs[96] + 0.0004 * (0.5 - 0.1) * navs[192]
+        -0.0001 * 0.5 * navs[95] + 0.0004 * (0.5 - 0.1) * navs[191] + 0.0002 * 0.5 * navs[287]
     )
     assert d.funding_settlements == 3
     assert d.funding_usdt == pytest.approx(expected_funding, rel=1e-12)
@@ -158,8 +171,8 @@ def test_day_without_data(store, tmp_path) -> None:
 
 
 def test_roi_basis_without_a_previous_day(store) -> None:
-    for i, nav in enumerate([1_000.0, 1_010.0, 1_030.0]):
-        store.add_bar(snap(START + i * BAR, nav))
+    for i, nav in enumerate([1_000.0, 1_010.0, 1_030.0]):  # closes 00:05, 00:10, 00:15
+        store.add_bar(snap(START + (i + 1) * BAR, nav))
     d = build_digest(store, DAY)
     assert d.roi_basis == "first_bar" and d.roi == pytest.approx(0.03)
     d0 = build_digest(store, DAY, nav0=1_025.0)
@@ -183,3 +196,47 @@ def test_scheduler_helpers() -> None:
     assert next_utc_midnight(START + 13 * HOUR) == START + 86_400_000
     assert previous_utc_day(START + 5) == date(2025, 6, 1)
     assert previous_utc_day(next_utc_midnight(START + HOUR)) == DAY
+    # the close at exactly midnight completes the day before it; a moment earlier it is not done
+    assert previous_utc_day(START) == date(2025, 6, 1)
+    assert previous_utc_day(START - 1) == date(2025, 5, 31)
+    assert utc_day(next_utc_midnight(START + HOUR)) == DAY  # the day that midnight ends
+    assert utc_day(next_utc_midnight(START)) == DAY
+
+
+def test_day_owns_the_closes_after_its_midnight_up_to_the_next() -> None:
+    assert day_bounds(DAY) == (START + 1, END + 1)  # [lo, hi) = (00:00, 24:00]
+    assert utc_day(START) == date(2025, 6, 1)
+    assert utc_day(START + 1) == utc_day(START + BAR) == DAY
+    assert utc_day(END) == DAY and utc_day(END + 1) == date(2025, 6, 3)
+    assert funding_settlements(DAY, (0, 8, 16)) == [START + 8 * HOUR, START + 16 * HOUR, END]
+    assert funding_settlements(DAY, (0, 12)) == [START + 12 * HOUR, END]
+
+
+def test_a_close_at_midnight_is_the_last_bar_of_the_day_it_ends(store) -> None:
+    store.add_bar(snap(START, 1_000.0))  # 06-02 00:00: the last close of 06-01
+    for i in range(287):  # 00:05 ... 23:55
+        store.add_bar(snap(START + (i + 1) * BAR, 1_000.0 + (i % 3)))
+    store.add_bar(snap(END, 1_050.0, funding_rate=0.0001))  # 06-03 00:00: 06-02's last close
+    store.add_bar(snap(END + BAR, 1_060.0))  # 06-03 00:05
+    store.add_trades([fill(END, "m1", "rm", "buy", 0.01, 60_010.0, 60_000.0, 0.5)])
+    store.begin_rebalance("rm", END, {"orders": 1}, [], END)
+
+    d = build_digest(store, DAY)
+    day_navs = [1_000.0 + (i % 3) for i in range(287)] + [1_050.0]
+    assert d.bars == 288 and d.nav_end == 1_050.0  # the 00:00 close is the day's end NAV
+    assert d.roi_basis == "prev_day_close" and d.nav_start == 1_000.0
+    assert d.roi == pytest.approx(1_050.0 / 1_000.0 - 1.0, rel=1e-12)
+    assert d.mean_nav == pytest.approx(float(np.mean(day_navs)), rel=1e-12)
+    assert d.trades == 1 and d.fees_usdt == pytest.approx(0.5) and d.rebalances == 1
+    assert d.turnover == pytest.approx(0.01 * 60_010.0 / np.mean(day_navs), rel=1e-12)
+    assert d.funding_settlements == 1  # the hour-0 settlement at 24:00 is this day's
+    assert d.funding_usdt == pytest.approx(0.0001 * 0.5 * 1_050.0, rel=1e-12)
+
+    nxt = build_digest(store, DAY + timedelta(days=1))
+    assert nxt.bars == 1 and nxt.trades == 0 and nxt.rebalances == 0
+    assert nxt.roi_basis == "prev_day_close" and nxt.nav_start == 1_050.0
+    assert nxt.nav_end == 1_060.0 and nxt.roi == pytest.approx(1_060.0 / 1_050.0 - 1.0)
+    assert nxt.funding_usdt is None and nxt.funding_settlements == 0
+
+    before = build_digest(store, DAY - timedelta(days=1))  # owns only the close at START
+    assert before.bars == 1 and before.nav_end == 1_000.0 and before.roi_basis == "first_bar"

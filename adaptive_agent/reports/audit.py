@@ -1,11 +1,13 @@
 """The daily audit (SPEC 10, road-map section 8): the day's KPIs against the configured targets.
 
-KPIs for one UTC day, from the state store:
+KPIs for one UTC day, from the state store. A day owns the bars that close in
+``(D 00:00, D+1 00:00]`` (``digest.day_bounds``): its last bar is the 00:00 close that ends it.
 
 - Sharpe: daily UTC returns from the last bar NAV of each day, over the 30 days ending with
   ``day`` (returns between consecutive days that have bars; at most 30), annualised as
   ``mean / std(ddof=1) x sqrt(365)``. ``None`` with fewer than 2 returns or zero spread.
-- Max DD: of the day's bar NAVs from their running peak.
+- Max DD: of the day's bar NAVs (up to and including the 00:00 close that ends it) from their
+  running peak.
 - Fees/NAV: the day's fees over the day's mean bar NAV.
 
 Deviation is relative and signed so that positive means worse: Sharpe
@@ -117,7 +119,8 @@ def _pct(v: float | None) -> str:
 
 
 def daily_returns(store: Any, day: date, days: int = SHARPE_DAYS) -> list[float]:
-    """Returns of the last-bar NAV between consecutive UTC days with bars, ending with ``day``."""
+    """Returns of the last-bar NAV between consecutive UTC days with bars, ending with ``day``
+    (a day's last bar is normally the 00:00 close that ends it)."""
     start, end = day_bounds(day)
     closes: dict[date, float] = {}
     for b in store.bars(start - days * DAY_MS, end):

@@ -1,15 +1,21 @@
 """The daily digest (SPEC 10): one UTC day's ROI, turnover, costs and costliest trades.
 
+Bars are stamped with their 5-minute close, and the last bar of a UTC day (by open time,
+SPEC 6.1) is the one that opens at 23:55 and closes at 00:00 of the next day. So a UTC day
+``D`` owns the closes (and fills, rebalance decisions, funding settlements) with time in
+``(D 00:00, D+1 00:00]``: a close exactly at midnight completes the day before it.
+
 Numbers come from the state store (bar snapshots and fills) only:
 
-- ROI: NAV at the day's last bar over the previous UTC day's last bar, minus 1. When the
-  previous day has no bar, the base is ``nav0`` if given, else the day's first bar
-  (``roi_basis`` says which).
+- ROI: NAV at the day's last bar (normally its 24:00 close) over the previous UTC day's last
+  bar (normally the 00:00 close that starts the day), minus 1. When the previous day has no
+  bar, the base is ``nav0`` if given, else the day's first bar (``roi_basis`` says which).
 - Turnover: traded notional (sum of ``size_btc x price`` over the day's fills) / mean bar NAV.
 - Fees (and fees / mean NAV), slippage against P_ref, and the top-3 fills by ``cost_usdt``
   (fee + slippage against P_ref).
-- Funding (estimate): at each settlement hour, ``funding_rate x (w_short - w_long) x NAV`` from
-  the last bar at or up to 10 minutes before it; ``None`` when no such bar carries a rate.
+- Funding (estimate): at each settlement of the day, ``funding_rate x (w_short - w_long) x NAV``
+  from the last bar at or up to 10 minutes before it; ``None`` when no such bar carries a rate.
+  The settlement at hour 0 that belongs to day ``D`` is the one at ``D+1 00:00``.
 - Rebalances: distinct rebalance ids among the day's decisions and the day's fills.
 
 A day without bars or fills gives a digest with ``has_data=False`` that says so.
@@ -29,28 +35,45 @@ from typing import Any
 from ..monitoring.events import BarSnapshot, TradeRecord
 
 DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
 FUNDING_BAR_TOLERANCE_MS = 600_000
 
 
+def _midnight(day: date) -> int:
+    """``day`` 00:00 UTC in epoch ms."""
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+
+
 def day_bounds(day: date) -> tuple[int, int]:
-    """``[start, end)`` of a UTC day in epoch ms."""
-    start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
-    return start, start + DAY_MS
+    """``[lo, hi)`` query bounds (epoch ms, for ``store.bars``/``store.trades``) of the times a
+    UTC day owns: ``(D 00:00, D+1 00:00]``, i.e. ``[D 00:00 + 1, D+1 00:00 + 1)``. The close at
+    ``D+1 00:00`` (the bar opened at 23:55) is the day's last; the one at ``D 00:00`` is not."""
+    midnight = _midnight(day)
+    return midnight + 1, midnight + DAY_MS + 1
 
 
 def utc_day(time_ms: int) -> date:
-    return datetime.fromtimestamp(time_ms / 1000, tz=UTC).date()
+    """The UTC day that owns ``time_ms``: a time exactly at midnight belongs to the day before."""
+    return datetime.fromtimestamp((time_ms - 1) / 1000, tz=UTC).date()
 
 
 def next_utc_midnight(now_ms: int) -> int:
     """The first UTC midnight strictly after ``now_ms`` (epoch ms): when to build the digest
-    of the day that just ended (``utc_day(next_utc_midnight(t) - 1)``)."""
+    of the day that just ended (``utc_day(next_utc_midnight(t))``, whose last close it is)."""
     return (now_ms // DAY_MS + 1) * DAY_MS
 
 
 def previous_utc_day(now_ms: int) -> date:
-    """The last complete UTC day at ``now_ms``."""
-    return utc_day((now_ms // DAY_MS) * DAY_MS - 1)
+    """The last complete UTC day at ``now_ms``: the one that ends at the latest midnight at or
+    before ``now_ms`` (at exactly midnight, the day that midnight's close completes)."""
+    return utc_day((now_ms // DAY_MS) * DAY_MS)
+
+
+def funding_settlements(day: date, hours: tuple[int, ...]) -> list[int]:
+    """The funding settlement instants (epoch ms) that ``day`` owns, in ``(D 00:00, D+1 00:00]``:
+    hour 0 is the settlement at ``D+1 00:00``, which ends the day."""
+    midnight = _midnight(day)
+    return sorted(midnight + (h * HOUR_MS - 1) % DAY_MS + 1 for h in hours)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +150,9 @@ def _finite(v: Any) -> Any:
     return v
 
 
-def _funding_estimate(
-    bars: list[BarSnapshot], start_ms: int, hours: tuple[int, ...]
-) -> tuple[float | None, int]:
+def _funding_estimate(bars: list[BarSnapshot], settlements: list[int]) -> tuple[float | None, int]:
     total, n = 0.0, 0
-    for h in hours:
-        settle = start_ms + h * 3_600_000
+    for settle in settlements:
         near = [
             b
             for b in bars
@@ -148,6 +168,7 @@ def _funding_estimate(
 
 
 def _rebalance_ids(store: Any, start_ms: int, end_ms: int) -> set[str]:
+    """Ids of the rebalances decided in ``[start_ms, end_ms)`` (``day_bounds``)."""
     try:
         rows = store.rebalance_ids()
     except Exception:  # a store without the rebalance table: count fills only
@@ -162,7 +183,8 @@ def build_digest(
     *,
     funding_hours_utc: tuple[int, ...] = (0, 8, 16),
 ) -> Digest:
-    """The digest of one UTC ``day`` from ``store`` (a ``StateStore``)."""
+    """The digest of one UTC ``day`` from ``store`` (a ``StateStore``): the closes, fills and
+    rebalance decisions in ``(day 00:00, day+1 00:00]`` (see ``day_bounds``)."""
     start, end = day_bounds(day)
     bars = store.bars(start, end)
     trades: list[TradeRecord] = store.trades(start, end)
@@ -192,8 +214,8 @@ def build_digest(
         if mean_nav > 0:
             turnover = notional / mean_nav
             fees_nav = fees / mean_nav
-        near_start = [b for b in prev if b.time_ms >= start - FUNDING_BAR_TOLERANCE_MS]
-        funding, settlements = _funding_estimate(near_start + bars, start, funding_hours_utc)
+        # the day's settlements are whole hours in (00:00, 24:00]: its own bars cover them
+        funding, settlements = _funding_estimate(bars, funding_settlements(day, funding_hours_utc))
 
     return Digest(
         day=day,
@@ -312,6 +334,7 @@ __all__ = [
     "build_digest",
     "day_bounds",
     "format_digest",
+    "funding_settlements",
     "next_utc_midnight",
     "previous_utc_day",
     "utc_day",

@@ -407,7 +407,7 @@ class Agent:
                 if filled > 0 and price is not None:
                     trades.append(
                         TradeRecord(
-                            report.finished_ms or plan.time_ms,
+                            plan.time_ms,  # as the backtest: fills belong to their decision
                             report.rebalance_id,
                             cid,
                             str(leg.leg),
