@@ -65,3 +65,41 @@ def test_websocket_drop_mid_rebalance(spot, tmp_path, monkeypatch):
     assert texts and set(texts) <= known
     assert max(Counter(texts).values()) == 1
     assert len({r for (r,) in _q(db, "SELECT rebalance_id FROM orders")}) >= 2
+
+
+def test_a_silent_reference_feed_is_alerted_once_and_cleared(spot, tmp_path, monkeypatch):
+    """No close for longer than allowed: one 'stale_feed' alert, then 'cleared' on the next."""
+    for k, v in AGENT_ENV.items():
+        monkeypatch.setenv(k, v)
+    cfg = load_config()
+    db = tmp_path / "live.sqlite"
+
+    async def scenario():
+        async with running_sim(spot.slice(28_800, 28_900), KEY, SECRET) as sim:
+            stop = asyncio.Event()
+            opts = LiveOptions(
+                state_path=db,
+                gate_url=sim.url,
+                binance_url=sim.url,
+                set_dual_mode=True,
+                backfill_days=1,
+                feed_silence_s=0.3,
+            )
+            task = asyncio.create_task(run_live(cfg, opts, stop))
+            await wait_subscribed(sim, task)
+            await asyncio.sleep(1.2)  # four silence windows pass: still one alert
+            sim.market.advance()
+            want = sim.market.now_ms
+            for _ in range(500):
+                got = _q(db, "SELECT value FROM meta WHERE key='last_bar_ms'")
+                if got and int(got[0][0]) == want:
+                    break
+                await asyncio.sleep(0.01)
+            stop.set()
+            assert await asyncio.wait_for(task, 30) == 0
+
+    asyncio.run(scenario())
+    kinds = [
+        k for (k,) in _q(db, "SELECT kind FROM events ORDER BY rowid") if k.startswith("stale_feed")
+    ]
+    assert kinds == ["stale_feed", "stale_feed_cleared"]

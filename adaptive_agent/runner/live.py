@@ -31,6 +31,7 @@ from .services import build_monitors, daily_tasks
 
 log = logging.getLogger("adaptive_agent.live")
 DAY_MS = 86_400_000
+BAR_S = 300.0
 
 
 @dataclass
@@ -46,6 +47,7 @@ class LiveOptions:
     backfill_days: int = 20
     max_bars: int | None = None  # stop after this many closes (rehearsals, tests)
     set_dual_mode: bool = False
+    feed_silence_s: float | None = None  # default: one bar + safe_mode.max_ref_age_minutes
 
 
 def _binance_urls(base: str | None) -> tuple[str, str]:
@@ -126,9 +128,26 @@ async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None
         reconnects = ref.reconnects
         stream = ref.closed_candles().__aiter__()
         stop_wait = asyncio.ensure_future(stop.wait())
+        # A close is due every 5 minutes; silence past max_ref_age means P_ref is stale. No
+        # decision can be taken without a close, so the operator is alerted (once per silence).
+        silence_s = opts.feed_silence_s or BAR_S + cfg.safe_mode.max_ref_age_minutes * 60
         while not stop.is_set():
             nxt = asyncio.ensure_future(stream.__anext__())
-            done, _ = await asyncio.wait({nxt, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            done: set = set()
+            silent = False
+            while not done:
+                done, _ = await asyncio.wait(
+                    {nxt, stop_wait}, timeout=silence_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done and not silent:
+                    silent = True
+                    agent.alert(
+                        "stale_feed",
+                        f"no P_ref close for {silence_s / 60:.1f} min;"
+                        " nothing is decided until the reference stream is back",
+                    )
+            if silent:
+                agent.alert("stale_feed_cleared", "P_ref closes arrive again")
             if nxt not in done:
                 nxt.cancel()
                 with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
