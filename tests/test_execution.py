@@ -201,3 +201,38 @@ def test_ioc_is_priced_from_the_touch_as_it_is_after_the_wait(venue, tmp_path):
     assert spot.taker_filled == pytest.approx(spot.requested)
     assert spot.taker_price == pytest.approx(venue.top("spot")[1] * (1 + 0.0002), rel=1e-3)
     store.close()
+
+
+def test_a_long_running_agent_keeps_bounded_history(venue, tmp_path):
+    from adaptive_agent.core.model import Candle
+    from adaptive_agent.runner.agent import Agent
+    from adaptive_agent.runner.paper import FixedSignals
+
+    store = StateStore(tmp_path / "s.sqlite")
+    agent = Agent(
+        AppConfig(),
+        PaperExchange(venue),
+        store,
+        FixedSignals(None),
+        now_ms=lambda: 0,
+        keep_history=3,
+    )
+    for _ in range(6):
+        i = venue.bar
+        c = venue.candles
+        asyncio.run(
+            agent.on_candle_close(
+                Candle(
+                    int(c.ts[i]),
+                    float(c.open[i]),
+                    float(c.high[i]),
+                    float(c.low[i]),
+                    float(c.close[i]),
+                )
+            )
+        )
+        venue.advance()
+    assert len(agent.plans) == 3 and len(agent.reports) <= 3
+    assert agent.plans[-1].time_ms == int(venue.candles.ts[venue.bar - 1]) + 300_000
+    assert agent.rebalance_count >= 1  # the first close rebalances at once
+    store.close()

@@ -87,6 +87,7 @@ class Agent:
         exec_params: ExecParams | None = None,
         sleep=None,
         monitors: list[Monitor] | None = None,
+        keep_history: int | None = None,
     ) -> None:
         self.cfg, self.gate, self.store, self.signals = cfg, gate, store, signals
         self.params = Params.from_config(cfg)
@@ -98,11 +99,14 @@ class Agent:
         self._breaker_tripped = False  # the last decision had a circuit-breaker reason
         self._streak_alerted = False  # the error-streak alarm went out while the venue was down
         self.unexplained = False
-        self.last_ref_ms: int | None = None
         self._hist: list[Candle] = []
         self._atr_cache: tuple[tuple[int, int], float] | None = None
+        # Recent plans and execution reports; a long-running live agent keeps only the last
+        # `keep_history` of each (paper keeps them all for its summary and tests).
         self.plans: list[Plan] = []
         self.reports: list[ExecutionReport] = []
+        self.keep_history = keep_history
+        self.rebalance_count = 0
         self.monitors: list[Monitor] = list(monitors or [])
         self.watchdog_tripped: Callable[[], bool] = lambda: False
         self.on_new_day: Callable[[int], Awaitable[None]] | None = None  # arg: UTC day index
@@ -258,7 +262,6 @@ class Agent:
     async def _decide_and_execute(self, candle: Candle, received_ms: int | None) -> Plan | None:
         decision_ms = candle.ts + BAR_MS
         self.add_history([candle])
-        self.last_ref_ms = decision_ms
         try:
             await self.refresh_pending()
             (book, venue), funding = await asyncio.gather(self.read_book(), self._funding_rate())
@@ -307,6 +310,9 @@ class Agent:
         self.state = plan.state
         self.store.save_engine_state(self.state)
         self.plans.append(plan)
+        self.rebalance_count += plan.triggered
+        if self.keep_history is not None:
+            del self.plans[: -self.keep_history]
         self._report_bar(plan, book, prices, funding)
         if plan.triggered:
             log.info(
@@ -327,6 +333,8 @@ class Agent:
                     log.error("execution failed: %s", exc)
                     return plan
                 self.reports.append(report)
+                if self.keep_history is not None:
+                    del self.reports[: -self.keep_history]
                 if report.errors:
                     self.error_streak += 1
                     log.error("rebalance %s: %s", report.rebalance_id, "; ".join(report.errors))

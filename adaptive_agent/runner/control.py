@@ -22,7 +22,7 @@ class LiveControl:
             f"last close {last.time_ms}: NAV {last.nav:,.2f} USDT, drift {last.drift:.3%}"
             f" (threshold {last.threshold:.3%}), signal {last.signal},"
             f" safe mode {'ON: ' + '; '.join(last.safe_mode_reasons) if last.safe_mode else 'off'},"
-            f" rebalances so far {sum(p.triggered for p in a.plans)}"
+            f" rebalances so far {a.rebalance_count}"
         )
 
     async def balance(self) -> str:

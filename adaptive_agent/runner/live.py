@@ -98,7 +98,7 @@ async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None
     )
     follower = FileFollower(opts.signals_file, book) if opts.signals_file else None
     runner: web.AppRunner | None = None
-    agent = Agent(cfg, gate, store, book)
+    agent = Agent(cfg, gate, store, book, keep_history=2 * 288)  # two days of closes
     # A breach is alerted from the loop (the watchdog runs on its own thread) and holds
     # exposure through agent.watchdog_tripped until it clears.
     policy = enforce(cfg, on_breach=in_loop(loop, lambda why: agent.alert("watchdog", why)))
