@@ -21,6 +21,8 @@ from adaptive_agent.sim.faults import Faults
 from adaptive_agent.sim.gate_server import HUB
 from adaptive_agent.sim.runner import running_sim
 
+from .live_harness import last_bar
+
 KEY, SECRET = "crash-key", "crash-secret-0123456789abcdef"
 AGENT_ENV = {
     "GATE_API_KEY": KEY,
@@ -51,15 +53,6 @@ def _store(db: Path) -> dict[str, tuple[str, str]]:
             cid: (status, rid)
             for cid, status, rid in c.execute("SELECT client_id, status, rebalance_id FROM orders")
         }
-
-
-def _last_bar(db: Path) -> int | None:
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
-            row = c.execute("SELECT value FROM meta WHERE key='last_bar_ms'").fetchone()
-    except sqlite3.OperationalError:
-        return None
-    return None if row is None else int(row[0])
 
 
 def venue_texts(market) -> list[str]:
@@ -147,9 +140,7 @@ async def run_trials(
         # Trading resumes: the restarted agent decides at the next close.
         sim.market.advance()
         want = sim.market.now_ms
-        await _wait_for(
-            lambda: _last_bar(db) == want, 30, "a decision after the last restart", proc
-        )
+        await _wait_for(lambda: last_bar(db) == want, 30, "a decision after the last restart", proc)
         out.decisions_after_restart = 1
         proc.send_signal(signal.SIGTERM)
         rc = await asyncio.wait_for(proc.wait(), 30)

@@ -22,15 +22,18 @@ from adaptive_agent.state.store import StateStore
 KEY, SECRET = "exec-key", "exec-secret-0123456789"
 
 
-def test_timeout_after_acceptance_never_sends_a_second_order(spot, tmp_path):
+def first_rebalance_through_ccxt(candles, db, params: ExecParams, faults=None, timeout_ms=10_000):
+    """A fresh account's first rebalance: decided by the core, executed by execute() through
+    the unmodified ccxt client against gate-sim. Returns the plan, the report, the venue's
+    orders by client id (finished and open) and the store's order statuses."""
+
     async def scenario():
-        faults = Faults(timeout_after_accept=1, timeout_delay_s=4.0)
-        async with running_sim(
-            spot.slice(1_000, 1_100), KEY, SECRET, faults=faults, dual_mode=True
-        ) as sim:
+        async with running_sim(candles, KEY, SECRET, faults=faults, dual_mode=True) as sim:
             sim.market.advance(3)
-            gate = GateCcxtExchange(KEY, SECRET, rest_url=sim.url, timeout_ms=800, rate_limit=False)
-            store = StateStore(tmp_path / "s.sqlite")
+            gate = GateCcxtExchange(
+                KEY, SECRET, rest_url=sim.url, timeout_ms=timeout_ms, rate_limit=False
+            )
+            store = StateStore(db)
             try:
                 await gate.start()
                 px = sim.market.last("spot")
@@ -43,21 +46,30 @@ def test_timeout_after_acceptance_never_sends_a_second_order(spot, tmp_path):
                     EngineState(peak_nav=60_000.0),
                     Params(),
                 )
-                report = await execute(
-                    plan, gate, store, ExecParams(post_only_timeout_s=0.3, lookup_delay_s=0.2)
-                )
+                report = await execute(plan, gate, store, params)
             finally:
                 await gate.close()
-            texts = [
-                o.text
+            venue = [
+                o
                 for m in ("spot", "futures")
                 for o in sim.market.order_history(m) + sim.market.open_orders(m)
             ]
             statuses = {o.client_id: o.status for o in store.orders()}
             store.close()
-            return plan, report, texts, statuses
+            return plan, report, venue, statuses
 
-    plan, report, texts, statuses = asyncio.run(scenario())
+    return asyncio.run(scenario())
+
+
+def test_timeout_after_acceptance_never_sends_a_second_order(spot, tmp_path):
+    plan, report, venue, statuses = first_rebalance_through_ccxt(
+        spot.slice(1_000, 1_100),
+        tmp_path / "s.sqlite",
+        ExecParams(post_only_timeout_s=0.3, lookup_delay_s=0.2),
+        faults=Faults(timeout_after_accept=1, timeout_delay_s=4.0),
+        timeout_ms=800,
+    )
+    texts = [o.text for o in venue]
     assert any("ambiguous" in e for e in report.errors), report.errors  # the fault did bite
     assert max(Counter(texts).values()) == 1  # one order per client id at the venue
     rid = rebalance_id_for(plan.time_ms)
@@ -72,34 +84,12 @@ def test_timeout_after_acceptance_never_sends_a_second_order(spot, tmp_path):
 def test_market_style_sends_true_market_orders_and_sizes_spot_buys_in_usdt(spot, tmp_path):
     """`market_style = "market"`: the remainder goes as market orders; Gate sizes a spot market
     buy in USDT, so the executor sends its cost, and the venue fills about the BTC wanted."""
-
-    async def scenario():
-        async with running_sim(spot.slice(1_000, 1_100), KEY, SECRET, dual_mode=True) as sim:
-            sim.market.advance(3)
-            gate = GateCcxtExchange(KEY, SECRET, rest_url=sim.url, rate_limit=False)
-            store = StateStore(tmp_path / "s.sqlite")
-            try:
-                await gate.start()
-                px = sim.market.last("spot")
-                plan = build_orders(
-                    Book(cash=60_000.0),
-                    Prices(px, px, sim.market.mark()),
-                    Signal.NONE,
-                    sim.market.now_ms,
-                    0.0,
-                    EngineState(peak_nav=60_000.0),
-                    Params(),
-                )
-                report = await execute(
-                    plan, gate, store, ExecParams(post_only_timeout_s=0.1, market_style="market")
-                )
-            finally:
-                await gate.close()
-            history = {o.text: o for m in ("spot", "futures") for o in sim.market.order_history(m)}
-            store.close()
-            return plan, report, history
-
-    plan, report, history = asyncio.run(scenario())
+    plan, report, venue, _ = first_rebalance_through_ccxt(
+        spot.slice(1_000, 1_100),
+        tmp_path / "s.sqlite",
+        ExecParams(post_only_timeout_s=0.1, market_style="market"),
+    )
+    history = {o.text: o for o in venue}
     rid = rebalance_id_for(plan.time_ms)
     spot_order = next(o for o in plan.orders if o.order_type == "BUY")
     market_buy = history[client_id(rid, spot_order.leg, "m")]

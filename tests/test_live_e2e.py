@@ -17,9 +17,10 @@ from adaptive_agent.config import load_config
 from adaptive_agent.core.model import Book, Params, Prices
 from adaptive_agent.core.portfolio_manager import weights
 from adaptive_agent.core.rebalance_engine import drift
-from adaptive_agent.runner.live import LiveOptions, run_live
 from adaptive_agent.sim.gate_server import HUB
 from adaptive_agent.sim.runner import running_sim
+
+from .live_harness import start_live, stop_live, wait_last_bar, wait_subscribed
 
 KEY, SECRET = "sim-key-e2e", "sim-secret-e2e-0123456789"
 ENV = {
@@ -31,41 +32,12 @@ ENV = {
 }
 
 
-def _last_bar(db) -> int | None:
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
-            row = c.execute("SELECT value FROM meta WHERE key='last_bar_ms'").fetchone()
-    except sqlite3.OperationalError:
-        return None
-    return None if row is None else int(row[0])
-
-
-async def wait_subscribed(sim, task: asyncio.Task, timeout_s: float = 30.0) -> None:
-    """The agent listens to the reference stream once its start-up is done."""
-    hub = sim.app[HUB]
-    for _ in range(int(timeout_s / 0.01)):
-        if task.done():
-            raise AssertionError(f"agent stopped during start-up: {task.exception()!r}")
-        if any("btcusdt@kline_5m" in c.subs for c in hub.conns):
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("agent never subscribed to the kline stream")
-
-
 async def drive(sim, db, bars: int, task: asyncio.Task) -> None:
     """Advance the simulator one bar at a time, each once the agent has decided on the last."""
     await wait_subscribed(sim, task)
     for _ in range(bars):
         sim.market.advance()
-        want = sim.market.now_ms
-        for _ in range(400):
-            if task.done():
-                raise AssertionError(f"agent stopped early: {task.exception()!r}")
-            if _last_bar(db) == want:
-                break
-            await asyncio.sleep(0.01)
-        else:
-            raise AssertionError(f"agent did not decide at {want}")
+        await wait_last_bar(db, sim.market.now_ms, task, timeout_s=4.0)
 
 
 @pytest.fixture()
@@ -81,22 +53,12 @@ def test_a_simulated_day_through_ccxt(spot, tmp_path, gate_env):
 
     async def scenario():
         async with running_sim(day, KEY, SECRET, usdt=100_000.0) as sim:
-            stop = asyncio.Event()
-            opts = LiveOptions(
-                state_path=db,
-                gate_url=sim.url,
-                binance_url=sim.url,
-                set_dual_mode=True,
-                backfill_days=1,
-            )
-            task = asyncio.create_task(run_live(cfg, opts, stop))
+            task, stop = start_live(sim, cfg, db)
             await drive(sim, db, 287, task)
             # Fills were followed over Gate's websocket orders channels, not only by polling.
             subs = set().union(*(c.subs for c in sim.app[HUB].conns))
             assert "spot.orders" in subs and "futures.orders" in subs, subs
-            stop.set()
-            rc = await asyncio.wait_for(task, 30)
-            return rc, sim.market
+            return await stop_live(task, stop), sim.market
 
     rc, market = asyncio.run(scenario())
     assert rc == 0

@@ -3,41 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections import Counter
 
+import pytest
+
 from adaptive_agent.config import load_config
-from adaptive_agent.runner.live import LiveOptions, run_live
 from adaptive_agent.sim.faults import Faults
 from adaptive_agent.sim.runner import running_sim
 
 from .crash_harness import AGENT_ENV, KEY, SECRET
-from .test_live_e2e import wait_subscribed
+from .live_harness import query, start_live, stop_live, wait_last_bar, wait_subscribed
 
 
-def _q(db, sql):
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
-        return c.execute(sql).fetchall()
-
-
-def test_websocket_drop_mid_rebalance(spot, tmp_path, monkeypatch):
+@pytest.fixture()
+def cfg(monkeypatch):
+    """The crash harness's agent settings (rebalance at nearly every close) and secrets."""
     for k, v in AGENT_ENV.items():
         monkeypatch.setenv(k, v)
-    cfg = load_config()
+    return load_config()
+
+
+def test_websocket_drop_mid_rebalance(spot, tmp_path, cfg):
     db = tmp_path / "live.sqlite"
 
     async def scenario():
         faults = Faults(latency_ms=30.0)  # a rebalance spans a few hundred ms
         async with running_sim(spot.slice(28_800, 28_900), KEY, SECRET, faults=faults) as sim:
-            stop = asyncio.Event()
-            opts = LiveOptions(
-                state_path=db,
-                gate_url=sim.url,
-                binance_url=sim.url,
-                set_dual_mode=True,
-                backfill_days=1,
-            )
-            task = asyncio.create_task(run_live(cfg, opts, stop))
+            task, stop = start_live(sim, cfg, db)
             await wait_subscribed(sim, task)
             sim.market.advance()
             first = sim.market.now_ms
@@ -46,60 +38,40 @@ def test_websocket_drop_mid_rebalance(spot, tmp_path, monkeypatch):
             sim.market.advance()  # two closes while the agent is cut off
             sim.market.advance()
             last = sim.market.now_ms
-            for _ in range(1500):
-                got = _q(db, "SELECT value FROM meta WHERE key='last_bar_ms'")
-                if got and int(got[0][0]) == last:
-                    break
-                await asyncio.sleep(0.01)
-            stop.set()
-            assert await asyncio.wait_for(task, 30) == 0
+            await wait_last_bar(db, last, task)
+            assert await stop_live(task, stop) == 0
             return first, last, sim.market
 
     first, last, market = asyncio.run(scenario())
-    decided = [t for (t,) in _q(db, "SELECT time_ms FROM bars ORDER BY time_ms")]
+    decided = [t for (t,) in query(db, "SELECT time_ms FROM bars ORDER BY time_ms")]
     assert decided == [first, first + 300_000, last]  # every close once, in order
-    events = [k for (k,) in _q(db, "SELECT kind FROM events")]
+    events = [k for (k,) in query(db, "SELECT kind FROM events")]
     assert events.count("reconciled") >= 2  # at start, and again after the reconnect
     texts = [o.text for m in ("spot", "futures") for o in market.order_history(m)]
-    known = {c for (c,) in _q(db, "SELECT client_id FROM orders")}
+    known = {c for (c,) in query(db, "SELECT client_id FROM orders")}
     assert texts and set(texts) <= known
     assert max(Counter(texts).values()) == 1
-    assert len({r for (r,) in _q(db, "SELECT rebalance_id FROM orders")}) >= 2
+    assert len({r for (r,) in query(db, "SELECT rebalance_id FROM orders")}) >= 2
 
 
-def test_a_silent_reference_feed_is_alerted_once_and_cleared(spot, tmp_path, monkeypatch):
+def test_a_silent_reference_feed_is_alerted_once_and_cleared(spot, tmp_path, cfg):
     """No close for longer than allowed: one 'stale_feed' alert, then 'cleared' on the next."""
-    for k, v in AGENT_ENV.items():
-        monkeypatch.setenv(k, v)
-    cfg = load_config()
     db = tmp_path / "live.sqlite"
 
     async def scenario():
         async with running_sim(spot.slice(28_800, 28_900), KEY, SECRET) as sim:
-            stop = asyncio.Event()
-            opts = LiveOptions(
-                state_path=db,
-                gate_url=sim.url,
-                binance_url=sim.url,
-                set_dual_mode=True,
-                backfill_days=1,
-                feed_silence_s=0.3,
-            )
-            task = asyncio.create_task(run_live(cfg, opts, stop))
+            task, stop = start_live(sim, cfg, db, feed_silence_s=0.3)
             await wait_subscribed(sim, task)
             await asyncio.sleep(1.2)  # four silence windows pass: still one alert
             sim.market.advance()
             want = sim.market.now_ms
-            for _ in range(500):
-                got = _q(db, "SELECT value FROM meta WHERE key='last_bar_ms'")
-                if got and int(got[0][0]) == want:
-                    break
-                await asyncio.sleep(0.01)
-            stop.set()
-            assert await asyncio.wait_for(task, 30) == 0
+            await wait_last_bar(db, want, task)
+            assert await stop_live(task, stop) == 0
 
     asyncio.run(scenario())
     kinds = [
-        k for (k,) in _q(db, "SELECT kind FROM events ORDER BY rowid") if k.startswith("stale_feed")
+        k
+        for (k,) in query(db, "SELECT kind FROM events ORDER BY rowid")
+        if k.startswith("stale_feed")
     ]
     assert kinds == ["stale_feed", "stale_feed_cleared"]
