@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from ..core.model import Leg, Order, Plan, Side
 from ..exchange.exchange_gate import (
     AmbiguousOrderError,
+    BookTop,
     ExchangeError,
     ExchangeGate,
     Market,
@@ -291,7 +292,7 @@ async def execute(
         o.leg: LegFill(o.leg, str(o.order_type), str(o.side), run.amount_of(o)) for o in plan.orders
     }
     markets_needed = {market_of(o.order_type) for o in plan.orders}
-    tops = {m: await gate.get_book_top(m) for m in sorted(markets_needed)}
+    tops = await _book_tops(gate, markets_needed)
 
     # Phase 1: post-only at the touch, priced away from the book (buys down, sells up).
     requests: list[OrderRequest] = []
@@ -332,7 +333,7 @@ async def execute(
 
     # Phase 2: IOC for each remainder, priced from the touch as it is now (it has moved).
     try:
-        tops = {m: await gate.get_book_top(m) for m in sorted(markets_needed)}
+        tops = await _book_tops(gate, markets_needed)
     except ExchangeError as exc:
         run.errors.append(f"book top before the IOC step: {exc}; using the earlier one")
     ioc: list[tuple[OrderRequest, Order]] = []
@@ -392,6 +393,13 @@ async def execute(
     return ExecutionReport(
         rid, list(legs.values()), False, run.first_sent_ms, run.first_ack_ms, now(), run.errors
     )
+
+
+async def _book_tops(gate: ExchangeGate, markets: set[Market]) -> dict[Market, BookTop]:
+    """The touch of every market the plan trades, read concurrently."""
+    ordered = sorted(markets)
+    tops = await asyncio.gather(*(gate.get_book_top(m) for m in ordered))
+    return dict(zip(ordered, tops, strict=True))
 
 
 def _ioc_request(rid: str, o: Order, rest: float, top, p: ExecParams) -> OrderRequest | None:

@@ -197,8 +197,9 @@ class Agent:
     # --- one decision ------------------------------------------------------------------------
 
     async def read_book(self) -> tuple[Book, Prices | None]:
-        bal, pos = await self.gate.get_balances(), await self.gate.get_positions()
-        spot_px = await self.gate.get_price(Market.SPOT)
+        bal, pos, spot_px = await asyncio.gather(  # independent reads: one round trip
+            self.gate.get_balances(), self.gate.get_positions(), self.gate.get_price(Market.SPOT)
+        )
         book = Book(
             cash=bal.spot_usdt + bal.futures_usdt,
             spot_lots=round(bal.spot_btc / self.params.spot_lot),
