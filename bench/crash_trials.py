@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adaptive_agent.data import SPOT_5M
 from adaptive_agent.io.loaders import load_candles
-from tests.crash_harness import run_trials
+from tests.support.crash_harness import run_trials
 
 
 def main() -> int:

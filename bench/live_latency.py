@@ -28,7 +28,7 @@ from adaptive_agent.io.loaders import load_candles
 from adaptive_agent.sim.gate_server import HUB
 from adaptive_agent.sim.orders import OrderEvent
 from adaptive_agent.sim.runner import running_sim
-from tests.crash_harness import AGENT_ENV, KEY, SECRET
+from tests.support.crash_harness import AGENT_ENV, KEY, SECRET
 
 
 async def measure(bars: int) -> list[float]:

@@ -1,0 +1,77 @@
+"""Time constants and the calendar rules every mode shares (docs/rules.md, "Time").
+
+One home for: the 5-minute bar, the UTC day a close belongs to, the day a close completes, the
+funding instants, and the human form of an epoch-millisecond time. Pure functions, no clock.
+All times are epoch milliseconds, UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+
+SECOND_MS = 1_000
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+BAR_MS = 300_000  # one 5-minute candle; its timestamp is its open time
+BARS_PER_DAY = DAY_MS // BAR_MS
+
+
+def day_of_close(close_ms):
+    """The UTC day (index) that owns a bar close: a close at 00:00 ends the day before.
+
+    A day owns the closes in (00:00, 24:00]. Works on ints and on numpy arrays.
+    """
+    return (close_ms - 1) // DAY_MS
+
+
+def day_of_open(open_ms):
+    """The UTC day (index) of a bar by its open time (how daily candles bucket bars)."""
+    return open_ms // DAY_MS
+
+
+def completed_day(prev_close_ms: int | None, close_ms: int) -> int | None:
+    """The UTC day (index) that this close completes, if any.
+
+    A close at 00:00 is the last of the day it ends; after a gap over midnight the previous
+    day is complete at the first close after it.
+    """
+    if close_ms % DAY_MS == 0:
+        return close_ms // DAY_MS - 1
+    if (
+        prev_close_ms is not None
+        and prev_close_ms % DAY_MS != 0
+        and prev_close_ms // DAY_MS < close_ms // DAY_MS
+    ):
+        return prev_close_ms // DAY_MS
+    return None
+
+
+def funding_instants(after_ms: int, upto_ms: int, hours_utc: tuple[int, ...]) -> np.ndarray:
+    """Funding instants F with ``after < F <= upto``, at the given whole UTC hours, sorted."""
+    if upto_ms <= after_ms or not hours_utc:
+        return np.empty(0, dtype=np.int64)
+    days = np.arange(after_ms // DAY_MS, upto_ms // DAY_MS + 1, dtype=np.int64) * DAY_MS
+    inst = np.sort((days[:, None] + np.asarray(hours_utc, dtype=np.int64) * HOUR_MS).ravel())
+    return inst[(inst > after_ms) & (inst <= upto_ms)]
+
+
+def next_funding_ms(now_ms: int, hours_utc: tuple[int, ...]) -> int:
+    """The first funding instant strictly after ``now_ms``."""
+    inst = funding_instants(now_ms, now_ms + DAY_MS, hours_utc)
+    return int(inst[0])
+
+
+def utc_text(ms: int | None, seconds: bool = False) -> str:
+    """``2022-11-09 10:05 UTC``: how people read a time in logs, alerts and /status."""
+    if ms is None:
+        return "never"
+    fmt = "%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC"
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime(fmt)
+
+
+def utc_date(day_index: int) -> str:
+    """ISO date of a UTC day index (``day_of_close`` / ``completed_day`` values)."""
+    return datetime.fromtimestamp(day_index * DAY_MS / 1000, tz=UTC).strftime("%Y-%m-%d")

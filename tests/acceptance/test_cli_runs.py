@@ -1,0 +1,372 @@
+"""The command line end to end: paper, live (refusal), safe-mode, digest, audit, health, gate-sim.
+
+Most commands run in process through ``adaptive_agent.cli.main`` with the working directory in
+``tmp_path`` (paper writes ``reports/`` and ``state/`` relative to it); exit codes and "no
+traceback" are checked once more through a real ``python -m adaptive_agent`` subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import select
+import signal
+import sqlite3
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from adaptive_agent.cli import main
+from adaptive_agent.data import SPOT_5M
+from adaptive_agent.io.loaders import load_candles
+from adaptive_agent.logging_setup import DEFAULT_LIBRARY_LEVELS
+from adaptive_agent.policy.policy_layer import secret_filter_installed, uninstall_secret_filter
+from adaptive_agent.runner import paper as paper_module
+from adaptive_agent.state.store import OPEN_STATUSES, StateStore
+from tests.support.market_data import ROOT as REPO_ROOT
+
+ROOT = REPO_ROOT
+BAR_MS = 300_000
+DAY = "2022-08-01"  # the bundled data starts at 2022-08-01 00:00 UTC
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """``paper``/``live``/``gate-sim`` install the agent's root log handler: undo it."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in DEFAULT_LIBRARY_LEVELS}
+    had_filter = secret_filter_installed()
+    yield
+    for h in list(root.handlers):
+        if h not in handlers:
+            root.removeHandler(h)
+            h.close()
+    root.setLevel(level)
+    for name, lvl in levels.items():
+        logging.getLogger(name).setLevel(lvl)
+    if not had_filter:
+        uninstall_secret_filter()
+
+
+@pytest.fixture()
+def markets(monkeypatch):
+    """The simulators that paper runs build (to read their order history afterwards)."""
+    made = []
+    real = paper_module.make_market
+
+    def spy(*args, **kwargs):
+        m = real(*args, **kwargs)
+        made.append(m)
+        return m
+
+    monkeypatch.setattr(paper_module, "make_market", spy)
+    return made
+
+
+def raising(market) -> list[str]:
+    """Exposure-raising orders the venue saw: spot buys and opening futures orders."""
+    spot = market.order_history("spot") + market.open_orders("spot")
+    fut = market.order_history("futures") + market.open_orders("futures")
+    return [o.text for o in spot if o.side == "buy"] + [o.text for o in fut if not o.reduce_only]
+
+
+def read_meta(db: Path, key: str) -> str | None:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+        row = c.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else row[0]
+
+
+def env_without_gate() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GATE_", "ADAPTIVE_AGENT"))}
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+@pytest.fixture(scope="module")
+def bundled_ts():
+    return load_candles(SPOT_5M).ts
+
+
+# --- paper ----------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def paper_db(tmp_path, monkeypatch, capsys):
+    """A 300-bar paper run (25 hours: it crosses 2022-08-02 00:00 UTC) in ``tmp_path``."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["paper", "--bars", "300", "--state", "state/p.sqlite"]) == 0
+    out = capsys.readouterr().out
+    return tmp_path / "state" / "p.sqlite", out
+
+
+def test_paper_prints_a_summary_and_writes_the_state(paper_db, tmp_path, bundled_ts):
+    db, out = paper_db
+    m = re.search(r"paper: (\d+) closes, (\d+) rebalances, (\d+) orders, (\d+) blocked", out)
+    assert m, out
+    closes, rebalances, orders = (int(x) for x in m.groups()[:3])
+    assert closes == 300 and rebalances > 0 and orders > 0
+    assert "state in state/p.sqlite" in out
+    store = StateStore(db)
+    try:
+        assert 0 < store.rebalance_count() <= rebalances
+        assert len(store.bars(0, 2**62)) == 300
+        assert store.unfinished_rebalances() == []
+        assert store.orders(statuses=OPEN_STATUSES) == []
+        assert sum(o.filled for o in store.orders()) > 0
+    finally:
+        store.close()
+    assert read_meta(db, "last_bar_ms") == str(int(bundled_ts[299]) + BAR_MS)
+    # the daily tasks ran at the midnight it crossed, relative to the working directory
+    assert (tmp_path / "reports" / "daily" / f"digest-{DAY}.md").is_file()
+
+
+def test_paper_with_the_realistic_fill_model(tmp_path, monkeypatch, capsys, markets):
+    monkeypatch.chdir(tmp_path)
+    assert main(["paper", "--fill-model", "realistic", "--bars", "100", "--state", "r.sqlite"]) == 0
+    assert "paper: 100 closes," in capsys.readouterr().out
+    (market,) = markets
+    assert market.fill_model == "realistic" and market.bar == 100
+    store = StateStore(tmp_path / "r.sqlite")
+    try:
+        orders = store.orders()
+        assert orders and store.orders(statuses=OPEN_STATUSES) == []
+        # a book with a spread: the post-only orders rest and are cancelled, IOCs fill
+        post = [o for o in orders if o.phase == "post_only"]
+        ioc = [o for o in orders if o.phase == "market"]
+        assert post and all(o.status == "canceled" and o.filled == 0 for o in post)
+        assert ioc and all(o.status == "closed" and o.filled > 0 for o in ioc)
+    finally:
+        store.close()
+    assert market.open_orders("spot") == [] and market.open_orders("futures") == []
+
+
+def test_log_json_makes_every_log_line_json(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--log-json", "paper", "--bars", "300", "--state", "j.sqlite"]) == 0
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) > 3
+    records = [json.loads(ln) for ln in lines]  # every line is one JSON object
+    assert all({"ts", "level", "logger", "msg"} <= set(r) for r in records)
+    assert any(
+        r["logger"] == "adaptive_agent.agent" and "rebalance at" in r["msg"] for r in records
+    )
+    assert any(r["logger"] == "adaptive_agent.audit" for r in records)  # the midnight's audit
+
+
+# --- live refuses to start without its secrets ------------------------------------------------
+
+
+def test_live_without_gate_api_key_exits_2_naming_it():
+    proc = subprocess.run(
+        [sys.executable, "-m", "adaptive_agent", "live", "--state", "unused.sqlite"],
+        env=env_without_gate(),
+        cwd=ROOT / "tests",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "GATE_API_KEY" in lines[0] and lines[0].startswith("error:")
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert not (ROOT / "tests" / "unused.sqlite").exists()
+
+
+def test_live_without_gate_api_secret_names_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GATE_API_KEY", "some-key")
+    monkeypatch.delenv("GATE_API_SECRET", raising=False)
+    assert main(["live", "--state", "l.sqlite"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "GATE_API_SECRET" in err
+    assert "GATE_API_KEY" not in err and "some-key" not in err
+    assert not (tmp_path / "l.sqlite").exists()  # refused before touching anything
+
+
+# --- the kill switch --------------------------------------------------------------------------
+
+
+def test_safe_mode_command_flips_the_flag_the_agent_reads(tmp_path, capsys):
+    db = tmp_path / "live.sqlite"
+    assert main(["safe-mode", "status", "--state", str(db)]) == 0
+    assert capsys.readouterr().out.strip() == "safe mode (manual kill switch): off"
+    assert main(["safe-mode", "on", "--state", str(db)]) == 0
+    assert capsys.readouterr().out.strip() == "safe mode (manual kill switch): on"
+    store = StateStore(db)
+    try:
+        assert store.manual_safe_mode
+        assert main(["safe-mode", "status", "--state", str(db)]) == 0
+        assert capsys.readouterr().out.strip().endswith(": on")
+        # an agent's open store sees the change another process commits
+        assert main(["safe-mode", "off", "--state", str(db)]) == 0
+        assert not store.manual_safe_mode
+        assert [e[2] for e in store.events("manual_safe_mode")] == ["on", "off"]
+    finally:
+        store.close()
+
+
+def test_paper_agent_started_with_the_kill_switch_on_raises_no_exposure(
+    tmp_path, monkeypatch, capsys, markets
+):
+    monkeypatch.chdir(tmp_path)
+    assert main(["safe-mode", "on", "--state", "held.sqlite"]) == 0
+    assert main(["paper", "--bars", "300", "--state", "held.sqlite"]) == 0
+    assert main(["paper", "--bars", "300", "--state", "free.sqlite"]) == 0  # the control run
+    capsys.readouterr()
+    held, free = markets
+    assert raising(held) == []
+    assert held.order_history("spot") == [] and held.order_history("futures") == []
+    assert len(raising(free)) > 2  # the same run without the kill switch does trade
+    store = StateStore(tmp_path / "held.sqlite")
+    try:
+        bars = store.bars(0, 2**62)
+        assert len(bars) == 300
+        assert all(b.safe_mode and "manual kill switch" in b.safe_mode_reasons for b in bars)
+        assert store.rebalance_count() == 0 and store.orders() == []
+    finally:
+        store.close()
+
+
+def test_kill_switch_set_while_the_agent_runs(tmp_path, spot, capsys):
+    """``safe-mode on`` from another connection mid-run holds every later raising order."""
+    import asyncio
+
+    from adaptive_agent.config import AppConfig
+    from adaptive_agent.runner.paper import make_market, paper_agent, replay
+    from adaptive_agent.strategies.baseline_signals import ema_crossover_signals
+
+    cfg, db = AppConfig(), tmp_path / "run.sqlite"
+    candles = spot.slice(0, 500)
+    market = make_market(cfg, candles, None, "backtest")
+    store = StateStore(db, durable=False)
+    agent = paper_agent(cfg, market, store, ema_crossover_signals(candles, 3, 12))
+    switch_at, seen = 200, {}
+
+    class Operator:
+        n = 0
+
+        def on_bar(self, bar):
+            self.n += 1
+            if self.n == switch_at:
+                seen["raising"] = len(raising(market))
+                assert main(["safe-mode", "on", "--state", str(db)]) == 0
+
+        def on_rebalance(self, rebalance, trades):
+            pass
+
+        def on_alert(self, kind, text, time_ms):
+            pass
+
+        def close(self):
+            pass
+
+    agent.monitors = [Operator()]
+    try:
+        asyncio.run(replay(agent, market, candles))
+    finally:
+        store.close()
+    capsys.readouterr()
+    before, after = agent.plans[:switch_at], agent.plans[switch_at:]
+    assert seen["raising"] > 0 and not any(p.safe_mode for p in before)
+    assert after and all(p.safe_mode for p in after)
+    assert len(raising(market)) == seen["raising"]  # nothing raising was sent afterwards
+    assert any(h.gate == "safe_mode" for p in after for h in p.blocked)
+
+
+# --- digest and audit of a day the paper run completed ----------------------------------------
+
+
+def test_digest_and_audit_of_a_completed_day(paper_db, tmp_path, capsys):
+    db, _ = paper_db
+    out = tmp_path / "digests"
+    assert main(["digest", "--date", DAY, "--state", str(db), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"Daily digest {DAY} (UTC)\nROI: ")
+    assert f"written: {out / f'digest-{DAY}.md'}" in printed
+    data = json.loads((out / f"digest-{DAY}.json").read_text())
+    assert data["has_data"] and data["bars"] >= 287 and data["rebalances"] > 0
+    assert (out / f"digest-{DAY}.md").read_text().startswith(f"# Daily digest {DAY}")
+
+    cfg = tmp_path / "strict.toml"  # a fees target no day meets: the audit must write
+    cfg.write_text("[audit]\ntarget_fees_nav_per_day = 0.0000001\n")
+    audit = tmp_path / "audit"
+    rc = main(
+        ["audit", "--date", DAY, "--state", str(db), "--out", str(audit), "--config", str(cfg)]
+    )
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"^fees_nav .*<-- deviates$", printed, re.M), printed
+    assert (audit / f"proposal-{DAY}.md").is_file() and (audit / "Log.xlsx").is_file()
+    assert f"logged to: {audit / 'Log.xlsx'}" in printed
+
+
+def test_digest_of_a_missing_state_database_exits_2(tmp_path, capsys):
+    missing = tmp_path / "nope.sqlite"
+    assert main(["digest", "--date", DAY, "--state", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert str(missing) in err and err.count("\n") == 1
+    assert not missing.exists()  # not created by looking
+    assert main(["audit", "--date", DAY, "--state", str(missing), "--out", str(tmp_path)]) == 2
+    assert str(missing) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["2022-13-01", "yesterday", "01.08.2022"])
+def test_bad_date_exits_2(paper_db, capsys, bad):
+    db, _ = paper_db
+    for cmd in ("digest", "audit"):
+        assert main([cmd, "--date", bad, "--state", str(db)]) == 2
+        err = capsys.readouterr().err
+        assert "--date" in err and bad in err
+
+
+# --- health -----------------------------------------------------------------------------------
+
+
+def test_health_after_a_paper_run(paper_db, tmp_path, capsys):
+    db, _ = paper_db
+    assert main(["health", "--state", str(db), "--max-age", "1e10"]) == 0
+    assert capsys.readouterr().out.startswith("healthy: last processed bar 2022-08-02 01:00")
+    assert main(["health", "--state", str(db), "--max-age", "1"]) == 1
+    assert capsys.readouterr().out.startswith("unhealthy: last processed bar")
+    assert main(["health", "--state", str(tmp_path / "missing.sqlite"), "--max-age", "1e10"]) == 1
+    assert "does not exist" in capsys.readouterr().out
+
+
+# --- gate-sim in a subprocess -----------------------------------------------------------------
+
+
+def test_gate_sim_starts_prints_its_url_and_stops_on_sigterm():
+    env = dict(env_without_gate(), GATE_API_KEY="cli-key", GATE_API_SECRET="cli-secret-value")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "adaptive_agent", "gate-sim", "--port", "0"],
+        env=env,
+        cwd=ROOT / "tests",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, "no URL line within 30 s"
+        line = proc.stdout.readline().strip()
+        m = re.match(r"gate-sim listening on (http://127\.0\.0\.1:(\d+)) ", line)
+        assert m, line
+        assert int(m.group(2)) > 0
+        with urllib.request.urlopen(f"{m.group(1)}/sim/state", timeout=5) as r:
+            assert json.load(r)["bar"] == 0
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "cli-secret-value" not in line + out + err

@@ -1,0 +1,16 @@
+"""Comparing our summaries with the independent reference's."""
+
+from __future__ import annotations
+
+import math
+
+from adaptive_agent.reports.writer import SUMMARY_COLUMNS
+
+
+def assert_summaries_agree(ours: dict, ref: dict, rel: float = 1e-9) -> None:
+    for k in SUMMARY_COLUMNS:
+        a, b = ours[k], ref[k]
+        if isinstance(a, float) and math.isnan(a):
+            assert math.isnan(b), k
+            continue
+        assert math.isclose(a, b, rel_tol=rel, abs_tol=1e-12), (k, a, b)

@@ -1,0 +1,155 @@
+"""Kill the live agent with SIGKILL at random points of rebalances, restart it, check the venue.
+
+Shared by tests/test_crash_safety.py (>= 20 trials) and bench/crash_trials.py (more). The agent
+is a real ``adaptive-agent live`` process talking to the Gate-protocol simulator on loopback;
+the simulator keeps the truth (its order history), the agent keeps its SQLite state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import sqlite3
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from adaptive_agent.sim.faults import Faults
+from adaptive_agent.sim.gate_server import HUB
+from adaptive_agent.sim.runner import running_sim
+from tests.support.live_harness import last_bar
+
+KEY, SECRET = "crash-key", "crash-secret-0123456789abcdef"
+AGENT_ENV = {
+    "GATE_API_KEY": KEY,
+    "GATE_API_SECRET": SECRET,
+    # rebalance at (almost) every close, all four futures order types in play
+    "ADAPTIVE_AGENT__STRATEGY__TARGETS__BTC_SPOT": "0.3",
+    "ADAPTIVE_AGENT__STRATEGY__TARGETS__BTC_PERP_LONG": "0.2",
+    "ADAPTIVE_AGENT__STRATEGY__TARGETS__BTC_PERP_SHORT": "0.5",
+    "ADAPTIVE_AGENT__STRATEGY__THRESHOLD_FLOOR": "0.0002",
+    "ADAPTIVE_AGENT__STRATEGY__ATR_MULTIPLIER": "0",
+    "ADAPTIVE_AGENT__STRATEGY__MIN_REBALANCE_INTERVAL_MINUTES": "0",
+    "ADAPTIVE_AGENT__EXECUTION__POST_ONLY_TIMEOUT_S": "0.2",
+}
+
+
+@dataclass
+class TrialLog:
+    kill_after_s: list[float] = field(default_factory=list)
+    venue_orders: int = 0
+    store_orders: int = 0
+    interrupted: int = 0
+    decisions_after_restart: int = 0
+
+
+def _store(db: Path) -> dict[str, tuple[str, str]]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+        return {
+            cid: (status, rid)
+            for cid, status, rid in c.execute("SELECT client_id, status, rebalance_id FROM orders")
+        }
+
+
+def venue_texts(market) -> list[str]:
+    return [
+        o.text for m in ("spot", "futures") for o in market.order_history(m) + market.open_orders(m)
+    ]
+
+
+def check_invariants(market, db: Path) -> None:
+    texts = venue_texts(market)
+    dup = [t for t, k in Counter(texts).items() if k > 1]
+    assert not dup, f"two orders share a client id: {dup}"
+    known = _store(db)
+    unknown = [t for t in texts if t not in known]
+    assert not unknown, f"orders at the venue the state store does not know: {unknown}"
+
+
+async def _start(db: Path, url: str, log: Path) -> asyncio.subprocess.Process:
+    env = {**os.environ, **AGENT_ENV}
+    fh = log.open("ab")
+    try:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "adaptive_agent",
+            "live",
+            "--state",
+            str(db),
+            "--gate-url",
+            url,
+            "--binance-url",
+            url,
+            "--set-dual-mode",
+            stdout=fh,
+            stderr=fh,
+            env=env,
+        )
+    finally:
+        fh.close()
+
+
+async def _wait_for(pred, timeout_s: float, what: str, proc=None) -> None:
+    for _ in range(int(timeout_s / 0.02)):
+        if pred():
+            return
+        if proc is not None and proc.returncode is not None:
+            raise AssertionError(f"agent exited ({proc.returncode}) while waiting for {what}")
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def run_trials(
+    candles, tmp: Path, trials: int, seed: int, kill_window_s: float = 0.9
+) -> TrialLog:
+    rng = random.Random(seed)
+    db, log = tmp / "live.sqlite", tmp / "agent.log"
+    out = TrialLog()
+    faults = Faults(latency_ms=25.0)
+    async with running_sim(candles, KEY, SECRET, usdt=100_000.0, faults=faults) as sim:
+        hub = sim.app[HUB]
+
+        def subscribed_new(old: set) -> bool:
+            # `old` holds the connection objects themselves: a dead one's id() could be reused
+            return any("btcusdt@kline_5m" in c.subs and c not in old for c in hub.conns)
+
+        proc = await _start(db, sim.url, log)
+        await _wait_for(lambda: subscribed_new(set()), 60, "the agent to subscribe", proc)
+        for _ in range(trials):
+            old = set(hub.conns)
+            sim.market.advance()  # a close: the agent decides and (nearly always) rebalances
+            delay = rng.uniform(0.0, kill_window_s)
+            out.kill_after_s.append(delay)
+            await asyncio.sleep(delay)
+            proc.send_signal(signal.SIGKILL)
+            await proc.wait()
+            check_invariants(sim.market, db)  # nothing doubled, nothing unknown, even mid-way
+            proc = await _start(db, sim.url, log)
+            await _wait_for(lambda old=old: subscribed_new(old), 60, "restart", proc)
+            check_invariants(sim.market, db)  # after reconciliation too
+            # Reconciliation closed every order it found open; the store agrees with the venue.
+            open_at_venue = {o.text for m in ("spot", "futures") for o in sim.market.open_orders(m)}
+            assert not open_at_venue, f"orders left open after reconciliation: {open_at_venue}"
+            stuck = {c for c, (st, _) in _store(db).items() if st in ("intent", "open")}
+            assert not stuck, f"orders still unresolved in the store: {stuck}"
+        # Trading resumes: the restarted agent decides at the next close.
+        sim.market.advance()
+        want = sim.market.now_ms
+        await _wait_for(lambda: last_bar(db) == want, 30, "a decision after the last restart", proc)
+        out.decisions_after_restart = 1
+        proc.send_signal(signal.SIGTERM)
+        rc = await asyncio.wait_for(proc.wait(), 30)
+        assert rc == 0, f"SIGTERM should exit 0, got {rc}"
+        check_invariants(sim.market, db)
+        out.venue_orders = len(venue_texts(sim.market))
+        store = _store(db)
+        out.store_orders = len(store)
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+            out.interrupted = c.execute(
+                "SELECT COUNT(*) FROM rebalances WHERE status='interrupted'"
+            ).fetchone()[0]
+    return out
