@@ -15,6 +15,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from .core.model import Params, VenueRules
+from .core.time_rules import MINUTE_MS
+from .policy.redaction import MASK
+
 ENV_PREFIX = "ADAPTIVE_AGENT__"
 
 
@@ -177,6 +181,54 @@ class AppConfig(_Section):
     telegram: TelegramConfig = TelegramConfig()
     reports: ReportsConfig = ReportsConfig()
 
+    # The one place the configuration is flattened for the hot paths (the core and the
+    # executor never read AppConfig themselves).
+
+    def venue_rules(self) -> VenueRules:
+        v = self.venue
+        return VenueRules(
+            spot_lot=v.spot_lot_btc,
+            perp_contract=v.perp_contract_btc,
+            spot_min_notional=v.spot_min_notional_usdt,
+            perp_min_contracts=v.perp_min_contracts,
+            spot_tick=v.spot_price_tick,
+            perp_tick=v.perp_price_tick,
+        )
+
+    def core_params(self) -> Params:
+        s, m = self.strategy, self.safe_mode
+        t = s.targets
+        ttl = s.signal_ttl_minutes
+        return Params(
+            targets=(t.BTC_SPOT, t.BTC_PERP_LONG, t.BTC_PERP_SHORT),
+            leverage=s.leverage,
+            threshold_floor=s.threshold_floor,
+            atr_multiplier=s.atr_multiplier,
+            atr_period=s.atr_period,
+            min_interval_ms=round(s.min_rebalance_interval_minutes * MINUTE_MS),
+            apply_signal_logic=s.apply_signal_logic,
+            signal_ttl_ms=None if ttl is None else round(ttl * MINUTE_MS),
+            venue=self.venue_rules(),
+            max_ref_age_ms=round(m.max_ref_age_minutes * MINUTE_MS),
+            max_abs_basis=m.max_abs_basis,
+            max_error_streak=m.max_error_streak,
+            max_margin_frac=m.max_margin_frac,
+            max_drawdown=m.max_drawdown,
+            safe_clear_ms=round(m.clear_minutes * MINUTE_MS),
+        )
+
+    def exec_params(self):
+        from .execution.executor import ExecParams  # the executor imports the store; keep lazy
+
+        e = self.execution
+        return ExecParams(
+            post_only_timeout_s=e.post_only_timeout_s,
+            market_style=e.market_style,
+            ioc_protection=e.ioc_protection,
+            batch_limit=e.batch_limit,
+            venue=self.venue_rules(),
+        )
+
 
 def _parse_env_value(raw: str) -> Any:
     """Environment values are TOML literals when they parse as one (``0.6``, ``true``, ``[0]``)."""
@@ -289,7 +341,7 @@ def render_config(cfg: AppConfig) -> str:
 
 def _toml_value(value: Any) -> str:
     if isinstance(value, SecretStr):
-        return '"**********"'
+        return f'"{MASK}"'
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

@@ -1,4 +1,4 @@
-"""Structured logging for the agent (SPEC 11).
+"""Structured logging for the agent (docs/rules.md, Policy).
 
 ``setup_logging`` installs ONE handler on the root logger (calling it again replaces it, so
 handlers never pile up). Each record becomes one line: ``key=value`` text, or one JSON object
@@ -28,6 +28,8 @@ import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import IO, Any
+
+from .policy.redaction import SecretFilter, register_secret
 
 __all__ = [
     "DEFAULT_LIBRARY_LEVELS",
@@ -133,40 +135,19 @@ class JsonFormatter(logging.Formatter):
 
 
 class RedactingFilter(logging.Filter):
-    """Masks each given secret (str or an object with ``reveal()``) in message, args and exc."""
+    """Masks the given secrets (str or an object with ``reveal()``) in every record.
 
-    def __init__(self, secrets: Iterable[Any], mask: str = "***") -> None:
+    The values join the one redactor's registry (``policy/redaction.py``), so the same mask and
+    rules apply here as everywhere else.
+    """
+
+    def __init__(self, secrets: Iterable[Any]) -> None:
         super().__init__()
-        values = []
         for s in secrets:
-            v = s.reveal() if hasattr(s, "reveal") else str(s)
-            if v and len(v) >= 4:  # masking tiny strings would garble every line
-                values.append(v)
-        self._secrets = sorted(set(values), key=len, reverse=True)
-        self._mask = mask
-
-    def redact(self, text: str) -> str:
-        for s in self._secrets:
-            if s in text:
-                text = text.replace(s, self._mask)
-        return text
+            register_secret(s.reveal() if hasattr(s, "reveal") else str(s))
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
-            return True
-        try:
-            msg = record.getMessage()
-        except Exception:  # a broken format string: keep the raw parts
-            msg = f"{record.msg} {record.args}"
-        record.msg, record.args = self.redact(msg), None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = self.redact(record.exc_text)
-        for k, v in _extras(record).items():
-            if isinstance(v, str):
-                setattr(record, k, self.redact(v))
-        return True
+        return SecretFilter().filter(record)
 
 
 class CollapsingHandler(logging.StreamHandler):

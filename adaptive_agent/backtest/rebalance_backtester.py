@@ -17,14 +17,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config import AppConfig
-from ..core.indicators import DAY_MS, atr_frac_at
+from ..core.indicators import atr_frac_at
 from ..core.model import Book, EngineState, Leg, Order, OrderType, Params, Plan, Prices, Side
 from ..core.portfolio_manager import basis, leg_values_usdt, margin_used_usdt, nav_usdt
-from ..core.rebalance_engine import build_orders, drift, market_breach, rebalance_due, threshold
+from ..core.rebalance_engine import (
+    build_orders,
+    drift,
+    market_breach,
+    rebalance_due,
+    remember,
+    threshold,
+)
 from ..core.signals import SIGNAL_OF, SignalSeries
-from ..io.loaders import BAR_MS, Candles, FundingSeries, InputError
+from ..core.time_rules import BAR_MS, DAY_MS, funding_instants
+from ..io.loaders import Candles, FundingSeries, InputError
 
-HOUR_MS = 3_600_000
 _SPOT, _BUY = Leg.BTC_SPOT, Side.BUY  # module constants: enum attribute lookups are slow
 FIRST_WINDOW = 64
 MAX_WINDOW = 8192
@@ -120,9 +127,7 @@ def _funding_schedule(
     gap_k = np.zeros(n)
     bar_k = np.zeros(n)
     first, last = int(ts[0]), int(dec[-1])
-    days = np.arange(first // DAY_MS, last // DAY_MS + 1, dtype=np.int64) * DAY_MS
-    inst = np.sort((days[:, None] + np.array(hours, dtype=np.int64) * HOUR_MS).ravel())
-    inst = inst[(inst > first) & (inst <= last)]
+    inst = funding_instants(first, last, hours)
     if len(inst) == 0:
         return gap_k, bar_k, 0
     rates = (
@@ -149,8 +154,8 @@ class _Ledger:
         self.cash = cash
         self.spot = self.lng = self.sht = 0
         self.le = self.se = 0.0
-        self.lot = params.spot_lot
-        self.contract = params.perp_contract
+        self.lot = params.venue.spot_lot
+        self.contract = params.venue.perp_contract
 
     def book(self, cash: float) -> Book:
         return Book(cash, self.spot, self.lng, self.sht, self.le, self.se)
@@ -207,9 +212,11 @@ def run_backtest(
 ) -> BacktestResult:
     """Simulate the strategy over ``candles`` (P_ref) and return the run's figures and records."""
     cfg = config or AppConfig()
-    params = Params.from_config(cfg)
+    params = cfg.core_params()
     bt, fees = cfg.backtest, cfg.fees
     nav0 = float(bt.nav0 if nav0 is None else nav0)
+    if not math.isfinite(nav0) or nav0 <= 0.0:
+        raise InputError(f"nav0: a finite amount of USDT above 0 is needed, got {nav0!r}")
     n = len(candles)
     if n < 2:
         raise InputError(f"{candles.path}: at least 2 candles are needed, found {n}")
@@ -293,15 +300,12 @@ def run_backtest(
                     break
                 r = cand[pos]
                 accrued = 0.0 if f == 0.0 else f * (cum_k[r] - cum_k[s])
-                # The core's memory up to the bar before r (it judges bar r itself): the
-                # running peak, and the last breach within the clear period.
-                peak, last_breach = state.peak_nav, state.last_breach_ms
-                if r > peak_idx:
-                    peak, peak_idx = max(peak, float(nav[peak_idx:r].max())), r
+                # The closes since the last decision, folded into the core's memory by the
+                # core (it judges bar r itself); older breaches are past the clear period.
                 lo = int(lookback[r])
-                if lo < r and breach_hint >= lo and breach_at[lo:r].any():
-                    last_breach = int(dec[r - 1 - int(np.argmax(breach_at[lo:r][::-1]))])
-                state = EngineState(state.last_rebalance_ms, peak, last_breach, state.safe_mode)
+                hits = dec[lo:r][breach_at[lo:r]] if lo < r and breach_hint >= lo else dec[:0]
+                state = remember(state, nav[peak_idx:r] if r > peak_idx else nav[:0], hits)
+                peak_idx = max(peak_idx, r)
                 plan = build_orders(
                     ledger.book(ledger.cash + accrued),
                     Prices(float(ref_c[r]), float(spot_c[r]), float(perp_c[r])),
@@ -311,9 +315,10 @@ def run_backtest(
                     state,
                     params,
                 )
-                if not plan.triggered:  # the window scan and the core must agree
-                    raise AssertionError(f"core declined a trigger found by the scan at bar {r}")
                 state = plan.state
+                if not plan.triggered:  # the core has the last word on a scanned candidate
+                    pos += 1
+                    continue
                 rid = len(rebalances) + 1
                 rebalances.append(Rebalance(rid, plan))
                 if not plan.orders:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-DAY_MS = 86_400_000
+from .time_rules import DAY_MS
 
 
 def daily_candles(

@@ -7,11 +7,9 @@ made at every decision are NamedTuples: immutable like frozen dataclasses, ~5x c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
-
-from ..config import AppConfig
 
 
 class Leg(StrEnum):
@@ -55,8 +53,25 @@ REDUCE_ONLY: frozenset[OrderType] = frozenset({OrderType.CLOSE_LONG, OrderType.C
 
 
 @dataclass(frozen=True, slots=True)
+class VenueRules:
+    """Lot, minimum and tick rules of the venue's markets (Gate BTC_USDT spot and perpetual).
+
+    One object, shared by the decision core (target rounding, minimums) and the executor
+    (price ticks, remainders), built once from the configuration by the drivers.
+    """
+
+    spot_lot: float = 0.000001
+    perp_contract: float = 0.0001
+    spot_min_notional: float = 3.0
+    perp_min_contracts: int = 1
+    spot_tick: float = 0.1
+    perp_tick: float = 0.1
+
+
+@dataclass(frozen=True, slots=True)
 class Params:
-    """The numbers the core needs, flattened from AppConfig once (the hot path avoids pydantic)."""
+    """The numbers the core needs. The core never reads the configuration: the drivers build
+    this once (``AppConfig.core_params()``), so the hot path avoids pydantic."""
 
     targets: tuple[float, float, float] = (0.5, 0.0, 0.5)
     leverage: float = 3.0
@@ -66,10 +81,7 @@ class Params:
     min_interval_ms: int = 3_600_000
     apply_signal_logic: bool = True
     signal_ttl_ms: int | None = None
-    spot_lot: float = 0.000001
-    perp_contract: float = 0.0001
-    spot_min_notional: float = 3.0
-    perp_min_contracts: int = 1
+    venue: VenueRules = field(default_factory=VenueRules)
     max_ref_age_ms: int = 600_000
     max_abs_basis: float = 0.01
     max_error_streak: int = 5
@@ -77,34 +89,33 @@ class Params:
     max_drawdown: float = 0.20
     safe_clear_ms: int = 1_800_000
 
-    @classmethod
-    def from_config(cls, cfg: AppConfig) -> Params:
-        s, v, m = cfg.strategy, cfg.venue, cfg.safe_mode
-        t = s.targets
-        ttl = s.signal_ttl_minutes
-        return cls(
-            targets=(t.BTC_SPOT, t.BTC_PERP_LONG, t.BTC_PERP_SHORT),
-            leverage=s.leverage,
-            threshold_floor=s.threshold_floor,
-            atr_multiplier=s.atr_multiplier,
-            atr_period=s.atr_period,
-            min_interval_ms=round(s.min_rebalance_interval_minutes * 60_000),
-            apply_signal_logic=s.apply_signal_logic,
-            signal_ttl_ms=None if ttl is None else round(ttl * 60_000),
-            spot_lot=v.spot_lot_btc,
-            perp_contract=v.perp_contract_btc,
-            spot_min_notional=v.spot_min_notional_usdt,
-            perp_min_contracts=v.perp_min_contracts,
-            max_ref_age_ms=round(m.max_ref_age_minutes * 60_000),
-            max_abs_basis=m.max_abs_basis,
-            max_error_streak=m.max_error_streak,
-            max_margin_frac=m.max_margin_frac,
-            max_drawdown=m.max_drawdown,
-            safe_clear_ms=round(m.clear_minutes * 60_000),
-        )
-
     def lot_of(self, leg: Leg) -> float:
-        return self.spot_lot if leg is Leg.BTC_SPOT else self.perp_contract
+        return self.venue.spot_lot if leg is Leg.BTC_SPOT else self.venue.perp_contract
+
+
+class SafeCode(StrEnum):
+    """Why safe mode is on: typed codes that code acts on; the texts beside them are for people."""
+
+    BASIS = "basis"
+    MARGIN = "margin"
+    DRAWDOWN = "drawdown"
+    STALE_REF = "stale_ref"
+    ERROR_STREAK = "error_streak"
+    WATCHDOG = "watchdog"
+    MANUAL = "manual"
+    CLEARING = "clearing"  # conditions clear for less than the required time
+
+
+# The circuit breaker (cancel open orders, alarm) acts on these (docs/rules.md, Safe mode).
+BREAKER_CODES: frozenset[SafeCode] = frozenset({SafeCode.DRAWDOWN, SafeCode.ERROR_STREAK})
+
+
+class HoldGate(StrEnum):
+    """Why an order of a plan was not sent."""
+
+    SIGNAL = "signal"
+    SAFE_MODE = "safe_mode"
+    MINIMUM = "minimum"
 
 
 class Candle(NamedTuple):
@@ -183,7 +194,7 @@ class HeldOrder(NamedTuple):
     """An order that was not sent: blocked by a gate or skipped under the venue minimum."""
 
     order: Order
-    gate: str  # "signal", "safe_mode" or "minimum"
+    gate: HoldGate
     reason: str
 
 
@@ -196,10 +207,11 @@ class Plan(NamedTuple):
     reason: str
     signal: Signal
     safe_mode: bool
-    safe_mode_reasons: tuple[str, ...]
+    safe_mode_reasons: tuple[str, ...]  # for people, one per code
     weights: tuple[float, float, float]
     target_lots: tuple[int, int, int] | None = None
     orders: tuple[Order, ...] = ()
     blocked: tuple[HeldOrder, ...] = ()
     skipped: tuple[HeldOrder, ...] = ()
     state: EngineState = EngineState()
+    safe_mode_codes: tuple[SafeCode, ...] = ()  # what code acts on (the breaker, the store)

@@ -18,9 +18,9 @@ F = TypeVar("F", float, np.ndarray)
 
 def leg_sizes_btc(book: Book, params: Params) -> tuple[float, float, float]:
     return (
-        book.spot_lots * params.spot_lot,
-        book.long_contracts * params.perp_contract,
-        book.short_contracts * params.perp_contract,
+        book.spot_lots * params.venue.spot_lot,
+        book.long_contracts * params.venue.perp_contract,
+        book.short_contracts * params.venue.perp_contract,
     )
 
 

@@ -1,4 +1,7 @@
-"""The decision core: threshold, trigger, order building, signal gating, safe mode (SPEC 4, 5, 7).
+"""The decision core: threshold, trigger, order building, signal gating, safe mode.
+
+The rules are stated in docs/rules.md (Threshold and trigger, Target sizes and orders, Signal
+gate, Safe mode and circuit breaker).
 
 ``build_orders()`` is a pure function: book + prices + signal + time (+ the state it returned
 last time) in, a ``Plan`` out. No I/O, no clock, no globals, so backtest, paper and live all
@@ -18,6 +21,7 @@ from .model import (
     Book,
     EngineState,
     HeldOrder,
+    HoldGate,
     Leg,
     Order,
     OrderType,
@@ -25,11 +29,14 @@ from .model import (
     Plan,
     Prices,
     RiskInputs,
+    SafeCode,
     Signal,
 )
 from .portfolio_manager import basis, book_nav, leg_sizes_btc, margin_used_usdt, weights
+from .time_rules import MINUTE_MS
 
-LOT_EPS = 1e-9  # SPEC 6.1: floor(w x NAV / P / lot + 1e-9) absorbs float noise at exact lots
+# docs/rules.md, Target sizes and orders: floor(w x NAV / P / lot + 1e-9) absorbs float noise.
+LOT_EPS = 1e-9
 
 
 # --- rules that work on floats and on numpy arrays -------------------------------------------
@@ -119,8 +126,53 @@ def signal_block_reason(signal: Signal, order_type: OrderType) -> str | None:
     return None
 
 
-def raises_exposure(order_type: OrderType) -> bool:
-    return order_type in _EXPOSURE_RAISING
+def remember(state: EngineState, navs=(), breach_times_ms=()) -> EngineState:
+    """The core's memory after closes at which it was not asked to decide (the backtester's
+    scanned windows): the running NAV peak, and the time of the last safe-mode breach."""
+    peak = state.peak_nav
+    if len(navs):
+        peak = max(peak, float(np.max(navs)))
+    last_breach = state.last_breach_ms
+    if len(breach_times_ms):
+        last_breach = max(int(np.max(breach_times_ms)), last_breach or 0)
+    return EngineState(state.last_rebalance_ms, peak, last_breach, state.safe_mode)
+
+
+def _safe_mode_conditions(
+    book: Book, prices: Prices, nav: float, peak: float, risk: RiskInputs, params: Params
+) -> list[tuple[SafeCode, str]]:
+    """The safe-mode conditions that hold now, as (code, text for people)."""
+    _, long_btc, short_btc = leg_sizes_btc(book, params)
+    margin_frac = (
+        margin_used_usdt(long_btc, short_btc, prices.perp, params.leverage) / nav
+        if nav > 0
+        else math.inf
+    )
+    drawdown = 1.0 - nav / peak if peak > 0 else 0.0
+    bas = basis(prices.perp, prices.ref)
+    found: list[tuple[SafeCode, str]] = []
+    if abs(bas) > params.max_abs_basis:
+        found.append((SafeCode.BASIS, f"basis {bas:+.4%} beyond {params.max_abs_basis:.2%}"))
+    if margin_frac > params.max_margin_frac:
+        found.append(
+            (
+                SafeCode.MARGIN,
+                f"margin {margin_frac:.1%} of NAV above {params.max_margin_frac:.0%}",
+            )
+        )
+    if drawdown > params.max_drawdown:
+        found.append(
+            (SafeCode.DRAWDOWN, f"drawdown {drawdown:.1%} above {params.max_drawdown:.0%}")
+        )
+    if risk.ref_age_ms is not None and risk.ref_age_ms > params.max_ref_age_ms:
+        found.append(
+            (SafeCode.STALE_REF, f"P_ref stale ({risk.ref_age_ms / MINUTE_MS:.1f} min old)")
+        )
+    if risk.error_streak >= params.max_error_streak:
+        found.append((SafeCode.ERROR_STREAK, f"{risk.error_streak} consecutive exchange errors"))
+    if risk.watchdog_tripped:
+        found.append((SafeCode.WATCHDOG, "resource watchdog tripped"))
+    return found
 
 
 def target_lots(weight: float, nav: float, price: float, lot: float) -> int:
@@ -149,35 +201,17 @@ def build_orders(
     thr = float(threshold(atr_frac, params))
     d = float(drift(w[0], w[1], w[2], params.targets))
 
-    # Safe mode (SPEC 7).
+    # Safe mode (docs/rules.md, Safe mode and circuit breaker).
     peak = max(state.peak_nav, nav)
-    _, long_btc, short_btc = leg_sizes_btc(book, params)
-    margin_frac = (
-        margin_used_usdt(long_btc, short_btc, prices.perp, params.leverage) / nav
-        if nav > 0
-        else math.inf
-    )
-    drawdown = 1.0 - nav / peak if peak > 0 else 0.0
-    bas = basis(prices.perp, prices.ref)
-    reasons: list[str] = []
-    if abs(bas) > params.max_abs_basis:
-        reasons.append(f"basis {bas:+.4%} beyond {params.max_abs_basis:.2%}")
-    if margin_frac > params.max_margin_frac:
-        reasons.append(f"margin {margin_frac:.1%} of NAV above {params.max_margin_frac:.0%}")
-    if drawdown > params.max_drawdown:
-        reasons.append(f"drawdown {drawdown:.1%} above {params.max_drawdown:.0%}")
-    if risk.ref_age_ms is not None and risk.ref_age_ms > params.max_ref_age_ms:
-        reasons.append(f"P_ref stale ({risk.ref_age_ms / 60_000:.1f} min old)")
-    if risk.error_streak >= params.max_error_streak:
-        reasons.append(f"{risk.error_streak} consecutive exchange errors")
-    if risk.watchdog_tripped:
-        reasons.append("resource watchdog tripped")
-    last_breach = now_ms if reasons else state.last_breach_ms
+    found = _safe_mode_conditions(book, prices, nav, peak, risk, params)
+    last_breach = now_ms if found else state.last_breach_ms
     if risk.manual:
-        reasons.append("manual kill switch")
+        found.append((SafeCode.MANUAL, "manual kill switch"))
     safe = safe_mode_active(last_breach, now_ms, risk.manual, params)
-    if safe and not reasons:
-        reasons.append("conditions clear for less than the required time")
+    if safe and not found:
+        found.append((SafeCode.CLEARING, "conditions clear for less than the required time"))
+    codes = tuple(c for c, _ in found)
+    reasons = tuple(t for _, t in found)
 
     if nav <= 0.0 or not rebalance_due(d, thr, now_ms, state.last_rebalance_ms, params):
         if nav <= 0.0:
@@ -193,9 +227,10 @@ def build_orders(
             why,
             signal,
             safe,
-            tuple(reasons),
+            reasons,
             w,
             state=EngineState(state.last_rebalance_ms, peak, last_breach, safe),
+            safe_mode_codes=codes,
         )
 
     orders: list[Order] = []
@@ -204,7 +239,7 @@ def build_orders(
     blocks = _SIGNAL_BLOCKS[signal] if params.apply_signal_logic else frozenset()
     leg_prices = (prices.spot, prices.perp, prices.perp)
     held = (book.spot_lots, book.long_contracts, book.short_contracts)
-    lots = (params.spot_lot, params.perp_contract, params.perp_contract)
+    lots = (params.venue.spot_lot, params.venue.perp_contract, params.venue.perp_contract)
     targets = tuple(target_lots(params.targets[k], nav, leg_prices[k], lots[k]) for k in range(3))
     for k in range(3):
         delta = targets[k] - held[k]
@@ -214,21 +249,22 @@ def build_orders(
         otype = _ORDER_TYPES[k][delta > 0]
         size = abs(delta) * lot
         order = Order(leg, otype, abs(delta), size, price, size * price)
+        venue = params.venue
         if k == 0:
-            if order.notional < params.spot_min_notional:
-                skipped.append(
-                    HeldOrder(order, "minimum", f"notional below {params.spot_min_notional} USDT")
-                )
+            if order.notional < venue.spot_min_notional:
+                why = f"notional below {venue.spot_min_notional} USDT"
+                skipped.append(HeldOrder(order, HoldGate.MINIMUM, why))
                 continue
-        elif abs(delta) < params.perp_min_contracts:
-            skipped.append(
-                HeldOrder(order, "minimum", f"below {params.perp_min_contracts} contract(s)")
-            )
+        elif abs(delta) < venue.perp_min_contracts:
+            why = f"below {venue.perp_min_contracts} contract(s)"
+            skipped.append(HeldOrder(order, HoldGate.MINIMUM, why))
             continue
         if otype in blocks:
-            blocked.append(HeldOrder(order, "signal", signal_block_reason(signal, otype)))
+            why = signal_block_reason(signal, otype)
+            blocked.append(HeldOrder(order, HoldGate.SIGNAL, why))
         elif safe and otype in _EXPOSURE_RAISING:
-            blocked.append(HeldOrder(order, "safe_mode", "safe mode: " + "; ".join(reasons)))
+            why = "safe mode: " + "; ".join(reasons)
+            blocked.append(HeldOrder(order, HoldGate.SAFE_MODE, why))
         else:
             orders.append(order)
     return Plan(
@@ -240,11 +276,12 @@ def build_orders(
         f"drift {d:.4%} > threshold {thr:.4%}",
         signal,
         safe,
-        tuple(reasons),
+        reasons,
         w,
         targets,
         tuple(orders),
         tuple(blocked),
         tuple(skipped),
         EngineState(now_ms, peak, last_breach, safe),
+        codes,
     )

@@ -1,4 +1,5 @@
-"""Signal state at a time (SPEC 5, 6.1): the last signal at or before it, optionally expiring.
+"""Signals: the one parser of signal names, and the signal state at a time (docs/rules.md,
+Signal gate): the last signal at or before it, optionally expiring.
 
 Signals are stored as int8 codes so that the backtester can look up every decision time at once.
 """
@@ -11,8 +12,17 @@ import numpy as np
 
 from .model import Signal
 
-CODE_OF = {Signal.NONE: 0, Signal.BUY: 1, Signal.SELL: -1}
 SIGNAL_OF = {0: Signal.NONE, 1: Signal.BUY, -1: Signal.SELL}
+CODE_OF_NAME = {"BUY": 1, "SELL": -1, "NONE": 0}  # names as written in files and requests
+SIGNAL_EXPECTED = "(expected BUY, SELL or NONE)"
+
+
+def parse_signal(name: object) -> Signal:
+    """``BUY``/``SELL``/``NONE`` in any case, surrounding blanks ignored; else ``ValueError``."""
+    code = CODE_OF_NAME.get(str(name).strip().upper())
+    if code is None or isinstance(name, bool):
+        raise ValueError(f"unknown signal {name!r} {SIGNAL_EXPECTED}")
+    return SIGNAL_OF[code]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 
 from ..core.model import Candle
+from ..core.time_rules import BAR_MS
 
 log = logging.getLogger("adaptive_agent.binance")
-BAR_MS = 300_000
 KLINES_LIMIT = 1000
 
 

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ..core.model import REDUCE_ONLY, SIDE_OF, OrderType
+from ..lifecycle import OrderStatus
+
+__all__ = ["OrderStatus"]  # the lifecycle enum, as the port speaks it (see lifecycle.py)
 
 
 class Market(StrEnum):
@@ -30,13 +33,6 @@ def market_of(order_type: OrderType) -> Market:
     return Market.FUTURES if order_type in FUTURES_TYPES else Market.SPOT
 
 
-class OrderStatus(StrEnum):
-    OPEN = "open"  # resting on the book (possibly partly filled)
-    CLOSED = "closed"  # done: fully filled, or an IOC/market order that finished
-    CANCELED = "canceled"  # cancelled (possibly partly filled)
-    REJECTED = "rejected"  # refused by the venue, nothing filled
-
-
 class ExchangeError(Exception):
     """A venue or transport failure. ``label`` is Gate's error label when there is one."""
 
@@ -47,10 +43,6 @@ class ExchangeError(Exception):
 
 class AmbiguousOrderError(ExchangeError):
     """The request may or may not have reached the venue (timeout, dropped connection)."""
-
-
-class OrderNotFound(ExchangeError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)

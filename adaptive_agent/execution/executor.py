@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from ..core.model import Leg, Order, Plan, Side
+from ..clock import Clock, SystemClock
+from ..core.model import Leg, Order, Plan, Side, VenueRules
 from ..exchange.exchange_gate import (
     AmbiguousOrderError,
     BookTop,
@@ -33,6 +32,7 @@ from ..exchange.exchange_gate import (
     OrderStatus,
     market_of,
 )
+from ..lifecycle import RebalanceStatus
 from ..state.store import StateStore
 
 LEG_CODE = {Leg.BTC_SPOT: "s", Leg.BTC_PERP_LONG: "l", Leg.BTC_PERP_SHORT: "h"}
@@ -55,11 +55,7 @@ class ExecParams:
     batch_limit: int = 10
     lookup_attempts: int = 3
     lookup_delay_s: float = 0.5
-    spot_lot: float = 0.000001
-    spot_min_notional: float = 3.0
-    perp_min_contracts: int = 1
-    spot_tick: float = 0.1
-    perp_tick: float = 0.1
+    venue: VenueRules = field(default_factory=VenueRules)
     ioc_protection: float = 0.005  # IOC limit this far through the touch caps slippage
     market_style: str = "ioc_limit"  # or "market": true market orders (spot buys sized in USDT)
     exact_remainder: bool = False  # paper with the backtest's fill model: no rounding, no minimum
@@ -158,11 +154,11 @@ class _Run:
         gate: ExchangeGate,
         store: StateStore,
         params: ExecParams,
-        now_ms: Callable[[], int],
-        sleep: Callable[[float], Awaitable[None]],
+        clock: Clock,
     ) -> None:
         self.gate, self.store, self.p = gate, store, params
-        self.now_ms, self.sleep = now_ms, sleep
+        self.clock = clock
+        self.now_ms, self.sleep = clock.now_ms, clock.sleep
         self.errors: list[str] = []
         self.first_sent_ms: int | None = None
         self.first_ack_ms: int | None = None
@@ -222,18 +218,19 @@ class _Run:
 
     def record(self, cid: str, state: OrderState | None) -> None:
         if state is None:
-            self.store.update_order(cid, self.now_ms(), status="unknown")
+            self.store.update_order(cid, self.now_ms(), status=OrderStatus.UNKNOWN)
         else:
             record_state(self.store, cid, self.now_ms(), state)
 
     async def wait_for_fills(
         self, states: dict[str, OrderState | None], markets: dict[str, Market]
     ) -> None:
-        deadline = time.monotonic() + self.p.post_only_timeout_s
+        mono = self.clock.monotonic
+        deadline = mono() + self.p.post_only_timeout_s
         pending = {c for c, s in states.items() if s is not None and not s.done}
-        while pending and time.monotonic() < deadline:
+        while pending and mono() < deadline:
             if self.gate.has_order_stream:  # websocket first; poll when it has been quiet
-                wait = min(self.p.poll_interval_s, max(0.0, deadline - time.monotonic()))
+                wait = min(self.p.poll_interval_s, max(0.0, deadline - mono()))
                 if await self.gate.wait_order_update(wait):
                     for cid in list(pending):
                         s = self.gate.latest_order_state(cid)
@@ -279,15 +276,15 @@ async def execute(
     gate: ExchangeGate,
     store: StateStore,
     params: ExecParams = ExecParams(),
-    now_ms: Callable[[], int] | None = None,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Clock | None = None,
 ) -> ExecutionReport:
     """Carry out ``plan.orders``; returns what filled. Idempotent per decision time."""
-    now = now_ms or (lambda: int(time.time() * 1000))
+    clock = clock or SystemClock()
+    now = clock.now_ms
     rid = rebalance_id_for(plan.time_ms)
     if store.has_rebalance(rid):
         return ExecutionReport(rid, [], already_done=True)
-    run = _Run(gate, store, params, now, sleep)
+    run = _Run(gate, store, params, clock)
     legs = {
         o.leg: LegFill(o.leg, str(o.order_type), str(o.side), run.amount_of(o)) for o in plan.orders
     }
@@ -298,7 +295,7 @@ async def execute(
     requests: list[OrderRequest] = []
     for o in plan.orders:
         m = market_of(o.order_type)
-        tick = params.spot_tick if m is Market.SPOT else params.perp_tick
+        tick = params.venue.spot_tick if m is Market.SPOT else params.venue.perp_tick
         buy = o.side is Side.BUY
         price = _round_to(tops[m].bid if buy else tops[m].ask, tick, up=not buy)
         requests.append(
@@ -389,7 +386,7 @@ async def execute(
             else:
                 leg.taker_filled, leg.taker_price = s.filled, s.avg_price
                 leg.taker_fee, leg.taker_client_id = s.fee_usdt, q.client_id
-    store.finish_rebalance(rid, "done", now())
+    store.finish_rebalance(rid, RebalanceStatus.DONE, now())
     return ExecutionReport(
         rid, list(legs.values()), False, run.first_sent_ms, run.first_ack_ms, now(), run.errors
     )
@@ -410,17 +407,17 @@ def _ioc_request(rid: str, o: Order, rest: float, top, p: ExecParams) -> OrderRe
         if rest <= 1e-12:
             return None
         amount = rest
-        tick = p.perp_tick if m is Market.FUTURES else p.spot_tick
+        tick = p.venue.perp_tick if m is Market.FUTURES else p.venue.spot_tick
     elif m is Market.FUTURES:
         amount = float(math.floor(rest + 1e-9))
-        if amount < p.perp_min_contracts:
+        if amount < p.venue.perp_min_contracts:
             return None
-        tick = p.perp_tick
+        tick = p.venue.perp_tick
     else:
-        amount = _floor_lots(rest, p.spot_lot)
-        if amount <= 0 or amount * touch < p.spot_min_notional:
+        amount = _floor_lots(rest, p.venue.spot_lot)
+        if amount <= 0 or amount * touch < p.venue.spot_min_notional:
             return None
-        tick = p.spot_tick
+        tick = p.venue.spot_tick
     cid = client_id(rid, o.leg, "m")
     if p.market_style == "market":
         cost = round(amount * touch, 8) if (buy and m is Market.SPOT) else None

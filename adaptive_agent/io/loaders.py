@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core.signals import SignalSeries
+from ..core.signals import CODE_OF_NAME, SIGNAL_EXPECTED, SignalSeries
+from ..core.time_rules import BAR_MS
+from .timestamps import TimestampError, parse_timestamps
 
-BAR_MS = 300_000
 CANDLE_COLUMNS = ("timestamp", "open", "high", "low", "close")
 BINANCE_KLINE_FIELDS = 12
 
@@ -174,37 +175,13 @@ def _numeric(frame: pd.DataFrame, col: str, path: Path, header: bool) -> np.ndar
 
 
 def _timestamps(frame: pd.DataFrame, path: Path, header: bool) -> np.ndarray:
-    """Epoch ms from epoch s / ms / us numbers or ISO-8601 strings (UTC when no zone is given)."""
-    raw = frame["timestamp"]
-    numeric = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    is_num = np.isfinite(numeric)
-    out = np.zeros(len(raw), dtype=np.int64)
-    if is_num.any():
-        values = numeric[is_num]
-        bad = (values != np.floor(values)) | (values < 0)
-        if bad.any():
-            i = int(np.flatnonzero(is_num)[np.argmax(bad)])
-            raise InputError(
-                f"{path}:{_line(i, header)}: column 'timestamp': {raw.iloc[i]!r} is not a whole,"
-                " non-negative number of epoch seconds/milliseconds"
-            )
-        ints = values.astype(np.int64)
-        # SPEC 6.1: values below 1e11 are epoch seconds; Binance's newer dumps use microseconds.
-        out[is_num] = np.where(
-            ints < 100_000_000_000, ints * 1000, np.where(ints >= 10**14, ints // 1000, ints)
-        )
-    if not is_num.all():
-        rest = np.flatnonzero(~is_num)
-        text = raw.iloc[rest].astype("string").str.strip()
-        parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-        bad = parsed.isna().to_numpy()
-        if bad.any():
-            i = int(rest[np.argmax(bad)])
-            value = raw.iloc[i]
-            problem = "missing value" if pd.isna(value) else f"cannot parse {value!r} as a time"
-            raise InputError(f"{path}:{_line(i, header)}: column 'timestamp': {problem}")
-        out[rest] = parsed.to_numpy(dtype="datetime64[ms]").astype(np.int64)
-    return out
+    """Epoch ms by the one timestamp rule (``io/timestamps.py``)."""
+    try:
+        return parse_timestamps(frame["timestamp"])
+    except TimestampError as exc:
+        raise InputError(
+            f"{path}:{_line(exc.index, header)}: column 'timestamp': {exc.problem}"
+        ) from None
 
 
 def _check_increasing(ts: np.ndarray, path: Path, header: bool, allow_equal: bool) -> None:
@@ -276,9 +253,6 @@ def load_candles(path: str | Path) -> Candles:
     return Candles(str(path), ts, o, h, lo, c)
 
 
-_SIGNAL_CODES = {"BUY": 1, "SELL": -1, "NONE": 0}
-
-
 def load_signals(path: str | Path) -> SignalSeries:
     """``timestamp,signal`` rows, BUY|SELL|NONE in any case; on equal timestamps the last wins."""
     path = Path(path)
@@ -290,13 +264,13 @@ def load_signals(path: str | Path) -> SignalSeries:
     ts = _timestamps(frame, path, True)
     raw = frame["signal"]
     text = raw.astype("string").str.strip().str.upper()
-    codes = text.map(_SIGNAL_CODES)
+    codes = text.map(CODE_OF_NAME)
     bad = codes.isna().to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
         value = raw.iloc[i]
         what = "missing signal" if pd.isna(value) else f"unknown signal {value!r}"
-        raise InputError(f"{path}:{_line(i, True)}: {what} (expected BUY, SELL or NONE)")
+        raise InputError(f"{path}:{_line(i, True)}: {what} {SIGNAL_EXPECTED}")
     _check_increasing(ts, path, True, allow_equal=True)
     return SignalSeries(ts, codes.to_numpy(dtype=np.int8))
 

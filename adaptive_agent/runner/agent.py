@@ -10,39 +10,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..clock import Clock, SystemClock
 from ..config import AppConfig
 from ..core.indicators import atr_frac_at
-from ..core.model import Book, Candle, EngineState, Leg, Params, Plan, Prices, RiskInputs, Signal
+from ..core.model import (
+    BREAKER_CODES,
+    Book,
+    Candle,
+    EngineState,
+    Leg,
+    Plan,
+    Prices,
+    RiskInputs,
+    Signal,
+)
 from ..core.portfolio_manager import basis, leg_sizes_btc, margin_used_usdt, weights
 from ..core.rebalance_engine import build_orders
+from ..core.time_rules import BAR_MS, BARS_PER_DAY, DAY_MS, completed_day
 from ..exchange.exchange_gate import ExchangeError, ExchangeGate, Market
 from ..execution.executor import ExecParams, ExecutionReport, execute, record_state
+from ..lifecycle import UNFINISHED, OrderStatus, RebalanceStatus
 from ..monitoring.events import BarSnapshot, Monitor, RebalanceRecord, TradeRecord
-from ..state.store import OPEN_STATUSES, StateStore
+from ..state.store import StateStore
 
 log = logging.getLogger("adaptive_agent.agent")
-BAR_MS = 300_000
-DAY_MS = 86_400_000
-HISTORY_BARS = 60 * 288  # 60 days of 5-minute bars: plenty for a 14-day daily ATR
-
-
-def completed_day(prev_ms: int | None, decision_ms: int) -> int | None:
-    """The UTC day (index) that this close completes, if any.
-
-    A close at 00:00 is the last of the day it ends; after a gap over midnight the previous
-    day is complete at the first close after it.
-    """
-    if decision_ms % DAY_MS == 0:
-        return (decision_ms - 1) // DAY_MS
-    if prev_ms is not None and prev_ms % DAY_MS != 0 and prev_ms // DAY_MS < decision_ms // DAY_MS:
-        return prev_ms // DAY_MS
-    return None
+HISTORY_BARS = 60 * BARS_PER_DAY  # 60 days of 5-minute bars: plenty for a 14-day daily ATR
 
 
 class SignalSource:
@@ -61,20 +58,6 @@ class ReconcileResult:
     unexplained: list[str] = field(default_factory=list)
 
 
-def exec_params_from(cfg: AppConfig) -> ExecParams:
-    return ExecParams(
-        post_only_timeout_s=cfg.execution.post_only_timeout_s,
-        market_style=cfg.execution.market_style,
-        ioc_protection=cfg.execution.ioc_protection,
-        batch_limit=cfg.execution.batch_limit,
-        spot_lot=cfg.venue.spot_lot_btc,
-        spot_min_notional=cfg.venue.spot_min_notional_usdt,
-        perp_min_contracts=cfg.venue.perp_min_contracts,
-        spot_tick=cfg.venue.spot_price_tick,
-        perp_tick=cfg.venue.perp_price_tick,
-    )
-
-
 class Agent:
     def __init__(
         self,
@@ -86,14 +69,15 @@ class Agent:
         now_ms: Callable[[], int] | None = None,
         exec_params: ExecParams | None = None,
         sleep=None,
+        clock: Clock | None = None,
         monitors: list[Monitor] | None = None,
         keep_history: int | None = None,
     ) -> None:
         self.cfg, self.gate, self.store, self.signals = cfg, gate, store, signals
-        self.params = Params.from_config(cfg)
-        self.exec_params = exec_params or exec_params_from(cfg)
-        self.now_ms = now_ms or (lambda: int(time.time() * 1000))
-        self.sleep = sleep or asyncio.sleep
+        self.params = cfg.core_params()
+        self.exec_params = exec_params or cfg.exec_params()
+        self.clock: Clock = clock or SystemClock(now_ms, sleep)
+        self.now_ms, self.sleep = self.clock.now_ms, self.clock.sleep
         self.state = store.load_engine_state() or EngineState()
         self.error_streak = 0
         self._breaker_tripped = False  # the last decision had a circuit-breaker reason
@@ -159,7 +143,7 @@ class Agent:
     async def reconcile(self) -> ReconcileResult:
         res = ReconcileResult()
         now = self.now_ms()
-        for o in self.store.orders(statuses=OPEN_STATUSES):
+        for o in self.store.orders(statuses=UNFINISHED):
             res.checked += 1
             market = Market(o.market)
             state = await self.gate.fetch_order(market, o.client_id)
@@ -167,13 +151,15 @@ class Agent:
                 state = await self.gate.cancel_order(market, o.client_id) or state
                 res.cancelled.append(o.client_id)
             if state is None:
-                status = "rejected" if o.status == "intent" else "unknown"
+                status = (
+                    OrderStatus.REJECTED if o.status is OrderStatus.INTENT else OrderStatus.UNKNOWN
+                )
                 self.store.update_order(o.client_id, now, status=status, error="not at venue")
             else:
                 record_state(self.store, o.client_id, now, state)
             res.updated += 1
         for rid in self.store.unfinished_rebalances():
-            self.store.finish_rebalance(rid, "interrupted", now)
+            self.store.finish_rebalance(rid, RebalanceStatus.INTERRUPTED, now)
             res.interrupted.append(rid)
         for market in (Market.SPOT, Market.FUTURES):
             for s in await self.gate.fetch_open_orders(market):
@@ -202,7 +188,7 @@ class Agent:
         )
         book = Book(
             cash=bal.spot_usdt + bal.futures_usdt,
-            spot_lots=round(bal.spot_btc / self.params.spot_lot),
+            spot_lots=round(bal.spot_btc / self.params.venue.spot_lot),
             long_contracts=pos.long_contracts,
             short_contracts=pos.short_contracts,
             long_entry=pos.long_entry,
@@ -212,7 +198,7 @@ class Agent:
 
     async def refresh_pending(self) -> None:
         """Bring orders the venue had not finished at the end of their rebalance up to date."""
-        for o in self.store.orders(statuses=("open",)):
+        for o in self.store.orders(statuses=(OrderStatus.OPEN,)):
             try:
                 state = await self.gate.fetch_order(Market(o.market), o.client_id)
             except ExchangeError as exc:
@@ -298,9 +284,9 @@ class Agent:
             self.store.add_event(decision_ms, kind, "; ".join(plan.safe_mode_reasons))
             log.warning("%s: %s", kind, "; ".join(plan.safe_mode_reasons))
         breaker = [
-            r
-            for r in plan.safe_mode_reasons
-            if "drawdown" in r or "consecutive exchange errors" in r
+            text
+            for code, text in zip(plan.safe_mode_codes, plan.safe_mode_reasons, strict=True)
+            if code in BREAKER_CODES
         ]
         # On the breaker condition's onset, also when safe mode was on already (kill switch).
         if plan.safe_mode and breaker and not self._breaker_tripped:
@@ -327,7 +313,7 @@ class Agent:
             if plan.orders:
                 try:
                     report = await execute(
-                        plan, self.gate, self.store, self.exec_params, self.now_ms, self.sleep
+                        plan, self.gate, self.store, self.exec_params, self.clock
                     )
                 except ExchangeError as exc:
                     self.error_streak += 1
@@ -408,7 +394,7 @@ class Agent:
         """Fills as trade records; slippage is measured against ``ref`` (P_ref at decision)."""
         trades: list[TradeRecord] = []
         for leg in report.legs:
-            unit = 1.0 if leg.leg is Leg.BTC_SPOT else self.params.perp_contract
+            unit = 1.0 if leg.leg is Leg.BTC_SPOT else self.params.venue.perp_contract
             for liq, filled, price, fee, cid in (
                 ("maker", leg.maker_filled, leg.maker_price, leg.maker_fee, leg.maker_client_id),
                 ("taker", leg.taker_filled, leg.taker_price, leg.taker_fee, leg.taker_client_id),

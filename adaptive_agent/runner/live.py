@@ -19,6 +19,7 @@ from pathlib import Path
 from aiohttp import web
 
 from ..config import AppConfig
+from ..core.time_rules import DAY_MS, MINUTE_MS
 from ..exchange.binance_feed import BinanceReference
 from ..exchange.gate_ccxt import GateCcxtExchange
 from ..policy.policy_layer import enforce, get_secret
@@ -30,7 +31,6 @@ from .live_signals import FileFollower, SignalBook, webhook_app
 from .services import build_monitors, daily_tasks
 
 log = logging.getLogger("adaptive_agent.live")
-DAY_MS = 86_400_000
 BAR_S = 300.0
 
 
@@ -93,7 +93,7 @@ async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None
     book = SignalBook(
         ttl_ms=None
         if cfg.strategy.signal_ttl_minutes is None
-        else round(cfg.strategy.signal_ttl_minutes * 60_000),
+        else round(cfg.strategy.signal_ttl_minutes * MINUTE_MS),
         on_add=lambda t, s, src: store.add_signal(t, str(s), src, int(time.time() * 1000)),
     )
     follower = FileFollower(opts.signals_file, book) if opts.signals_file else None

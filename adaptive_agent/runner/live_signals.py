@@ -18,24 +18,11 @@ from pathlib import Path
 from aiohttp import web
 
 from ..core.model import Signal
+from ..core.signals import parse_signal
+from ..io.timestamps import parse_timestamp
 from .agent import SignalSource
 
 log = logging.getLogger("adaptive_agent.signals")
-_NAMES = {"BUY": Signal.BUY, "SELL": Signal.SELL, "NONE": Signal.NONE}
-
-
-def _parse_time(text: str) -> int:
-    text = text.strip()
-    try:
-        v = int(float(text))
-    except ValueError:
-        from datetime import UTC, datetime
-
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=UTC)
-        return int(dt.timestamp() * 1000)
-    return v * 1000 if v < 100_000_000_000 else v
 
 
 class SignalBook(SignalSource):
@@ -105,11 +92,9 @@ class FileFollower:
                     log.error("%s:1: header must name timestamp and signal columns", self.path)
                 continue
             try:
-                t = _parse_time(cells[self.header.index("timestamp")])
-                name = cells[self.header.index("signal")].upper()
-                if name not in _NAMES:
-                    raise ValueError(f"unknown signal {name!r} (expected BUY, SELL or NONE)")
-                self.book.add(t, _NAMES[name], f"file:{self.path.name}")
+                t = parse_timestamp(cells[self.header.index("timestamp")])
+                signal = parse_signal(cells[self.header.index("signal")])
+                self.book.add(t, signal, f"file:{self.path.name}")
                 added += 1
             except (ValueError, IndexError) as exc:
                 log.error("%s:%d: ignored: %s", self.path, self.lineno, exc)
@@ -132,14 +117,12 @@ def webhook_app(
             return web.json_response({"error": "unauthorized"}, status=401)
         try:
             body = await request.json()
-            name = str(body["signal"]).strip().upper()
-            if name not in _NAMES:
-                raise ValueError(f"unknown signal {name!r} (expected BUY, SELL or NONE)")
-            t = _parse_time(str(body["timestamp"])) if "timestamp" in body else clock()
-            book.add(t, _NAMES[name], "webhook")
+            signal = parse_signal(body["signal"])
+            t = parse_timestamp(body["timestamp"]) if "timestamp" in body else clock()
+            book.add(t, signal, "webhook")
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             return web.json_response({"error": f"bad request: {exc}"}, status=400)
-        return web.json_response({"ok": True, "signal": name, "timestamp": t})
+        return web.json_response({"ok": True, "signal": str(signal), "timestamp": t})
 
     app = web.Application(client_max_size=4096)
     app.router.add_post("/signal", post_signal)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..clock import VirtualClock
 from ..config import AppConfig
 from ..core.model import Candle, Signal
 from ..core.signals import SIGNAL_OF, SignalSeries
@@ -124,7 +125,7 @@ def _total(v) -> float:
 
 def _state(o, cid: str) -> OrderState:
     status = OrderStatus.OPEN
-    if o.status != "open":
+    if o.status != "open":  # the simulator's own (Gate's) status word
         finish = str(o.finish_as)
         status = {"filled": OrderStatus.CLOSED, "ioc": OrderStatus.CLOSED}.get(
             finish, OrderStatus.CANCELED
@@ -223,23 +224,16 @@ def make_market(cfg: AppConfig, candles: Candles, funding: FundingSeries | None,
 def paper_agent(cfg: AppConfig, market, store: StateStore, signals: SignalSeries | None) -> Agent:
     """The live ``Agent`` wired to the in-process exchange and the replay clock."""
 
-    async def no_wait(_s: float) -> None:
-        return None
-
     agent = Agent(
         cfg,
         PaperExchange(market),
         store,
         FixedSignals(signals),
-        now_ms=lambda: int(market.now_ms),
-        sleep=no_wait,
+        clock=VirtualClock(lambda: int(market.now_ms)),
     )
-    # Replay time does not pass while the agent waits: fills happen at placement or on advance.
-    agent.exec_params = replace(agent.exec_params, post_only_timeout_s=0.0)
     if market.fill_model == "backtest":
-        agent.exec_params = replace(
-            agent.exec_params, spot_tick=PAPER_TICK, perp_tick=PAPER_TICK, exact_remainder=True
-        )
+        venue = replace(agent.exec_params.venue, spot_tick=PAPER_TICK, perp_tick=PAPER_TICK)
+        agent.exec_params = replace(agent.exec_params, venue=venue, exact_remainder=True)
     return agent
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.model import EngineState
+from ..lifecycle import OrderStatus, RebalanceStatus
 from ..monitoring.events import BarSnapshot, TradeRecord
 
 SCHEMA_VERSION = 1
@@ -62,8 +63,6 @@ CREATE TABLE IF NOT EXISTS trades (        -- one TradeRecord per fill
 );
 """
 
-OPEN_STATUSES = ("intent", "sent", "open", "unknown")
-
 
 @dataclass(frozen=True, slots=True)
 class StoredOrder:
@@ -76,7 +75,7 @@ class StoredOrder:
     amount: float
     price: float | None
     cost: float | None
-    status: str
+    status: OrderStatus
     filled: float
     avg_price: float | None
     fee: float
@@ -218,8 +217,8 @@ class StateStore:
         with self._tx() as db:
             db.execute(
                 "INSERT INTO rebalances(id, decision_ms, status, plan, started_ms)"
-                " VALUES(?, ?, 'executing', ?, ?)",
-                (rebalance_id, decision_ms, json.dumps(plan), now_ms),
+                " VALUES(?, ?, ?, ?, ?)",
+                (rebalance_id, decision_ms, RebalanceStatus.EXECUTING, json.dumps(plan), now_ms),
             )
             self._insert_orders(db, rebalance_id, orders, now_ms)
 
@@ -234,8 +233,17 @@ class StateStore:
             "INSERT INTO orders(client_id, rebalance_id, leg, order_type, market, phase, amount,"
             " price, cost, status, created_ms, updated_ms)"
             " VALUES(:client_id, :rid, :leg, :order_type, :market, :phase, :amount, :price,"
-            " :cost, 'intent', :now, :now)",
-            [{**o, "rid": rid, "now": now_ms, "cost": o.get("cost")} for o in orders],
+            " :cost, :intent, :now, :now)",
+            [
+                {
+                    **o,
+                    "rid": rid,
+                    "now": now_ms,
+                    "cost": o.get("cost"),
+                    "intent": OrderStatus.INTENT,
+                }
+                for o in orders
+            ],
         )
 
     def update_order(self, client_id: str, now_ms: int, **fields: object) -> None:
@@ -243,6 +251,8 @@ class StateStore:
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"cannot update {bad}")
+        if "status" in fields:
+            fields["status"] = OrderStatus(fields["status"])  # a status outside the lifecycle fails
         sets = ", ".join(f"{k} = :{k}" for k in fields)
         with self._tx() as db:
             cur = db.execute(
@@ -261,10 +271,10 @@ class StateStore:
 
     def order(self, client_id: str) -> StoredOrder | None:
         row = self._db.execute(_ORDER_SELECT + " WHERE client_id = ?", (client_id,)).fetchone()
-        return None if row is None else StoredOrder(*row)
+        return None if row is None else _stored(row)
 
     def orders(
-        self, rebalance_id: str | None = None, statuses: tuple[str, ...] = ()
+        self, rebalance_id: str | None = None, statuses: tuple[OrderStatus, ...] = ()
     ) -> list[StoredOrder]:
         q, args = _ORDER_SELECT, []
         clauses = []
@@ -276,9 +286,7 @@ class StateStore:
             args.extend(statuses)
         if clauses:
             q += " WHERE " + " AND ".join(clauses)
-        return [
-            StoredOrder(*r) for r in self._db.execute(q + " ORDER BY created_ms, client_id", args)
-        ]
+        return [_stored(r) for r in self._db.execute(q + " ORDER BY created_ms, client_id", args)]
 
     def reset_trading_history(self) -> None:
         """Forget orders, rebalances, bars, trades, signals, events and the engine state; keep
@@ -294,7 +302,8 @@ class StateStore:
 
     def unfinished_rebalances(self) -> list[str]:
         rows = self._db.execute(
-            "SELECT id FROM rebalances WHERE status = 'executing' ORDER BY decision_ms"
+            "SELECT id FROM rebalances WHERE status = ? ORDER BY decision_ms",
+            (RebalanceStatus.EXECUTING,),
         )
         return [r[0] for r in rows]
 
@@ -310,3 +319,10 @@ _ORDER_SELECT = (
     "SELECT client_id, rebalance_id, leg, order_type, market, phase, amount, price, cost, status,"
     " filled, avg_price, fee, exchange_id, error FROM orders"
 )
+
+
+_INTENT = OrderStatus.INTENT
+
+
+def _stored(row: tuple) -> StoredOrder:
+    return StoredOrder(*row[:9], OrderStatus(row[9]), *row[10:])

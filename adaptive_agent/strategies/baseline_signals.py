@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.signals import SignalSeries
+from ..core.signals import SIGNAL_OF, SignalSeries
+from ..core.time_rules import HOUR_MS
 from ..io.loaders import Candles
-
-HOUR_MS = 3_600_000
 
 
 def ema(values: np.ndarray, span: int) -> np.ndarray:
@@ -48,8 +47,7 @@ def ema_crossover_signals(candles: Candles, fast: int = 12, slow: int = 48) -> S
 def write_signals(series: SignalSeries, path) -> None:
     from ..reports.writer import iso
 
-    names = {1: "BUY", -1: "SELL", 0: "NONE"}
     with open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write("timestamp,signal,time_utc\n")
         for t, c in zip(series.ts_ms.tolist(), series.codes.tolist(), strict=True):
-            fh.write(f"{t},{names[c]},{iso(t)}\n")
+            fh.write(f"{t},{SIGNAL_OF[c]},{iso(t)}\n")

@@ -24,10 +24,11 @@ import pytest
 from adaptive_agent.cli import main
 from adaptive_agent.data import SPOT_5M
 from adaptive_agent.io.loaders import load_candles
+from adaptive_agent.lifecycle import UNFINISHED
 from adaptive_agent.logging_setup import DEFAULT_LIBRARY_LEVELS
 from adaptive_agent.policy.policy_layer import secret_filter_installed, uninstall_secret_filter
 from adaptive_agent.runner import paper as paper_module
-from adaptive_agent.state.store import OPEN_STATUSES, StateStore
+from adaptive_agent.state.store import StateStore
 from tests.support.market_data import ROOT as REPO_ROOT
 
 ROOT = REPO_ROOT
@@ -117,7 +118,7 @@ def test_paper_prints_a_summary_and_writes_the_state(paper_db, tmp_path, bundled
         assert 0 < store.rebalance_count() <= rebalances
         assert len(store.bars(0, 2**62)) == 300
         assert store.unfinished_rebalances() == []
-        assert store.orders(statuses=OPEN_STATUSES) == []
+        assert store.orders(statuses=UNFINISHED) == []
         assert sum(o.filled for o in store.orders()) > 0
     finally:
         store.close()
@@ -135,7 +136,7 @@ def test_paper_with_the_realistic_fill_model(tmp_path, monkeypatch, capsys, mark
     store = StateStore(tmp_path / "r.sqlite")
     try:
         orders = store.orders()
-        assert orders and store.orders(statuses=OPEN_STATUSES) == []
+        assert orders and store.orders(statuses=UNFINISHED) == []
         # a book with a spread: the post-only orders rest and are cancelled, IOCs fill
         post = [o for o in orders if o.phase == "post_only"]
         ioc = [o for o in orders if o.phase == "market"]

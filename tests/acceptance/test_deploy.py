@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from adaptive_agent.policy.policy_layer import SECRET_ENV_NAME
+from adaptive_agent.policy.redaction import SECRET_ENV_NAME
 from tests.support.market_data import ROOT as REPO_ROOT
 
 ROOT = REPO_ROOT

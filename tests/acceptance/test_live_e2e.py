@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from adaptive_agent.config import load_config
-from adaptive_agent.core.model import Book, Params, Prices
+from adaptive_agent.core.model import Book, Prices
 from adaptive_agent.core.portfolio_manager import weights
 from adaptive_agent.core.rebalance_engine import drift
 from adaptive_agent.sim.gate_server import HUB
@@ -84,11 +84,11 @@ def test_a_simulated_day_through_ccxt(spot, tmp_path, gate_env):
     texts = [o.text for m in ("spot", "futures") for o in market.order_history(m)]
     assert len(texts) == len(set(texts))  # one order per client id
     # The book ends at target weights within the threshold (priced where it last traded).
-    params = Params.from_config(cfg)
+    params = cfg.core_params()
     bal, pos = market.spot_balances(), market.positions()
     book = Book(
         cash=sum(bal["USDT"]) + market.futures_account()["total"],
-        spot_lots=round(sum(bal["BTC"]) / params.spot_lot),
+        spot_lots=round(sum(bal["BTC"]) / params.venue.spot_lot),
         long_contracts=round(abs(pos["dual_long"]["size"])),
         short_contracts=round(abs(pos["dual_short"]["size"])),
         long_entry=pos["dual_long"]["entry_price"],

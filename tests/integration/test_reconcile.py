@@ -15,13 +15,15 @@ import sqlite3
 import pytest
 
 from adaptive_agent.config import AppConfig
-from adaptive_agent.core.model import Candle, EngineState, Leg, OrderType
+from adaptive_agent.core.model import Candle, EngineState, Leg, OrderType, SafeCode
+from adaptive_agent.core.time_rules import DAY_MS, completed_day
 from adaptive_agent.exchange.exchange_gate import ExchangeError, Market, OrderRequest, OrderStatus
 from adaptive_agent.execution.executor import client_id, rebalance_id_for
-from adaptive_agent.runner.agent import DAY_MS, Agent, completed_day
+from adaptive_agent.lifecycle import UNFINISHED
+from adaptive_agent.runner.agent import Agent
 from adaptive_agent.runner.paper import PaperExchange, make_market, paper_agent
 from adaptive_agent.sim.matching import SimError
-from adaptive_agent.state.store import OPEN_STATUSES, StateStore
+from adaptive_agent.state.store import StateStore
 
 CFG = AppConfig()
 RAISING = {"BUY", "OPEN_LONG", "OPEN_SHORT"}
@@ -147,7 +149,7 @@ def test_intent_never_sent_becomes_rejected_and_is_never_sent(venue, store):
     o = store.order(cid)
     assert o.status == "rejected" and o.error == "not at venue" and o.filled == 0
     assert rebalance_status(store) == {rid: "interrupted"}
-    assert store.orders(statuses=OPEN_STATUSES) == []
+    assert store.orders(statuses=UNFINISHED) == []
 
     # The agent decides again at the same close (the book is all cash: a rebalance is due),
     # and again over the following bars: that id never reaches the venue.
@@ -289,7 +291,7 @@ def test_order_filled_while_down_is_recorded_closed_with_its_fill(venue, store):
     assert s.status == "closed" and s.filled == pytest.approx(0.3) and s.avg_price == spot_bid
     assert s.fee > 0 and s.exchange_id == venue._texts["spot"][spot_cid].id
     assert f.status == "closed" and f.filled == pytest.approx(25) and f.avg_price == fut_ask
-    assert store.orders(statuses=OPEN_STATUSES) == []
+    assert store.orders(statuses=UNFINISHED) == []
     # and the agent's next read of the book sees the position those fills built
     book, _ = run(agent.read_book())
     assert book.short_contracts == 25  # the spot fee is taken in BTC:
@@ -441,6 +443,29 @@ def test_drawdown_trips_the_circuit_breaker(venue, store):
     venue.advance()
     run(agent.on_candle_close(candle(venue)))
     assert len(rec.alerts) == 1
+
+
+def test_the_breaker_acts_on_codes_not_on_words(venue, store, monkeypatch):
+    """Rewording the people's text of a safe-mode reason must not disable the breaker."""
+    from adaptive_agent.core import rebalance_engine
+
+    conditions = rebalance_engine._safe_mode_conditions
+
+    def reworded(*args):
+        return [(code, f"Bedingung {i}") for i, (code, _) in enumerate(conditions(*args))]
+
+    monkeypatch.setattr(rebalance_engine, "_safe_mode_conditions", reworded)
+    store.save_engine_state(EngineState(peak_nav=CFG.backtest.nav0 * 2))  # -50%
+    rec = Recorder()
+    agent = paper_agent(CFG, venue, store, None)
+    agent.monitors = [rec]
+    bid = venue.top("spot")[0]
+    ours = venue.place("spot", "buy", 0.01, round(bid - 400, 1), tif="gtc", text="t-brk9")
+    plan = run(agent.on_candle_close(candle(venue)))
+    assert plan.safe_mode_codes == (SafeCode.DRAWDOWN,)
+    assert plan.safe_mode_reasons == ("Bedingung 0",)
+    assert [a[0] for a in rec.alerts] == ["circuit_breaker"]
+    assert ours.finish_as == "cancelled"
 
 
 def test_no_breaker_without_drawdown(venue, store):

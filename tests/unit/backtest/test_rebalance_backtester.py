@@ -166,3 +166,10 @@ def test_regression_fingerprint_of_bundled_run(spot, funding, tmp_path):
     write_reports(result, tmp_path, html=False)
     digest = hashlib.sha256((tmp_path / "trades.csv").read_bytes()).hexdigest()
     assert digest == TRADES_SHA256, f"trades.csv fingerprint changed: {digest}"
+
+
+@pytest.mark.parametrize("nav0", [0.0, -5.0, float("nan"), float("inf")])
+def test_a_nav0_the_core_cannot_use_is_an_input_error(nav0):
+    c = random_walk(3, 50)
+    with pytest.raises(InputError, match="nav0"):
+        run_backtest(c, nav0=nav0)

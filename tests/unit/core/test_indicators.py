@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adaptive_agent.core.indicators import DAY_MS, atr_frac_at, daily_candles, wilder_atr
+from adaptive_agent.core.indicators import atr_frac_at, daily_candles, wilder_atr
+from adaptive_agent.core.time_rules import DAY_MS
 
 
 def test_daily_candles_bucket_by_open_time():

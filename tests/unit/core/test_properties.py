@@ -117,7 +117,7 @@ def test_safe_mode_never_raises_gross_exposure(book, prices, signal, targets, ma
         else:
             sht -= o.lots
         assert min(spot, lng, sht) >= 0  # a reduce never flips a leg
-    after = spot * params.spot_lot + (lng + sht) * params.perp_contract
+    after = spot * params.venue.spot_lot + (lng + sht) * params.venue.perp_contract
     assert after <= before + 1e-12
 
 

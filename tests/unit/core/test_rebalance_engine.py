@@ -284,6 +284,16 @@ def test_params_from_config_converts_minutes():
     from adaptive_agent.config import load_config
 
     cfg = load_config(None, env={"ADAPTIVE_AGENT__STRATEGY__SIGNAL_TTL_MINUTES": "15"})
-    p = Params.from_config(cfg)
+    p = cfg.core_params()
     assert p.signal_ttl_ms == 900_000 and p.min_interval_ms == 3_600_000
-    assert p.targets == (0.5, 0.0, 0.5) and math.isclose(p.perp_contract, 1e-4)
+    assert p.targets == (0.5, 0.0, 0.5) and math.isclose(p.venue.perp_contract, 1e-4)
+
+
+def test_remember_folds_closes_into_the_cores_memory():
+    from adaptive_agent.core.rebalance_engine import remember
+
+    s = EngineState(last_rebalance_ms=5, peak_nav=100.0, last_breach_ms=None)
+    assert remember(s) == s
+    after = remember(s, np.array([90.0, 120.0, 110.0]), np.array([1_000, 3_000]))
+    assert after == EngineState(5, 120.0, 3_000, False)
+    assert remember(after, np.array([50.0])) == after  # a lower NAV never lowers the peak

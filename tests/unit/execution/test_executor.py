@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from adaptive_agent.clock import VirtualClock
 from adaptive_agent.config import AppConfig
 from adaptive_agent.core.model import Book, EngineState, OrderType, Params, Prices, Signal
 from adaptive_agent.core.rebalance_engine import build_orders
@@ -44,7 +45,7 @@ def _plan(market, book: Book, signal=Signal.NONE, params: Params = P):
 
 
 def _run(plan, gate, store, params=FAST):
-    return asyncio.run(execute(plan, gate, store, params, now_ms=lambda: 0, sleep=_no_sleep))
+    return asyncio.run(execute(plan, gate, store, params, VirtualClock(lambda: 0)))
 
 
 def test_first_rebalance_goes_post_only_then_ioc(venue, tmp_path):

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from adaptive_agent.config import AppConfig, MonitoringConfig, PolicyConfig
-from adaptive_agent.policy import netguard, policy_layer
+from adaptive_agent.policy import netguard, policy_layer, redaction
 from adaptive_agent.policy.policy_layer import (
     MASK,
     MissingSecret,
@@ -127,8 +127,8 @@ def test_redact_masks_secret_looking_environment_variables(monkeypatch: pytest.M
     monkeypatch.setenv("SHORT_TOKEN", "1234567")  # too short to be a credential
     text = " ".join([*values.values(), "visible-value-123456", "1234567"])
     assert redact(text) == " ".join([MASK] * 4 + ["visible-value-123456", "1234567"])
-    assert policy_layer.SECRET_ENV_NAME.search("gate_api_key")
-    assert not policy_layer.SECRET_ENV_NAME.search("KEYBOARD")
+    assert redaction.SECRET_ENV_NAME.search("gate_api_key")
+    assert not redaction.SECRET_ENV_NAME.search("KEYBOARD")
 
 
 # --- the logging filter -----------------------------------------------------------------------
@@ -197,8 +197,8 @@ def test_install_on_root_masks_caplog_and_handlers_added_later(
     install_secret_filter()
     install_secret_filter()  # idempotent
     try:
-        assert root.filters.count(policy_layer._SECRET_FILTER) == 1
-        assert policy_layer._SECRET_FILTER in caplog.handler.filters
+        assert root.filters.count(redaction._SECRET_FILTER) == 1
+        assert redaction._SECRET_FILTER in caplog.handler.filters
         late = io.StringIO()
         late_handler = logging.StreamHandler(late)
         child = logging.getLogger(f"test.late.{uuid.uuid4().hex}")
@@ -214,7 +214,7 @@ def test_install_on_root_masks_caplog_and_handlers_added_later(
         uninstall_secret_filter()
         uninstall_secret_filter()
     assert logging.getLogRecordFactory() is factory_before
-    assert policy_layer._SECRET_FILTER not in root.filters
+    assert redaction._SECRET_FILTER not in root.filters
     assert not policy_layer.secret_filter_installed()
 
 
