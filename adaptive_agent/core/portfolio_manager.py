@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from .model import LEGS, Book, Leg, Params, Prices
+from .model import LEGS, Book, Params, Prices
 
 F = TypeVar("F", float, np.ndarray)
 
@@ -95,6 +95,3 @@ def basis(p_perp: F, p_ref: F) -> F:
     """Basis_Gate = P_contract(perp) / P_ref - 1."""
     return p_perp / p_ref - 1.0
 
-
-def leg_price(prices: Prices, leg: Leg) -> float:
-    return prices.of(leg)
