@@ -358,7 +358,7 @@ class Agent:
         self._emit("on_alert", kind, text, self.now_ms())
 
     def _sharpe_30d(self, decision_ms: int, nav: float) -> float | None:
-        """Sharpe of the daily returns over the last 31 UTC days with closes (``metrics``)."""
+        """Sharpe (``metrics``) of the day-end NAVs of the 31 UTC days ending with this close's."""
         day = day_of_close(decision_ms)
         self._day_nav[day] = nav
         for d in [d for d in self._day_nav if d <= day - 31]:
