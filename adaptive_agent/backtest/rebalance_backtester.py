@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import metrics
 from ..config import AppConfig
 from ..core.indicators import atr_frac_at
 from ..core.model import Book, EngineState, Leg, Order, OrderType, Params, Plan, Prices, Side
@@ -441,20 +442,9 @@ def _summary(
     n = len(ts)
     start, end = int(ts[0]), int(dec[-1])
     days = (end - start) / DAY_MS
-    day = ts // DAY_MS
-    day_last = np.flatnonzero(np.r_[day[1:] != day[:-1], True])
-    day_nav = nav[day_last]
-    rets = day_nav / np.r_[nav0, day_nav[:-1]] - 1.0
-    sharpe = math.nan
-    if len(rets) >= 2:
-        sd = float(np.std(rets, ddof=1))
-        if sd > 0:
-            sharpe = float(np.mean(rets)) / sd * math.sqrt(365.0)
-    peak = np.maximum.accumulate(np.r_[nav0, nav])[1:]
-    mean_nav = float(np.mean(nav))
+    _, day_nav = metrics.day_end_navs(dec, nav)  # dec: the bar closes
     fees_usdt = math.fsum(f.fee for f in fills)
-    notional = math.fsum(f.notional for f in fills)
-    maker = math.fsum(f.notional for f in fills if f.liquidity == "maker")
+    notionals = [f.notional for f in fills]
     abs_delta = np.abs(delta)
     return {
         "start": start,
@@ -464,17 +454,17 @@ def _summary(
         "missing_bars": round((end - start) / BAR_MS) - n,
         "nav_start": nav0,
         "nav_end": float(nav[-1]),
-        "roi": float(nav[-1]) / nav0 - 1.0,
-        "sharpe": sharpe,
-        "max_dd": float(np.max(1.0 - nav / peak)),
+        "roi": metrics.roi(nav0, float(nav[-1])),
+        "sharpe": metrics.sharpe(metrics.daily_returns(day_nav, nav0)),
+        "max_dd": metrics.max_drawdown(nav, nav0),
         "fees_usdt": fees_usdt,
-        "fees_nav_per_day": fees_usdt / mean_nav / days,
-        "turnover": notional / mean_nav,
+        "fees_nav_per_day": metrics.fees_nav_per_day([f.fee for f in fills], nav, days),
+        "turnover": metrics.turnover(notionals, nav),
         "funding_pnl": float(funding_pnl),
         "rebalances": len(rebalances),
         "orders": sum(len(r.plan.orders) for r in rebalances),
         "blocked_orders": sum(1 for r in rebalances for h in r.plan.blocked if h.gate == "signal"),
-        "maker_share": maker / notional if notional > 0 else math.nan,
+        "maker_share": metrics.maker_share(notionals, [f.liquidity == "maker" for f in fills]),
         "delta_frac_mean": float(np.mean(abs_delta)),
         "delta_frac_max": float(np.max(abs_delta)),
     }

@@ -94,4 +94,3 @@ def net_delta_btc(book: Book, params: Params) -> float:
 def basis(p_perp: F, p_ref: F) -> F:
     """Basis_Gate = P_contract(perp) / P_ref - 1."""
     return p_perp / p_ref - 1.0
-

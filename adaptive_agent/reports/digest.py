@@ -1,11 +1,13 @@
-"""The daily digest (SPEC 10): one UTC day's ROI, turnover, costs and costliest trades.
+"""The daily digest (docs/rules.md, "Daily digest"): one UTC day's ROI, turnover, costs and
+costliest trades.
 
 Bars are stamped with their 5-minute close, and the last bar of a UTC day (by open time,
-SPEC 6.1) is the one that opens at 23:55 and closes at 00:00 of the next day. So a UTC day
-``D`` owns the closes (and fills, rebalance decisions, funding settlements) with time in
+docs/rules.md, "Time") is the one that opens at 23:55 and closes at 00:00 of the next day. So a
+UTC day ``D`` owns the closes (and fills, rebalance decisions, funding settlements) with time in
 ``(D 00:00, D+1 00:00]``: a close exactly at midnight completes the day before it.
 
-Numbers come from the state store (bar snapshots and fills) only:
+Numbers come from the state store (bar snapshots and fills) only, with the definitions in
+``adaptive_agent.metrics``:
 
 - ROI: NAV at the day's last bar (normally its 24:00 close) over the previous UTC day's last
   bar (normally the 00:00 close that starts the day), minus 1. When the previous day has no
@@ -32,16 +34,17 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from .. import metrics
+from ..core.time_rules import DAY_MS, MINUTE_MS, day_of_close, funding_instants
 from ..monitoring.events import BarSnapshot, TradeRecord
 
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
-FUNDING_BAR_TOLERANCE_MS = 600_000
+FUNDING_BAR_TOLERANCE_MS = 10 * MINUTE_MS
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def _midnight(day: date) -> int:
     """``day`` 00:00 UTC in epoch ms."""
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+    return (day.toordinal() - _EPOCH_ORDINAL) * DAY_MS
 
 
 def day_bounds(day: date) -> tuple[int, int]:
@@ -54,7 +57,7 @@ def day_bounds(day: date) -> tuple[int, int]:
 
 def utc_day(time_ms: int) -> date:
     """The UTC day that owns ``time_ms``: a time exactly at midnight belongs to the day before."""
-    return datetime.fromtimestamp((time_ms - 1) / 1000, tz=UTC).date()
+    return date.fromordinal(_EPOCH_ORDINAL + day_of_close(time_ms))
 
 
 def next_utc_midnight(now_ms: int) -> int:
@@ -73,7 +76,7 @@ def funding_settlements(day: date, hours: tuple[int, ...]) -> list[int]:
     """The funding settlement instants (epoch ms) that ``day`` owns, in ``(D 00:00, D+1 00:00]``:
     hour 0 is the settlement at ``D+1 00:00``, which ends the day."""
     midnight = _midnight(day)
-    return sorted(midnight + (h * HOUR_MS - 1) % DAY_MS + 1 for h in hours)
+    return funding_instants(midnight, midnight + DAY_MS, hours).tolist()
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +195,8 @@ def build_digest(
         return Digest(day=day, has_data=False)
 
     rebalance_ids = _rebalance_ids(store, start, end) | {t.rebalance_id for t in trades}
-    notional = math.fsum(abs(t.size_btc) * t.price for t in trades)
+    notionals = [t.size_btc * t.price for t in trades]
+    notional = math.fsum(abs(x) for x in notionals)
     fees = math.fsum(t.fee_usdt for t in trades)
     slippage = math.fsum(t.slippage_usdt for t in trades)
     top = sorted(trades, key=lambda t: (-t.cost_usdt, t.time_ms, t.client_id))[:3]
@@ -209,11 +213,11 @@ def build_digest(
             nav_start, basis = float(nav0), "nav0"
         else:
             nav_start, basis = bars[0].nav, "first_bar"
-        roi = nav_end / nav_start - 1.0 if nav_start > 0 else None
-        mean_nav = math.fsum(b.nav for b in bars) / len(bars)
-        if mean_nav > 0:
-            turnover = notional / mean_nav
-            fees_nav = fees / mean_nav
+        navs = [b.nav for b in bars]
+        roi = metrics.or_none(metrics.roi(nav_start, nav_end))
+        mean_nav = metrics.mean_nav(navs)
+        turnover = metrics.or_none(metrics.turnover(notionals, navs))
+        fees_nav = metrics.or_none(metrics.fees_nav_per_day([t.fee_usdt for t in trades], navs))
         # the day's settlements are whole hours in (00:00, 24:00]: its own bars cover them
         funding, settlements = _funding_estimate(bars, funding_settlements(day, funding_hours_utc))
 
@@ -327,7 +331,6 @@ def write_digest(d: Digest, out_dir: str | Path = Path("reports") / "daily") -> 
 
 
 __all__ = [
-    "DAY_MS",
     "CostlyTrade",
     "Digest",
     "atomic_write_text",

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import metrics
 from ..backtest.rebalance_backtester import BacktestResult
+from ..core.time_rules import BAR_MS, MINUTE_MS
 
 MAX_POINTS = 3000  # per curve, after min/max bucketing
 
@@ -44,9 +46,9 @@ def _round(a: np.ndarray, digits: int) -> list[float]:
 
 
 def build_payload(result: BacktestResult, title: str) -> dict:
-    t_min = (result.ts_ms - result.ts_ms[0]) // 60_000 + 5  # minutes since start, at bar close
-    peak = np.maximum.accumulate(np.r_[result.summary["nav_start"], result.nav])[1:]
-    dd = -(1.0 - result.nav / peak) * 100.0
+    # minutes since start, at bar close
+    t_min = (result.ts_ms - result.ts_ms[0]) // MINUTE_MS + BAR_MS // MINUTE_MS
+    dd = -metrics.drawdowns(result.nav, result.summary["nav_start"]) * 100.0
     curves = {
         "nav": result.nav,
         "dd": dd,
@@ -56,7 +58,7 @@ def build_payload(result: BacktestResult, title: str) -> dict:
         "delta": result.delta_frac * 100,
     }
     idx = _bucket_minmax(t_min, list(curves.values()), MAX_POINTS)
-    bar_of = np.searchsorted(result.ts_ms + 300_000, [r.plan.time_ms for r in result.rebalances])
+    bar_of = np.searchsorted(result.ts_ms + BAR_MS, [r.plan.time_ms for r in result.rebalances])
     reb, blk = [], []
     for r, i in zip(result.rebalances, bar_of, strict=True):
         point = [int(t_min[i]), round(float(result.nav[i]), 2)]

@@ -1,4 +1,5 @@
-"""Backtest report files (SPEC 8) and the summary table printed at the end of a run.
+"""Backtest report files (docs/rules.md, "Backtest reports") and the summary table printed at
+the end of a run.
 
 Files are written to a temporary folder beside the target and moved into place only when all
 of them exist, so a failed run never leaves a half-written report behind.

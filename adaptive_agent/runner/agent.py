@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import metrics
 from ..clock import Clock, SystemClock
 from ..config import AppConfig
 from ..core.indicators import atr_frac_at
@@ -31,7 +32,7 @@ from ..core.model import (
 )
 from ..core.portfolio_manager import basis, leg_sizes_btc, margin_used_usdt, weights
 from ..core.rebalance_engine import build_orders
-from ..core.time_rules import BAR_MS, BARS_PER_DAY, DAY_MS, completed_day
+from ..core.time_rules import BAR_MS, BARS_PER_DAY, DAY_MS, completed_day, day_of_close
 from ..exchange.exchange_gate import ExchangeError, ExchangeGate, Market
 from ..execution.executor import ExecParams, ExecutionReport, execute, record_state
 from ..lifecycle import UNFINISHED, OrderStatus, RebalanceStatus
@@ -342,16 +343,13 @@ class Agent:
         self._emit("on_alert", kind, text, self.now_ms())
 
     def _sharpe_30d(self, decision_ms: int, nav: float) -> float | None:
-        day = (decision_ms - 1) // 86_400_000  # a close at 00:00 ends the previous day
+        """Sharpe (``metrics``) of the day-end NAVs of the 31 UTC days ending with this close's."""
+        day = day_of_close(decision_ms)
         self._day_nav[day] = nav
-        days = sorted(d for d in self._day_nav if d > day - 31)
         for d in [d for d in self._day_nav if d <= day - 31]:
             del self._day_nav[d]
-        navs = [self._day_nav[d] for d in days]
-        rets = np.diff(navs) / np.asarray(navs[:-1]) if len(navs) > 2 else np.empty(0)
-        if len(rets) < 2 or float(np.std(rets, ddof=1)) == 0.0:
-            return None
-        return float(np.mean(rets) / np.std(rets, ddof=1) * np.sqrt(365.0))
+        navs = [self._day_nav[d] for d in sorted(self._day_nav)]
+        return metrics.or_none(metrics.sharpe(metrics.daily_returns(navs)))
 
     async def _funding_rate(self) -> float | None:
         """The venue's funding rate per 8 h for the bar's report; None when it cannot be read."""

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pytest
 
+from adaptive_agent.core.time_rules import BAR_MS, DAY_MS, HOUR_MS
 from adaptive_agent.monitoring.events import BarSnapshot, TradeRecord
 from adaptive_agent.reports.digest import (
     build_digest,
@@ -28,9 +29,6 @@ from adaptive_agent.state.store import StateStore
 
 DAY = date(2025, 6, 2)
 START = int(datetime(2025, 6, 2, tzinfo=UTC).timestamp() * 1000)
-BAR = 300_000
-HOUR = 3_600_000
-DAY_MS = 86_400_000
 END = START + DAY_MS  # 2025-06-03 00:00: the close of the bar opened 2025-06-02 23:55
 
 
@@ -55,26 +53,19 @@ def fill(t: int, cid: str, rid: str, side: str, size: float, price: float, ref: 
     return TradeRecord(t, rid, cid, "BTC_SPOT", "spot", side, size, price, ref, fee, "taker")
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = StateStore(tmp_path / "state.db")
-    yield s
-    s.close()
-
-
 def synthetic_day(store: StateStore) -> dict:
     rng = np.random.default_rng(7)
     prev = [10_000.0, 10_010.0, 10_020.0]
     # closes 23:50, 23:55 and 24:00 (= START) of the previous day: the last one is its close and
     # its hour-0 funding settlement (rate 0.0003), neither of which is this day's
     for i, nav in enumerate(prev):
-        store.add_bar(snap(START - (2 - i) * BAR, nav, funding_rate=0.0003))
+        store.add_bar(snap(START - (2 - i) * BAR_MS, nav, funding_rate=0.0003))
     navs = 10_020.0 * np.exp(np.cumsum(rng.normal(0, 0.0004, 288)))
     rates = {95: -0.0001, 191: 0.0004, 287: 0.0002}  # bars closing at 08:00, 16:00, 24:00
     for i, nav in enumerate(navs):  # closes 00:05 ... 24:00
         store.add_bar(
             snap(
-                START + (i + 1) * BAR,
+                START + (i + 1) * BAR_MS,
                 float(nav),
                 funding_rate=rates.get(i, 0.00005),
                 w_long=0.1 if i == 191 else 0.0,
@@ -82,21 +73,21 @@ def synthetic_day(store: StateStore) -> dict:
             )
         )
     trades = [
-        fill(START + 10 * BAR, "c1", "r1", "buy", 0.010, 60_030.0, 60_000.0, 0.60),
-        fill(START + 10 * BAR, "c2", "r1", "sell", 0.020, 59_950.0, 60_000.0, 0.30),
-        fill(START + 100 * BAR, "c3", "r2", "buy", 0.005, 60_010.0, 60_020.0, 0.90),
-        fill(START + 100 * BAR, "c4", "r2", "sell", 0.050, 60_100.0, 60_000.0, 0.05),
-        fill(START + 200 * BAR, "c5", "r2", "buy", 0.001, 60_500.0, 60_000.0, 0.01),
+        fill(START + 10 * BAR_MS, "c1", "r1", "buy", 0.010, 60_030.0, 60_000.0, 0.60),
+        fill(START + 10 * BAR_MS, "c2", "r1", "sell", 0.020, 59_950.0, 60_000.0, 0.30),
+        fill(START + 100 * BAR_MS, "c3", "r2", "buy", 0.005, 60_010.0, 60_020.0, 0.90),
+        fill(START + 100 * BAR_MS, "c4", "r2", "sell", 0.050, 60_100.0, 60_000.0, 0.05),
+        fill(START + 200 * BAR_MS, "c5", "r2", "buy", 0.001, 60_500.0, 60_000.0, 0.01),
     ]
     store.add_trades(trades)
     # outside the day: must not count (exactly 00:00 is the previous day's, 24:05 the next's)
     store.add_trades([fill(START, "old", "r0", "buy", 1.0, 60_000.0, 59_000.0, 99.0)])
-    store.add_trades([fill(END + BAR, "new", "r9", "buy", 1.0, 6e4, 5.9e4, 99.0)])
+    store.add_trades([fill(END + BAR_MS, "new", "r9", "buy", 1.0, 6e4, 5.9e4, 99.0)])
     store.begin_rebalance("r0", START, {"orders": 1}, [], START)
-    store.begin_rebalance("r9", END + BAR, {"orders": 1}, [], END + BAR)
+    store.begin_rebalance("r9", END + BAR_MS, {"orders": 1}, [], END + BAR_MS)
     # a rebalance decided this day whose orders were all blocked (no fills): still a rebalance
-    store.begin_rebalance("r3", START + 150 * BAR, {"orders": 0}, [], START + 150 * BAR)
-    store.begin_rebalance("r1", START + 10 * BAR, {"orders": 2}, [], START + 10 * BAR)
+    store.begin_rebalance("r3", START + 150 * BAR_MS, {"orders": 0}, [], START + 150 * BAR_MS)
+    store.begin_rebalance("r1", START + 10 * BAR_MS, {"orders": 2}, [], START + 10 * BAR_MS)
     return {"navs": navs, "prev_close": prev[-1], "trades": trades, "rates": rates}
 
 
@@ -172,7 +163,7 @@ def test_day_without_data(store, tmp_path) -> None:
 
 def test_roi_basis_without_a_previous_day(store) -> None:
     for i, nav in enumerate([1_000.0, 1_010.0, 1_030.0]):  # closes 00:05, 00:10, 00:15
-        store.add_bar(snap(START + (i + 1) * BAR, nav))
+        store.add_bar(snap(START + (i + 1) * BAR_MS, nav))
     d = build_digest(store, DAY)
     assert d.roi_basis == "first_bar" and d.roi == pytest.approx(0.03)
     d0 = build_digest(store, DAY, nav0=1_025.0)
@@ -182,7 +173,7 @@ def test_roi_basis_without_a_previous_day(store) -> None:
 
 
 def test_trades_without_bars(store) -> None:
-    store.add_trades([fill(START + BAR, "c1", "r1", "buy", 0.01, 60_010.0, 60_000.0, 0.5)])
+    store.add_trades([fill(START + BAR_MS, "c1", "r1", "buy", 0.01, 60_010.0, 60_000.0, 0.5)])
     d = build_digest(store, DAY)
     assert d.has_data and d.roi is None and d.turnover is None
     assert d.fees_usdt == pytest.approx(0.5)
@@ -193,31 +184,31 @@ def test_trades_without_bars(store) -> None:
 def test_scheduler_helpers() -> None:
     assert next_utc_midnight(START) == START + 86_400_000  # strictly after
     assert next_utc_midnight(START - 1) == START
-    assert next_utc_midnight(START + 13 * HOUR) == START + 86_400_000
+    assert next_utc_midnight(START + 13 * HOUR_MS) == START + 86_400_000
     assert previous_utc_day(START + 5) == date(2025, 6, 1)
-    assert previous_utc_day(next_utc_midnight(START + HOUR)) == DAY
+    assert previous_utc_day(next_utc_midnight(START + HOUR_MS)) == DAY
     # the close at exactly midnight completes the day before it; a moment earlier it is not done
     assert previous_utc_day(START) == date(2025, 6, 1)
     assert previous_utc_day(START - 1) == date(2025, 5, 31)
-    assert utc_day(next_utc_midnight(START + HOUR)) == DAY  # the day that midnight ends
+    assert utc_day(next_utc_midnight(START + HOUR_MS)) == DAY  # the day that midnight ends
     assert utc_day(next_utc_midnight(START)) == DAY
 
 
 def test_day_owns_the_closes_after_its_midnight_up_to_the_next() -> None:
     assert day_bounds(DAY) == (START + 1, END + 1)  # [lo, hi) = (00:00, 24:00]
     assert utc_day(START) == date(2025, 6, 1)
-    assert utc_day(START + 1) == utc_day(START + BAR) == DAY
+    assert utc_day(START + 1) == utc_day(START + BAR_MS) == DAY
     assert utc_day(END) == DAY and utc_day(END + 1) == date(2025, 6, 3)
-    assert funding_settlements(DAY, (0, 8, 16)) == [START + 8 * HOUR, START + 16 * HOUR, END]
-    assert funding_settlements(DAY, (0, 12)) == [START + 12 * HOUR, END]
+    assert funding_settlements(DAY, (0, 8, 16)) == [START + 8 * HOUR_MS, START + 16 * HOUR_MS, END]
+    assert funding_settlements(DAY, (0, 12)) == [START + 12 * HOUR_MS, END]
 
 
 def test_a_close_at_midnight_is_the_last_bar_of_the_day_it_ends(store) -> None:
     store.add_bar(snap(START, 1_000.0))  # 06-02 00:00: the last close of 06-01
     for i in range(287):  # 00:05 ... 23:55
-        store.add_bar(snap(START + (i + 1) * BAR, 1_000.0 + (i % 3)))
+        store.add_bar(snap(START + (i + 1) * BAR_MS, 1_000.0 + (i % 3)))
     store.add_bar(snap(END, 1_050.0, funding_rate=0.0001))  # 06-03 00:00: 06-02's last close
-    store.add_bar(snap(END + BAR, 1_060.0))  # 06-03 00:05
+    store.add_bar(snap(END + BAR_MS, 1_060.0))  # 06-03 00:05
     store.add_trades([fill(END, "m1", "rm", "buy", 0.01, 60_010.0, 60_000.0, 0.5)])
     store.begin_rebalance("rm", END, {"orders": 1}, [], END)
 
