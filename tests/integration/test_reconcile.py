@@ -17,9 +17,10 @@ import pytest
 from adaptive_agent.config import AppConfig
 from adaptive_agent.core.model import Candle, EngineState, Leg, OrderType
 from adaptive_agent.exchange.exchange_gate import ExchangeError, Market, OrderRequest, OrderStatus
+from adaptive_agent.exchange.paper_exchange import PaperExchange
 from adaptive_agent.execution.executor import client_id, rebalance_id_for
 from adaptive_agent.runner.agent import DAY_MS, Agent, completed_day
-from adaptive_agent.runner.paper import PaperExchange, make_market, paper_agent
+from adaptive_agent.runner.paper import make_market, paper_agent
 from adaptive_agent.sim.matching import SimError
 from adaptive_agent.state.store import OPEN_STATUSES, StateStore
 
