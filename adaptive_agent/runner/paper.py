@@ -14,13 +14,11 @@ import signal
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
 from ..config import AppConfig
 from ..core.model import Candle, Signal
-from ..core.signals import SIGNAL_OF, SignalSeries
+from ..core.signals import SignalSeries
 from ..exchange.paper_exchange import PaperExchange
-from ..io.loaders import Candles, FundingSeries, load_candles, load_funding, load_signals
+from ..io.loaders import Candles, FundingSeries
 from ..state.store import StateStore
 from .agent import Agent, SignalSource
 from .control import LiveControl
@@ -28,11 +26,17 @@ from .services import build_monitors, daily_tasks
 
 
 class FixedSignals(SignalSource):
-    def __init__(self, series: SignalSeries | None) -> None:
+    """A signal series known in advance; a signal older than ``ttl_ms`` has expired (NONE).
+
+    The expiry is the backtest's rule, ``SignalSeries.at`` (docs/rules.md, Signals).
+    """
+
+    def __init__(self, series: SignalSeries | None, ttl_ms: int | None = None) -> None:
         self.series = series or SignalSeries.empty()
+        self.ttl_ms = ttl_ms
 
     def at(self, time_ms: int) -> Signal:
-        return SIGNAL_OF[int(self.series.codes_at(np.array([time_ms], dtype=np.int64))[0])]
+        return self.series.at(time_ms, self.ttl_ms)
 
 
 @dataclass
@@ -50,25 +54,18 @@ class PaperOptions:
 def load_paper_inputs(
     cfg: AppConfig, opts: PaperOptions
 ) -> tuple[Candles, SignalSeries | None, FundingSeries | None]:
-    from ..data import FUNDING_8H, SPOT_5M
-    from ..strategies.baseline_signals import ema_crossover_signals
+    """The replay's candles, signals and funding: the shared run-input rules of the CLI."""
+    from ..cli.inputs import build_run_inputs
 
-    bundled = opts.candles is None
-    candles = load_candles(SPOT_5M if bundled else opts.candles)
-    if opts.start_ms is not None:
-        candles = candles.slice(int(np.searchsorted(candles.ts, opts.start_ms)), len(candles))
-    if opts.bars is not None:
-        candles = candles.slice(0, opts.bars + 1)
-    funding_path = opts.funding or (FUNDING_8H if bundled else None)
-    funding = load_funding(funding_path) if funding_path else None
-    if opts.signals:
-        signals = load_signals(opts.signals)
-    elif bundled:
-        sc = cfg.signals
-        signals = ema_crossover_signals(candles, sc.ema_fast_hours, sc.ema_slow_hours)
-    else:
-        signals = None
-    return candles, signals, funding
+    inputs = build_run_inputs(
+        cfg,
+        candles=opts.candles,
+        signals=opts.signals,
+        funding=opts.funding,
+        start_ms=opts.start_ms,
+        bars=opts.bars,
+    )
+    return inputs.candles, inputs.signals, inputs.funding
 
 
 PAPER_TICK = 0.01  # the backtest fills at reference closes, which have cent precision

@@ -1,9 +1,8 @@
-"""The command line end to end: backtest, signals, config."""
+"""``backtest``, ``signals`` and ``config`` through ``adaptive_agent.cli.main``."""
 
 from __future__ import annotations
 
 import csv
-import io
 import os
 import subprocess
 import sys
@@ -11,7 +10,6 @@ import sys
 import numpy as np
 import pytest
 
-from adaptive_agent import cli
 from adaptive_agent.cli import main
 from adaptive_agent.io.loaders import load_signals
 from adaptive_agent.strategies.baseline_signals import ema_crossover_signals, write_signals
@@ -149,21 +147,3 @@ def test_version_and_module_entry_point():
         timeout=60,
     )
     assert proc.returncode == 0 and proc.stdout.startswith("adaptive-agent ")
-
-
-def test_progress_bar_only_after_delay():
-    class Tty(io.StringIO):
-        def isatty(self):
-            return True
-
-    quiet = cli._Progress(Tty(), delay=3600)
-    quiet(0.5)
-    quiet.close()
-    assert quiet.stream.getvalue() == ""
-    loud = cli._Progress(Tty(), delay=0)
-    loud(0.5)
-    loud.close()
-    assert "50.0%" in loud.stream.getvalue() and loud.stream.getvalue().endswith("\n")
-    piped = cli._Progress(io.StringIO(), delay=0)
-    piped(0.5)
-    assert piped.stream.getvalue() == ""
