@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..config import AppConfig
-from ..core.model import Candle, Signal
+from ..core.model import Candle, Params, Signal
 from ..core.signals import SignalSeries
 from ..exchange.paper_exchange import PaperExchange
 from ..io.loaders import Candles, FundingSeries
@@ -115,7 +115,7 @@ def paper_agent(cfg: AppConfig, market, store: StateStore, signals: SignalSeries
         cfg,
         PaperExchange(market),
         store,
-        FixedSignals(signals),
+        FixedSignals(signals, Params.from_config(cfg).signal_ttl_ms),
         now_ms=lambda: int(market.now_ms),
         sleep=no_wait,
     )

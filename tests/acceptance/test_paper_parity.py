@@ -28,20 +28,44 @@ def _key(plan):
     )
 
 
+def _paper(cfg, candles, signals, funding, db):
+    """The paper run's agent after replaying ``candles`` with the backtest's fill model."""
+    market = make_market(cfg, candles, funding, "backtest")
+    store = StateStore(db, durable=False)
+    agent = paper_agent(cfg, market, store, signals)
+    asyncio.run(replay(agent, market, candles))
+    store.close()
+    return agent
+
+
 @pytest.mark.parametrize("start", [0, 67_000])  # the start of the data; the 2023-03-24 halt
 def test_paper_makes_the_backtests_decisions(spot, funding, tmp_path, start):
     cfg = AppConfig()
     candles = spot.slice(start, start + 3_000)
     signals = ema_crossover_signals(candles, 3, 12)  # frequent crossings: gating exercised
     backtest = run_backtest(candles, signals, funding, config=cfg)
-    market = make_market(cfg, candles, funding, "backtest")
-    store = StateStore(tmp_path / "paper.sqlite", durable=False)
-    agent = paper_agent(cfg, market, store, signals)
-    asyncio.run(replay(agent, market, candles))
-    store.close()
+    agent = _paper(cfg, candles, signals, funding, tmp_path / "paper.sqlite")
     paper = [p for p in agent.plans if p.triggered]
     assert len(paper) == len(backtest.rebalances) > 20
     assert [_key(p) for p in paper] == [_key(r.plan) for r in backtest.rebalances]
     assert sum(len(p.blocked) for p in paper) > 0
     # Same book: NAV at the last decision agrees to float precision.
+    assert agent.plans[-1].nav == pytest.approx(float(backtest.nav[-2]), rel=1e-9)
+
+
+@pytest.mark.parametrize("start", [0, 67_000])
+def test_paper_expires_signals_as_the_backtest_does(spot, funding, tmp_path, start):
+    """``strategy.signal_ttl_minutes``: a signal older than the TTL counts as NONE in both."""
+    candles = spot.slice(start, start + 3_000)
+    signals = ema_crossover_signals(candles, 3, 12)  # a crossing every few hours
+    cfg = AppConfig.model_validate({"strategy": {"signal_ttl_minutes": 240}})
+    untimed = run_backtest(candles, signals, funding, config=AppConfig())
+    backtest = run_backtest(candles, signals, funding, config=cfg)
+    # the TTL is short enough against the gaps between signals to change the decisions
+    assert [_key(r.plan) for r in backtest.rebalances] != [_key(r.plan) for r in untimed.rebalances]
+    agent = _paper(cfg, candles, signals, funding, tmp_path / "paper.sqlite")
+    paper = [p for p in agent.plans if p.triggered]
+    assert len(paper) == len(backtest.rebalances) > 20
+    assert [_key(p) for p in paper] == [_key(r.plan) for r in backtest.rebalances]
+    assert sum(len(p.blocked) for p in paper) > 0
     assert agent.plans[-1].nav == pytest.approx(float(backtest.nav[-2]), rel=1e-9)
