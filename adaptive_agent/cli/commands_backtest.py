@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .exit_codes import EXIT_OK
-from .inputs import build_run_inputs, optional_time
+from .inputs import build_run_inputs, check_nav0, optional_time
 from .progress import Progress
 
 
@@ -27,6 +27,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from ..config import load_config
     from ..reports.writer import format_summary, write_reports
 
+    check_nav0(args.nav0)
     cfg = load_config(args.config)
     start = optional_time(args.start, "--start")
     end = optional_time(args.end, "--end")

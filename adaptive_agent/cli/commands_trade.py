@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from .exit_codes import EXIT_OK
-from .inputs import optional_time
+from .inputs import check_bars, optional_time, replay_speed
 
 
 def cmd_paper(args: argparse.Namespace) -> int:
@@ -15,7 +15,8 @@ def cmd_paper(args: argparse.Namespace) -> int:
     from ..config import load_config
     from ..runner.paper import PaperOptions, run_paper
 
-    speed = None if args.speed == "max" else float(args.speed)
+    check_bars(args.bars)
+    speed = replay_speed(args.speed)
     cfg = load_config(args.config)
     opts = PaperOptions(
         candles=args.candles,

@@ -3,12 +3,15 @@
 ``build_run_inputs`` turns what the operator named (files, a time window, a bar count) into the
 loaded candles, perpetual candles, signals and funding, with the bundled-data defaults: with no
 candle file the run uses the bundled Binance BTC/USDT 5-minute candles, the bundled funding
-history and the baseline EMA-crossover signals computed on the run's own candles.
+history and the baseline EMA-crossover signals computed on the run's own candles. The checks of
+the drivers' numeric options (``--nav0``, ``--bars``, ``--speed``) are here too, so that a bad
+value stops the command before anything is loaded or written.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -97,3 +100,30 @@ def build_run_inputs(
         funding_path=funding_path,
         signals_desc=desc,
     )
+
+
+def check_nav0(value: float | None) -> None:
+    """``--nav0``, when given, is a finite amount of USDT above 0."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"--nav0: expected a finite number > 0, got {value}")
+
+
+def check_bars(value: int | None) -> None:
+    """``--bars``, when given, is a count of closes: 0 or more."""
+    if value is not None and value < 0:
+        raise argparse.ArgumentTypeError(f"--bars: expected a whole number >= 0, got {value}")
+
+
+def replay_speed(text: str) -> float | None:
+    """``--speed``: bars per second (a finite number > 0), or ``max`` (None) for no pause."""
+    if text == "max":
+        return None
+    try:
+        speed = float(text)
+    except ValueError:
+        speed = math.nan
+    if not (math.isfinite(speed) and speed > 0):
+        raise argparse.ArgumentTypeError(
+            f"--speed: expected 'max' or a finite number > 0, got {text!r}"
+        )
+    return speed

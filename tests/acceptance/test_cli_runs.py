@@ -160,6 +160,26 @@ def test_log_json_makes_every_log_line_json(tmp_path, monkeypatch, capsys):
     assert any(r["logger"] == "adaptive_agent.audit" for r in records)  # the midnight's audit
 
 
+@pytest.mark.parametrize(
+    ("flag", "bad"),
+    [("--bars", "-1"), ("--speed", "0"), ("--speed", "-2"), ("--speed", "nan"), ("--speed", "x")],
+)
+def test_bad_paper_option_exits_2_naming_it(flag, bad, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["paper", flag, bad, "--state", "p.sqlite"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {flag}: "), captured.err
+    assert captured.out == "" and list(tmp_path.iterdir()) == []
+
+
+def test_paper_window_without_candles_exits_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["paper", "--start", "2030-01-01", "--state", "p.sqlite"]) == 2
+    assert "fewer than 2 candles" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- live refuses to start without its secrets ------------------------------------------------
 
 

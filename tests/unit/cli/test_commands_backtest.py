@@ -147,3 +147,14 @@ def test_version_and_module_entry_point():
         timeout=60,
     )
     assert proc.returncode == 0 and proc.stdout.startswith("adaptive-agent ")
+
+
+@pytest.mark.parametrize("bad", ["0", "-5", "nan", "inf"])
+def test_bad_nav0_exits_2_before_anything_runs(bad, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["backtest", "--nav0", bad, "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --nav0: "), captured.err
+    assert "finite number > 0" in lines[0]
+    assert captured.out == "" and not out.exists()

@@ -7,7 +7,14 @@ import argparse
 import numpy as np
 import pytest
 
-from adaptive_agent.cli.inputs import NO_SIGNALS, build_run_inputs, parse_time
+from adaptive_agent.cli.inputs import (
+    NO_SIGNALS,
+    build_run_inputs,
+    check_bars,
+    check_nav0,
+    parse_time,
+    replay_speed,
+)
 from adaptive_agent.config import AppConfig
 from adaptive_agent.data import FUNDING_8H, SPOT_5M
 from adaptive_agent.io.loaders import InputError
@@ -69,3 +76,23 @@ def test_paper_loads_what_the_backtest_loads():
     assert np.array_equal(candles.ts, run.candles.ts)
     assert np.array_equal(signals.codes, run.signals.codes)
     assert np.array_equal(funding.ts, run.funding.ts)
+
+
+def test_replay_speed():
+    assert replay_speed("max") is None
+    assert replay_speed("2.5") == 2.5
+    for bad in ("0", "-2", "nan", "inf", "fast"):
+        with pytest.raises(argparse.ArgumentTypeError, match="--speed: expected 'max' or a"):
+            replay_speed(bad)
+
+
+def test_nav0_and_bars_checks():
+    check_nav0(None)
+    check_nav0(1e-9)
+    check_bars(None)
+    check_bars(0)
+    for bad in (0.0, -5.0, float("nan"), float("inf")):
+        with pytest.raises(argparse.ArgumentTypeError, match="--nav0: expected a finite"):
+            check_nav0(bad)
+    with pytest.raises(argparse.ArgumentTypeError, match="--bars: expected a whole number"):
+        check_bars(-1)
