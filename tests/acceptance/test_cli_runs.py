@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from adaptive_agent.cli import main
+from adaptive_agent.core.time_rules import BAR_MS
 from adaptive_agent.data import SPOT_5M
 from adaptive_agent.io.loaders import load_candles
 from adaptive_agent.logging_setup import DEFAULT_LIBRARY_LEVELS
@@ -31,7 +32,6 @@ from adaptive_agent.state.store import OPEN_STATUSES, StateStore
 from tests.support.market_data import ROOT as REPO_ROOT
 
 ROOT = REPO_ROOT
-BAR_MS = 300_000
 DAY = "2022-08-01"  # the bundled data starts at 2022-08-01 00:00 UTC
 
 

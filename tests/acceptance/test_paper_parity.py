@@ -2,7 +2,8 @@
 
 Same trigger times, same target sizes, same orders and blocked orders, same NAV: the paper
 run goes through the whole live path (Agent, execute(), the exchange port, the simulator's
-matching core); only the fill model is the backtester's.
+matching core); only the fill model is the backtester's. With a signal TTL
+(``strategy.signal_ttl_minutes``) both expire the signals by the same rule.
 """
 
 from __future__ import annotations
@@ -38,34 +39,22 @@ def _paper(cfg, candles, signals, funding, db):
     return agent
 
 
+@pytest.mark.parametrize("ttl", [None, 240])  # no expiry; a TTL that changes the decisions
 @pytest.mark.parametrize("start", [0, 67_000])  # the start of the data; the 2023-03-24 halt
-def test_paper_makes_the_backtests_decisions(spot, funding, tmp_path, start):
-    cfg = AppConfig()
+def test_paper_makes_the_backtests_decisions(spot, funding, tmp_path, start, ttl):
+    cfg = AppConfig.model_validate({"strategy": {"signal_ttl_minutes": ttl}})
     candles = spot.slice(start, start + 3_000)
     signals = ema_crossover_signals(candles, 3, 12)  # frequent crossings: gating exercised
     backtest = run_backtest(candles, signals, funding, config=cfg)
+    if ttl is not None:  # a signal older than the TTL counts as NONE: fewer, other decisions
+        untimed = run_backtest(candles, signals, funding, config=AppConfig())
+        assert [_key(r.plan) for r in backtest.rebalances] != [
+            _key(r.plan) for r in untimed.rebalances
+        ]
     agent = _paper(cfg, candles, signals, funding, tmp_path / "paper.sqlite")
     paper = [p for p in agent.plans if p.triggered]
     assert len(paper) == len(backtest.rebalances) > 20
     assert [_key(p) for p in paper] == [_key(r.plan) for r in backtest.rebalances]
     assert sum(len(p.blocked) for p in paper) > 0
     # Same book: NAV at the last decision agrees to float precision.
-    assert agent.plans[-1].nav == pytest.approx(float(backtest.nav[-2]), rel=1e-9)
-
-
-@pytest.mark.parametrize("start", [0, 67_000])
-def test_paper_expires_signals_as_the_backtest_does(spot, funding, tmp_path, start):
-    """``strategy.signal_ttl_minutes``: a signal older than the TTL counts as NONE in both."""
-    candles = spot.slice(start, start + 3_000)
-    signals = ema_crossover_signals(candles, 3, 12)  # a crossing every few hours
-    cfg = AppConfig.model_validate({"strategy": {"signal_ttl_minutes": 240}})
-    untimed = run_backtest(candles, signals, funding, config=AppConfig())
-    backtest = run_backtest(candles, signals, funding, config=cfg)
-    # the TTL is short enough against the gaps between signals to change the decisions
-    assert [_key(r.plan) for r in backtest.rebalances] != [_key(r.plan) for r in untimed.rebalances]
-    agent = _paper(cfg, candles, signals, funding, tmp_path / "paper.sqlite")
-    paper = [p for p in agent.plans if p.triggered]
-    assert len(paper) == len(backtest.rebalances) > 20
-    assert [_key(p) for p in paper] == [_key(r.plan) for r in backtest.rebalances]
-    assert sum(len(p.blocked) for p in paper) > 0
     assert agent.plans[-1].nav == pytest.approx(float(backtest.nav[-2]), rel=1e-9)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from adaptive_agent.cli import main
+from adaptive_agent.core.time_rules import HOUR_MS
 from adaptive_agent.io.loaders import load_signals
 from adaptive_agent.strategies.baseline_signals import ema_crossover_signals, write_signals
 from tests.support.market_data import write_candles_csv
@@ -110,7 +111,7 @@ def test_signals_command_has_no_lookahead(spot, tmp_path, capsys):
     assert "signals written" in capsys.readouterr().out
     full = load_signals(out)
     assert len(full.ts_ms) > 5
-    assert np.all(full.ts_ms % 3_600_000 == 0)  # emitted at hour closes
+    assert np.all(full.ts_ms % HOUR_MS == 0)  # emitted at hour closes
     assert np.all(full.codes[1:] != full.codes[:-1])  # crossings alternate
     # Signals computed on a prefix of the candles are a prefix of the full signals.
     part = ema_crossover_signals(c.slice(0, 12_000))
