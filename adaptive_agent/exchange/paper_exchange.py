@@ -91,7 +91,11 @@ class PaperExchange(ExchangeGate):
     async def fetch_order(self, market: Market, client_id: str) -> OrderState | None:
         try:
             return _state(self.m.get_order(str(market), client_id), client_id)
-        except SimError:  # like Gate: a finished order's text is found in the history only
+        except SimError:
+            # Like Gate: an order is found by its custom id (``text``) only while it is open;
+            # once finished, only by its order id (Gate API v4 ``GET /spot/orders/{order_id}``,
+            # parameter order_id: "Operations based on custom IDs can only be checked in
+            # pending orders"). So a finished order is looked up in the order history.
             for o in self.m.order_history(str(market)):
                 if o.text == client_id:
                     return _state(o, client_id)
