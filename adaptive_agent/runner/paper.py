@@ -14,138 +14,30 @@ import signal
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
 from ..clock import VirtualClock
 from ..config import AppConfig
 from ..core.model import Candle, Signal
-from ..core.signals import SIGNAL_OF, SignalSeries
-from ..exchange.exchange_gate import (
-    Balances,
-    BookTop,
-    DualPositions,
-    ExchangeGate,
-    Market,
-    OrderRequest,
-    OrderState,
-    OrderStatus,
-)
-from ..io.loaders import Candles, FundingSeries, load_candles, load_funding, load_signals
-from ..sim.matching import SimError
+from ..core.signals import SignalSeries
+from ..exchange.paper_exchange import PaperExchange
+from ..io.loaders import Candles, FundingSeries
 from ..state.store import StateStore
 from .agent import Agent, SignalSource
 from .control import LiveControl
 from .services import build_monitors, daily_tasks
 
 
-class PaperExchange(ExchangeGate):
-    """``ExchangeGate`` over a ``SimMarket``: no network, the simulator's clock."""
-
-    def __init__(self, market) -> None:
-        self.m = market
-
-    async def get_price(self, market: Market = Market.SPOT) -> float:
-        return float(self.m.mark() if market is Market.FUTURES else self.m.last("spot"))
-
-    async def get_book_top(self, market: Market) -> BookTop:
-        bid, ask = self.m.top(str(market))
-        return BookTop(float(bid), float(ask))
-
-    async def get_balances(self) -> Balances:
-        spot = self.m.spot_balances()
-        fut = self.m.futures_account()
-        return Balances(
-            spot_usdt=_total(spot["USDT"]),
-            spot_btc=_total(spot["BTC"]),
-            futures_usdt=float(fut["total"]),
-            futures_available=float(fut["available"]),
-        )
-
-    async def get_positions(self) -> DualPositions:
-        pos = self.m.positions()
-        lng, sht = pos["dual_long"], pos["dual_short"]
-        return DualPositions(
-            round(abs(float(lng["size"]))),
-            float(lng["entry_price"] or 0.0),
-            round(abs(float(sht["size"]))),
-            float(sht["entry_price"] or 0.0),
-            float(self.m.mark()),
-        )
-
-    async def get_funding_rate(self) -> float:
-        return float(getattr(self.m, "funding_rate", lambda: 0.0)())
-
-    async def create_orders(self, requests: list[OrderRequest]) -> list[OrderState]:
-        out = []
-        for r in requests:
-            side, reduce_only = r.side, r.reduce_only
-            if r.market is Market.FUTURES:
-                amount = r.amount if side == "buy" else -r.amount
-            else:
-                amount = r.cost if (r.price is None and r.cost is not None) else r.amount
-            tif = "poc" if r.post_only else ("ioc" if (r.ioc or r.price is None) else "gtc")
-            try:
-                o = self.m.place(
-                    str(r.market),
-                    side,
-                    amount,
-                    r.price,
-                    tif=tif,
-                    reduce_only=reduce_only,
-                    text=r.client_id,
-                )
-            except SimError as exc:
-                out.append(OrderState(r.client_id, OrderStatus.REJECTED, error=exc.label))
-                continue
-            out.append(_state(o, r.client_id))
-        return out
-
-    async def cancel_order(self, market: Market, client_id: str) -> OrderState | None:
-        try:
-            return _state(self.m.cancel(str(market), client_id), client_id)
-        except SimError:
-            return await self.fetch_order(market, client_id)
-
-    async def fetch_order(self, market: Market, client_id: str) -> OrderState | None:
-        try:
-            return _state(self.m.get_order(str(market), client_id), client_id)
-        except SimError:  # like Gate: a finished order's text is found in the history only
-            for o in self.m.order_history(str(market)):
-                if o.text == client_id:
-                    return _state(o, client_id)
-            return None
-
-    async def fetch_open_orders(self, market: Market) -> list[OrderState]:
-        return [_state(o, o.text or "") for o in self.m.open_orders(str(market))]
-
-
-def _total(v) -> float:
-    return float(sum(v)) if isinstance(v, tuple | list) else float(v)
-
-
-def _state(o, cid: str) -> OrderState:
-    status = OrderStatus.OPEN
-    if o.status != "open":  # the simulator's own (Gate's) status word
-        finish = str(o.finish_as)
-        status = {"filled": OrderStatus.CLOSED, "ioc": OrderStatus.CLOSED}.get(
-            finish, OrderStatus.CANCELED
-        )
-        if finish == "poc":
-            return OrderState(
-                cid, OrderStatus.REJECTED, error="ORDER_POC_IMMEDIATE", exchange_id=str(o.id)
-            )
-    filled = abs(float(o.filled))
-    return OrderState(
-        cid, status, filled, float(o.avg_price) if filled else None, float(o.fee_usdt), str(o.id)
-    )
-
-
 class FixedSignals(SignalSource):
-    def __init__(self, series: SignalSeries | None) -> None:
+    """A signal series known in advance; a signal older than ``ttl_ms`` has expired (NONE).
+
+    The expiry is the backtest's rule, ``SignalSeries.at`` (docs/rules.md, Signals).
+    """
+
+    def __init__(self, series: SignalSeries | None, ttl_ms: int | None = None) -> None:
         self.series = series or SignalSeries.empty()
+        self.ttl_ms = ttl_ms
 
     def at(self, time_ms: int) -> Signal:
-        return SIGNAL_OF[int(self.series.codes_at(np.array([time_ms], dtype=np.int64))[0])]
+        return self.series.at(time_ms, self.ttl_ms)
 
 
 @dataclass
@@ -163,25 +55,18 @@ class PaperOptions:
 def load_paper_inputs(
     cfg: AppConfig, opts: PaperOptions
 ) -> tuple[Candles, SignalSeries | None, FundingSeries | None]:
-    from ..data import FUNDING_8H, SPOT_5M
-    from ..strategies.baseline_signals import ema_crossover_signals
+    """The replay's candles, signals and funding: the shared run-input rules of the CLI."""
+    from ..cli.inputs import build_run_inputs
 
-    bundled = opts.candles is None
-    candles = load_candles(SPOT_5M if bundled else opts.candles)
-    if opts.start_ms is not None:
-        candles = candles.slice(int(np.searchsorted(candles.ts, opts.start_ms)), len(candles))
-    if opts.bars is not None:
-        candles = candles.slice(0, opts.bars + 1)
-    funding_path = opts.funding or (FUNDING_8H if bundled else None)
-    funding = load_funding(funding_path) if funding_path else None
-    if opts.signals:
-        signals = load_signals(opts.signals)
-    elif bundled:
-        sc = cfg.signals
-        signals = ema_crossover_signals(candles, sc.ema_fast_hours, sc.ema_slow_hours)
-    else:
-        signals = None
-    return candles, signals, funding
+    inputs = build_run_inputs(
+        cfg,
+        candles=opts.candles,
+        signals=opts.signals,
+        funding=opts.funding,
+        start_ms=opts.start_ms,
+        bars=opts.bars,
+    )
+    return inputs.candles, inputs.signals, inputs.funding
 
 
 PAPER_TICK = 0.01  # the backtest fills at reference closes, which have cent precision
@@ -228,7 +113,7 @@ def paper_agent(cfg: AppConfig, market, store: StateStore, signals: SignalSeries
         cfg,
         PaperExchange(market),
         store,
-        FixedSignals(signals),
+        FixedSignals(signals, cfg.core_params().signal_ttl_ms),
         clock=VirtualClock(lambda: int(market.now_ms)),
     )
     if market.fill_model == "backtest":

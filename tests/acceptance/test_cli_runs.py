@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from adaptive_agent.cli import main
+from adaptive_agent.core.time_rules import BAR_MS
 from adaptive_agent.data import SPOT_5M
 from adaptive_agent.io.loaders import load_candles
 from adaptive_agent.lifecycle import UNFINISHED
@@ -32,7 +33,6 @@ from adaptive_agent.state.store import StateStore
 from tests.support.market_data import ROOT as REPO_ROOT
 
 ROOT = REPO_ROOT
-BAR_MS = 300_000
 DAY = "2022-08-01"  # the bundled data starts at 2022-08-01 00:00 UTC
 
 
@@ -159,6 +159,26 @@ def test_log_json_makes_every_log_line_json(tmp_path, monkeypatch, capsys):
         r["logger"] == "adaptive_agent.agent" and "rebalance at" in r["msg"] for r in records
     )
     assert any(r["logger"] == "adaptive_agent.audit" for r in records)  # the midnight's audit
+
+
+@pytest.mark.parametrize(
+    ("flag", "bad"),
+    [("--bars", "-1"), ("--speed", "0"), ("--speed", "-2"), ("--speed", "nan"), ("--speed", "x")],
+)
+def test_bad_paper_option_exits_2_naming_it(flag, bad, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["paper", flag, bad, "--state", "p.sqlite"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {flag}: "), captured.err
+    assert captured.out == "" and list(tmp_path.iterdir()) == []
+
+
+def test_paper_window_without_candles_exits_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["paper", "--start", "2030-01-01", "--state", "p.sqlite"]) == 2
+    assert "fewer than 2 candles" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- live refuses to start without its secrets ------------------------------------------------

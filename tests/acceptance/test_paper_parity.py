@@ -2,7 +2,8 @@
 
 Same trigger times, same target sizes, same orders and blocked orders, same NAV: the paper
 run goes through the whole live path (Agent, execute(), the exchange port, the simulator's
-matching core); only the fill model is the backtester's.
+matching core); only the fill model is the backtester's. With a signal TTL
+(``strategy.signal_ttl_minutes``) both expire the signals by the same rule.
 """
 
 from __future__ import annotations
@@ -28,17 +29,29 @@ def _key(plan):
     )
 
 
-@pytest.mark.parametrize("start", [0, 67_000])  # the start of the data; the 2023-03-24 halt
-def test_paper_makes_the_backtests_decisions(spot, funding, tmp_path, start):
-    cfg = AppConfig()
-    candles = spot.slice(start, start + 3_000)
-    signals = ema_crossover_signals(candles, 3, 12)  # frequent crossings: gating exercised
-    backtest = run_backtest(candles, signals, funding, config=cfg)
+def _paper(cfg, candles, signals, funding, db):
+    """The paper run's agent after replaying ``candles`` with the backtest's fill model."""
     market = make_market(cfg, candles, funding, "backtest")
-    store = StateStore(tmp_path / "paper.sqlite", durable=False)
+    store = StateStore(db, durable=False)
     agent = paper_agent(cfg, market, store, signals)
     asyncio.run(replay(agent, market, candles))
     store.close()
+    return agent
+
+
+@pytest.mark.parametrize("ttl", [None, 240])  # no expiry; a TTL that changes the decisions
+@pytest.mark.parametrize("start", [0, 67_000])  # the start of the data; the 2023-03-24 halt
+def test_paper_makes_the_backtests_decisions(spot, funding, tmp_path, start, ttl):
+    cfg = AppConfig.model_validate({"strategy": {"signal_ttl_minutes": ttl}})
+    candles = spot.slice(start, start + 3_000)
+    signals = ema_crossover_signals(candles, 3, 12)  # frequent crossings: gating exercised
+    backtest = run_backtest(candles, signals, funding, config=cfg)
+    if ttl is not None:  # a signal older than the TTL counts as NONE: fewer, other decisions
+        untimed = run_backtest(candles, signals, funding, config=AppConfig())
+        assert [_key(r.plan) for r in backtest.rebalances] != [
+            _key(r.plan) for r in untimed.rebalances
+        ]
+    agent = _paper(cfg, candles, signals, funding, tmp_path / "paper.sqlite")
     paper = [p for p in agent.plans if p.triggered]
     assert len(paper) == len(backtest.rebalances) > 20
     assert [_key(p) for p in paper] == [_key(r.plan) for r in backtest.rebalances]

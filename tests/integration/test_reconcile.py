@@ -18,10 +18,11 @@ from adaptive_agent.config import AppConfig
 from adaptive_agent.core.model import Candle, EngineState, Leg, OrderType, SafeCode
 from adaptive_agent.core.time_rules import DAY_MS, completed_day
 from adaptive_agent.exchange.exchange_gate import ExchangeError, Market, OrderRequest, OrderStatus
+from adaptive_agent.exchange.paper_exchange import PaperExchange
 from adaptive_agent.execution.executor import client_id, rebalance_id_for
 from adaptive_agent.lifecycle import UNFINISHED
 from adaptive_agent.runner.agent import Agent
-from adaptive_agent.runner.paper import PaperExchange, make_market, paper_agent
+from adaptive_agent.runner.paper import make_market, paper_agent
 from adaptive_agent.sim.matching import SimError
 from adaptive_agent.state.store import StateStore
 

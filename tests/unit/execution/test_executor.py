@@ -12,8 +12,9 @@ from adaptive_agent.config import AppConfig
 from adaptive_agent.core.model import Book, EngineState, OrderType, Params, Prices, Signal
 from adaptive_agent.core.rebalance_engine import build_orders
 from adaptive_agent.exchange.exchange_gate import BookTop, Market
+from adaptive_agent.exchange.paper_exchange import PaperExchange
 from adaptive_agent.execution.executor import ExecParams, client_id, execute, rebalance_id_for
-from adaptive_agent.runner.paper import PaperExchange, make_market
+from adaptive_agent.runner.paper import make_market
 from adaptive_agent.state.store import StateStore
 
 P = Params()

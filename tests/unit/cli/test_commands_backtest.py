@@ -1,9 +1,8 @@
-"""The command line end to end: backtest, signals, config."""
+"""``backtest``, ``signals`` and ``config`` through ``adaptive_agent.cli.main``."""
 
 from __future__ import annotations
 
 import csv
-import io
 import os
 import subprocess
 import sys
@@ -11,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from adaptive_agent import cli
 from adaptive_agent.cli import main
+from adaptive_agent.core.time_rules import HOUR_MS
 from adaptive_agent.io.loaders import load_signals
 from adaptive_agent.strategies.baseline_signals import ema_crossover_signals, write_signals
 from tests.support.market_data import write_candles_csv
@@ -112,7 +111,7 @@ def test_signals_command_has_no_lookahead(spot, tmp_path, capsys):
     assert "signals written" in capsys.readouterr().out
     full = load_signals(out)
     assert len(full.ts_ms) > 5
-    assert np.all(full.ts_ms % 3_600_000 == 0)  # emitted at hour closes
+    assert np.all(full.ts_ms % HOUR_MS == 0)  # emitted at hour closes
     assert np.all(full.codes[1:] != full.codes[:-1])  # crossings alternate
     # Signals computed on a prefix of the candles are a prefix of the full signals.
     part = ema_crossover_signals(c.slice(0, 12_000))
@@ -151,19 +150,12 @@ def test_version_and_module_entry_point():
     assert proc.returncode == 0 and proc.stdout.startswith("adaptive-agent ")
 
 
-def test_progress_bar_only_after_delay():
-    class Tty(io.StringIO):
-        def isatty(self):
-            return True
-
-    quiet = cli._Progress(Tty(), delay=3600)
-    quiet(0.5)
-    quiet.close()
-    assert quiet.stream.getvalue() == ""
-    loud = cli._Progress(Tty(), delay=0)
-    loud(0.5)
-    loud.close()
-    assert "50.0%" in loud.stream.getvalue() and loud.stream.getvalue().endswith("\n")
-    piped = cli._Progress(io.StringIO(), delay=0)
-    piped(0.5)
-    assert piped.stream.getvalue() == ""
+@pytest.mark.parametrize("bad", ["0", "-5", "nan", "inf"])
+def test_bad_nav0_exits_2_before_anything_runs(bad, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["backtest", "--nav0", bad, "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --nav0: "), captured.err
+    assert "finite number > 0" in lines[0]
+    assert captured.out == "" and not out.exists()

@@ -1,0 +1,64 @@
+"""Command line: ``adaptive-agent backtest | signals | config | paper | live | safe-mode |
+digest | audit | health | gate-sim``.
+
+Exit codes (``exit_codes.py``): 0 success, 2 bad input or configuration (one line naming the
+file/field and line), 1 anything unexpected. Heavy modules are imported inside the commands that
+need them, so the backtest never loads an exchange client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .commands_backtest import cmd_backtest, cmd_config, cmd_signals
+from .commands_ops import cmd_audit, cmd_digest, cmd_gate_sim, cmd_health, cmd_safe_mode
+from .commands_trade import cmd_live, cmd_paper
+from .exit_codes import EXIT_FAIL, EXIT_INPUT, EXIT_INTERRUPTED
+from .parser import build_parser
+
+__all__ = ["main"]
+
+HANDLERS = {
+    "backtest": cmd_backtest,
+    "signals": cmd_signals,
+    "config": cmd_config,
+    "paper": cmd_paper,
+    "live": cmd_live,
+    "safe-mode": cmd_safe_mode,
+    "gate-sim": cmd_gate_sim,
+    "digest": cmd_digest,
+    "audit": cmd_audit,
+    "health": cmd_health,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `adaptive-agent` console script."""
+    args = build_parser().parse_args(argv)
+    from ..config import ConfigError
+    from ..exchange.exchange_gate import ExchangeError
+    from ..io.loaders import InputError
+    from ..policy.policy_layer import MissingSecret
+
+    if args.command in ("paper", "live", "gate-sim"):
+        from ..logging_setup import setup_logging
+        from ..policy.policy_layer import install_secret_filter
+
+        setup_logging(
+            args.log_level.upper(), json_logs=args.log_json, filters=(install_secret_filter(),)
+        )
+    try:
+        return HANDLERS[args.command](args)
+    except (InputError, ConfigError) as exc:
+        print(f"error: {exc}" if isinstance(exc, InputError) else str(exc), file=sys.stderr)
+        return EXIT_INPUT
+    except (argparse.ArgumentTypeError, MissingSecret) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except ExchangeError as exc:
+        print(f"exchange error: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

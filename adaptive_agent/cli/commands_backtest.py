@@ -1,0 +1,97 @@
+"""``adaptive-agent backtest | signals | config``: the offline commands.
+
+None of them loads an exchange client: heavy modules are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .exit_codes import EXIT_OK
+from .inputs import build_run_inputs, check_nav0, optional_time
+from .progress import Progress
+
+
+def run_id(parts: list[str]) -> str:
+    """``<UTC now>-<hash of the inputs>``: the default report folder name."""
+    digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:8]
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{digest}"
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from ..backtest.rebalance_backtester import run_backtest
+    from ..config import load_config
+    from ..reports.writer import format_summary, write_reports
+
+    check_nav0(args.nav0)
+    cfg = load_config(args.config)
+    start = optional_time(args.start, "--start")
+    end = optional_time(args.end, "--end")
+    inputs = build_run_inputs(
+        cfg,
+        candles=args.candles,
+        signals=args.signals,
+        funding=args.funding,
+        perp_candles=args.perp_candles,
+        start_ms=start,
+        end_ms=end,
+    )
+    candles = inputs.candles
+    progress = Progress()
+    try:
+        result = run_backtest(
+            candles, inputs.signals, inputs.funding, inputs.perp, cfg, args.nav0, progress
+        )
+    finally:
+        progress.close()
+    parts = [
+        str(candles.path),
+        str(inputs.funding_path),
+        inputs.signals_desc,
+        str(args.perp_candles),
+        str(args.config),
+        str(args.nav0),
+        str(start),
+        str(end),
+    ]
+    out = Path(args.out) if args.out else Path("reports") / run_id(parts)
+    title = f"adaptive_agent backtest — {Path(candles.path).name}"
+    write_reports(result, out, html=not args.no_html, title=title)
+    if not args.quiet:
+        constant = "constant " + str(cfg.backtest.funding_rate_default)
+        print(f"candles : {candles.path}")
+        print(f"funding : {inputs.funding_path or constant}")
+        print(f"signals : {inputs.signals_desc}")
+        if args.perp_candles:
+            print(f"perp    : {args.perp_candles}")
+        print(format_summary(result))
+    print(f"reports : {out}")
+    return EXIT_OK
+
+
+def cmd_signals(args: argparse.Namespace) -> int:
+    from ..config import load_config
+    from ..data import SPOT_5M
+    from ..io.loaders import load_candles
+    from ..strategies.baseline_signals import ema_crossover_signals, write_signals
+
+    cfg = load_config(args.config)
+    candles = load_candles(args.candles or SPOT_5M)
+    series = ema_crossover_signals(candles, cfg.signals.ema_fast_hours, cfg.signals.ema_slow_hours)
+    out = Path(args.out)
+    if out.parent != Path():
+        out.parent.mkdir(parents=True, exist_ok=True)
+    write_signals(series, out)
+    print(f"{len(series.ts_ms)} signals written to {out}")
+    return EXIT_OK
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from ..config import load_config, render_config
+
+    sys.stdout.write(render_config(load_config(args.config)))
+    return EXIT_OK

@@ -1,0 +1,56 @@
+"""``adaptive-agent paper | live``: the agent trading, on the in-process simulator or on Gate.io."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .exit_codes import EXIT_OK
+from .inputs import check_bars, optional_time, replay_speed
+
+
+def cmd_paper(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from ..config import load_config
+    from ..runner.paper import PaperOptions, run_paper
+
+    check_bars(args.bars)
+    speed = replay_speed(args.speed)
+    cfg = load_config(args.config)
+    opts = PaperOptions(
+        candles=args.candles,
+        signals=args.signals,
+        funding=args.funding,
+        start_ms=optional_time(args.start, "--start"),
+        bars=args.bars,
+        speed=speed,
+        fill_model=args.fill_model,
+        state_path=Path(args.state),
+    )
+    summary = asyncio.run(run_paper(cfg, opts))
+    print(summary)
+    return EXIT_OK
+
+
+def cmd_live(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from ..config import load_config
+    from ..runner.live import LiveOptions, run_live
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    cfg = load_config(args.config)
+    opts = LiveOptions(
+        state_path=Path(args.state),
+        gate_url=args.gate_url,
+        binance_url=args.binance_url,
+        signals_file=Path(args.signals_file) if args.signals_file else None,
+        webhook_port=args.webhook_port,
+        max_bars=args.bars,
+        set_dual_mode=args.set_dual_mode,
+    )
+    return asyncio.run(run_live(cfg, opts))

@@ -1,0 +1,157 @@
+"""The ``adaptive-agent`` argument parser: every subcommand, its options and --help texts."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every subcommand with its options and --help texts."""
+    p = argparse.ArgumentParser(
+        prog="adaptive-agent",
+        description="BTC-neutral rebalancing agent for Gate.io: backtest, paper and live trading.",
+    )
+    p.add_argument("--version", action="version", version=f"adaptive-agent {__version__}")
+    p.add_argument("--log-json", action="store_true", help="logs as one JSON object per line")
+    p.add_argument("--log-level", default="INFO", help="DEBUG shows per-bar detail (default INFO)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    b = sub.add_parser(
+        "backtest",
+        help="replay 5-minute candles through the decision core and write reports",
+        description=(
+            "Backtest on a candle CSV (fill model: docs/rules.md, Backtest). With no --candles it"
+            " runs on the bundled real Binance BTC/USDT data with the bundled funding history and"
+            " the baseline signals."
+        ),
+    )
+    b.add_argument(
+        "--candles", help="5-minute P_ref candles: CSV or CSV.gz (header or Binance klines)"
+    )
+    b.add_argument("--signals", help="signals CSV: timestamp,signal (BUY|SELL|NONE)")
+    b.add_argument("--funding", help="funding CSV: timestamp,funding_rate (or rate)")
+    b.add_argument(
+        "--perp-candles", help="perpetual 5-minute candles for P_contract (default: P_ref)"
+    )
+    b.add_argument("--config", help="TOML configuration file (default: built-in defaults)")
+    b.add_argument("--nav0", type=float, help="starting NAV in USDT (default: backtest.nav0)")
+    b.add_argument("--start", help="first bar to use (ISO date/time, UTC)")
+    b.add_argument("--end", help="end of the run, exclusive (ISO date/time, UTC)")
+    b.add_argument("--out", help="report folder (default: reports/<run-id>/)")
+    b.add_argument("--no-html", action="store_true", help="skip equity.html")
+    b.add_argument("--quiet", action="store_true", help="do not print the summary table")
+
+    s = sub.add_parser(
+        "signals",
+        help="write baseline signals (EMA crossover on hourly closes) for a candle file",
+        description=(
+            "Baseline signal rule: BUY when the fast EMA of hourly closes crosses above the slow"
+            " one, SELL when it crosses below (spans in signals.ema_fast_hours/ema_slow_hours)."
+        ),
+    )
+    s.add_argument("--candles", help="5-minute candles (default: bundled Binance BTC/USDT)")
+    s.add_argument("--out", required=True, help="signals CSV to write")
+    s.add_argument("--config", help="TOML configuration file")
+
+    c = sub.add_parser("config", help="print the effective configuration (secrets masked)")
+    c.add_argument("--config", help="TOML configuration file")
+
+    pp = sub.add_parser(
+        "paper",
+        help="paper trading on the built-in simulated exchange (no secrets needed)",
+        description=(
+            "Replays candles through the same decision core and execution as live trading,"
+            " against the in-process simulated exchange. Default: the bundled real data with"
+            " the baseline signals and the backtest's fill model."
+        ),
+    )
+    pp.add_argument("--candles", help="5-minute candles to replay (default: bundled)")
+    pp.add_argument("--signals", help="signals CSV (default with bundled data: baseline signals)")
+    pp.add_argument("--funding", help="funding CSV (default with bundled data: bundled funding)")
+    pp.add_argument("--config", help="TOML configuration file")
+    pp.add_argument("--start", help="first bar to replay (ISO date/time, UTC)")
+    pp.add_argument("--bars", type=int, help="stop after this many bars")
+    pp.add_argument(
+        "--speed",
+        default="max",
+        help="bars per second, or 'max' (default) to replay as fast as possible",
+    )
+    pp.add_argument(
+        "--fill-model",
+        choices=("backtest", "realistic"),
+        default="backtest",
+        help="simulated fills: the backtest's model (default) or a book with spread",
+    )
+    pp.add_argument("--state", default="state/paper.sqlite", help="state database")
+
+    lv = sub.add_parser(
+        "live",
+        help="trade on Gate.io (secrets from GATE_API_KEY / GATE_API_SECRET)",
+        description=(
+            "Live trading: Gate.io spot + USDT perpetual through ccxt, P_ref from Binance."
+            " Use --gate-url/--binance-url to rehearse against `adaptive-agent gate-sim`."
+            " Set GATE_UID (the account's user id) to follow futures fills over the websocket"
+            " too; without it futures fills are polled."
+        ),
+    )
+    lv.add_argument("--config", help="TOML configuration file")
+    lv.add_argument("--state", default="state/live.sqlite", help="state database")
+    lv.add_argument("--gate-url", help="Gate REST base, e.g. http://127.0.0.1:8080 (gate-sim)")
+    lv.add_argument("--binance-url", help="Binance REST base; the stream is at <url>/ws")
+    lv.add_argument("--signals-file", help="signals CSV to follow as it grows")
+    lv.add_argument(
+        "--webhook-port",
+        type=int,
+        help="serve POST /signal on 127.0.0.1:PORT (token: ADAPTIVE_AGENT_WEBHOOK_TOKEN)",
+    )
+    lv.add_argument("--bars", type=int, help="stop after this many closes")
+    lv.add_argument(
+        "--set-dual-mode",
+        action="store_true",
+        help="switch the futures account to dual position mode if it is not",
+    )
+
+    sm = sub.add_parser("safe-mode", help="kill switch: hold every exposure-raising order")
+    sm.add_argument("switch", choices=("on", "off", "status"))
+    sm.add_argument("--state", default="state/live.sqlite", help="state database of the agent")
+
+    gs = sub.add_parser(
+        "gate-sim",
+        help="serve a Gate-protocol exchange simulator on 127.0.0.1",
+        description="Gate API v4 REST + websockets and Binance klines, replaying a candle file.",
+    )
+    for name, what in (
+        ("digest", "rebuild the daily digest of one UTC day"),
+        ("audit", "daily KPI audit of one UTC day against the targets"),
+    ):
+        d = sub.add_parser(name, help=what)
+        d.add_argument("--date", required=True, help="the UTC day, YYYY-MM-DD")
+        d.add_argument("--state", default="state/live.sqlite", help="state database")
+        d.add_argument("--out", help="output folder (default: reports.daily_dir / audit_dir)")
+        d.add_argument("--config", help="TOML configuration file")
+
+    h = sub.add_parser("health", help="exit 0 if the agent processed a bar recently")
+    h.add_argument("--state", default="state/live.sqlite", help="state database")
+    h.add_argument("--max-age", type=float, default=900.0, help="seconds (default 900)")
+
+    gs.add_argument("--candles", help="5-minute candles to replay (default: bundled)")
+    gs.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0: any free one)")
+    gs.add_argument("--usdt", type=float, default=100_000.0, help="USDT in each account")
+    gs.add_argument("--funding", help="funding CSV for settlements (default: constant rate)")
+    gs.add_argument(
+        "--speed",
+        type=float,
+        default=0.0,
+        help="bars per real second (0: advance only via POST /sim/advance)",
+    )
+    gs.add_argument("--fill-model", choices=("realistic", "backtest"), default="realistic")
+    gs.add_argument("--latency-ms", type=float, default=0.0, help="added to every REST reply")
+    gs.add_argument(
+        "--error-rate",
+        type=float,
+        default=0.0,
+        help="fraction of private calls answered with a server error",
+    )
+    return p

@@ -1,0 +1,126 @@
+"""``PaperExchange``: the ``ExchangeGate`` port over the simulator's ``SimMarket``, in process.
+
+No network and no clock of its own: prices, books, balances and orders are the simulator's, and
+time is the replay's. The paper driver (``runner/paper.py``) and the tests trade through it with
+the same ``Agent`` and ``execute()`` as live trading.
+"""
+
+from __future__ import annotations
+
+from ..sim.matching import SimError
+from .exchange_gate import (
+    Balances,
+    BookTop,
+    DualPositions,
+    ExchangeGate,
+    Market,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+)
+
+
+class PaperExchange(ExchangeGate):
+    """``ExchangeGate`` over a ``SimMarket``: no network, the simulator's clock."""
+
+    def __init__(self, market) -> None:
+        self.m = market
+
+    async def get_price(self, market: Market = Market.SPOT) -> float:
+        return float(self.m.mark() if market is Market.FUTURES else self.m.last("spot"))
+
+    async def get_book_top(self, market: Market) -> BookTop:
+        bid, ask = self.m.top(str(market))
+        return BookTop(float(bid), float(ask))
+
+    async def get_balances(self) -> Balances:
+        spot = self.m.spot_balances()
+        fut = self.m.futures_account()
+        return Balances(
+            spot_usdt=_total(spot["USDT"]),
+            spot_btc=_total(spot["BTC"]),
+            futures_usdt=float(fut["total"]),
+            futures_available=float(fut["available"]),
+        )
+
+    async def get_positions(self) -> DualPositions:
+        pos = self.m.positions()
+        lng, sht = pos["dual_long"], pos["dual_short"]
+        return DualPositions(
+            round(abs(float(lng["size"]))),
+            float(lng["entry_price"] or 0.0),
+            round(abs(float(sht["size"]))),
+            float(sht["entry_price"] or 0.0),
+            float(self.m.mark()),
+        )
+
+    async def get_funding_rate(self) -> float:
+        return float(getattr(self.m, "funding_rate", lambda: 0.0)())
+
+    async def create_orders(self, requests: list[OrderRequest]) -> list[OrderState]:
+        out = []
+        for r in requests:
+            side, reduce_only = r.side, r.reduce_only
+            if r.market is Market.FUTURES:
+                amount = r.amount if side == "buy" else -r.amount
+            else:
+                amount = r.cost if (r.price is None and r.cost is not None) else r.amount
+            tif = "poc" if r.post_only else ("ioc" if (r.ioc or r.price is None) else "gtc")
+            try:
+                o = self.m.place(
+                    str(r.market),
+                    side,
+                    amount,
+                    r.price,
+                    tif=tif,
+                    reduce_only=reduce_only,
+                    text=r.client_id,
+                )
+            except SimError as exc:
+                out.append(OrderState(r.client_id, OrderStatus.REJECTED, error=exc.label))
+                continue
+            out.append(_state(o, r.client_id))
+        return out
+
+    async def cancel_order(self, market: Market, client_id: str) -> OrderState | None:
+        try:
+            return _state(self.m.cancel(str(market), client_id), client_id)
+        except SimError:
+            return await self.fetch_order(market, client_id)
+
+    async def fetch_order(self, market: Market, client_id: str) -> OrderState | None:
+        try:
+            return _state(self.m.get_order(str(market), client_id), client_id)
+        except SimError:
+            # Like Gate: an order is found by its custom id (``text``) only while it is open;
+            # once finished, only by its order id (Gate API v4 ``GET /spot/orders/{order_id}``,
+            # parameter order_id: "Operations based on custom IDs can only be checked in
+            # pending orders"). So a finished order is looked up in the order history.
+            for o in self.m.order_history(str(market)):
+                if o.text == client_id:
+                    return _state(o, client_id)
+            return None
+
+    async def fetch_open_orders(self, market: Market) -> list[OrderState]:
+        return [_state(o, o.text or "") for o in self.m.open_orders(str(market))]
+
+
+def _total(v) -> float:
+    return float(sum(v)) if isinstance(v, tuple | list) else float(v)
+
+
+def _state(o, cid: str) -> OrderState:
+    status = OrderStatus.OPEN
+    if o.status != "open":
+        finish = str(o.finish_as)
+        status = {"filled": OrderStatus.CLOSED, "ioc": OrderStatus.CLOSED}.get(
+            finish, OrderStatus.CANCELED
+        )
+        if finish == "poc":
+            return OrderState(
+                cid, OrderStatus.REJECTED, error="ORDER_POC_IMMEDIATE", exchange_id=str(o.id)
+            )
+    filled = abs(float(o.filled))
+    return OrderState(
+        cid, status, filled, float(o.avg_price) if filled else None, float(o.fee_usdt), str(o.id)
+    )
