@@ -1,10 +1,11 @@
-"""Backtest driver: replays candles through the decision core with the SPEC 6 fill model.
+"""Backtest driver: replays candles through the decision core with the fill model of
+``fill_model.py`` (docs/rules.md, Backtest fill model).
 
 Positions are constant between rebalances, so NAV, weights, drift and the safe-mode conditions
 for a run of bars are one numpy expression (written in ``core`` and shared with live). The loop
 jumps from trigger bar to trigger bar and calls the pure ``build_orders()`` only there: one core,
 about a million bars a second. Conventions (timestamps, funding timing, fills, metrics) follow
-SPEC 6.1 to the letter so that any two correct implementations agree figure by figure.
+docs/rules.md to the letter so that any two correct implementations agree figure by figure.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from .. import metrics
 from ..config import AppConfig
 from ..core.indicators import atr_frac_at
-from ..core.model import Book, EngineState, Leg, Order, OrderType, Params, Plan, Prices, Side
+from ..core.model import EngineState, Leg, Params, Plan, Prices, Side
 from ..core.portfolio_manager import basis, leg_values_usdt, margin_used_usdt, nav_usdt
 from ..core.rebalance_engine import (
     build_orders,
@@ -30,8 +31,9 @@ from ..core.rebalance_engine import (
     threshold,
 )
 from ..core.signals import SIGNAL_OF, SignalSeries
-from ..core.time_rules import BAR_MS, DAY_MS, funding_instants
+from ..core.time_rules import BAR_MS, DAY_MS
 from ..io.loaders import Candles, FundingSeries, InputError
+from .fill_model import Fill, Ledger, fill_orders, funding_schedule
 
 _SPOT, _BUY = Leg.BTC_SPOT, Side.BUY  # module constants: enum attribute lookups are slow
 FIRST_WINDOW = 64
@@ -59,23 +61,6 @@ SUMMARY_COLUMNS = (
     "delta_frac_mean",
     "delta_frac_max",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Fill:
-    time_ms: int  # open of the bar during which it filled
-    rebalance_id: int
-    leg: Leg
-    order_type: str
-    side: str
-    size_btc: float
-    price: float
-    liquidity: str  # "maker" | "taker"
-    fee: float
-
-    @property
-    def notional(self) -> float:
-        return self.size_btc * self.price
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,98 +93,6 @@ def _align_perp(perp: Candles, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         )
     same = perp.ts[idx] == ts
     return perp.close[idx], np.where(same, perp.open[idx], perp.close[idx])
-
-
-def _funding_schedule(
-    ts: np.ndarray,
-    dec: np.ndarray,
-    perp_close: np.ndarray,
-    funding: FundingSeries | None,
-    default_rate: float,
-    hours: tuple[int, ...],
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Per-bar funding factors (rate x price), split by when they settle relative to the fills.
-
-    ``gap_k[j]``: instants that fell in a gap before bar j opened: settled on the positions held
-    before bar j's fills, at the last close before the gap. ``bar_k[j]``: instants inside bar j
-    (normally its close): settled after its fills, at its close, before the decision.
-    """
-    n = len(ts)
-    gap_k = np.zeros(n)
-    bar_k = np.zeros(n)
-    first, last = int(ts[0]), int(dec[-1])
-    inst = funding_instants(first, last, hours)
-    if len(inst) == 0:
-        return gap_k, bar_k, 0
-    rates = (
-        funding.rate_at(inst, default_rate)
-        if funding is not None
-        else np.full(len(inst), default_rate)
-    )
-    j = np.searchsorted(dec, inst, side="left")
-    in_gap = ts[j] >= inst
-    np.add.at(gap_k, j[in_gap], rates[in_gap] * perp_close[j[in_gap] - 1])
-    np.add.at(bar_k, j[~in_gap], rates[~in_gap] * perp_close[j[~in_gap]])
-    return gap_k, bar_k, len(inst)
-
-
-_OPENING = frozenset({OrderType.OPEN_LONG, OrderType.OPEN_SHORT})
-
-
-class _Ledger:
-    """Cash, positions and entry prices of the simulated book, updated fill by fill."""
-
-    __slots__ = ("cash", "contract", "le", "lng", "lot", "se", "sht", "spot")
-
-    def __init__(self, cash: float, params: Params) -> None:
-        self.cash = cash
-        self.spot = self.lng = self.sht = 0
-        self.le = self.se = 0.0
-        self.lot = params.venue.spot_lot
-        self.contract = params.venue.perp_contract
-
-    def book(self, cash: float) -> Book:
-        return Book(cash, self.spot, self.lng, self.sht, self.le, self.se)
-
-    def sizes(self) -> tuple[float, float, float]:
-        return self.spot * self.lot, self.lng * self.contract, self.sht * self.contract
-
-    def funding_factor(self) -> float:
-        """Cash change per unit of rate x price: shorts receive a positive rate, longs pay it."""
-        return (self.sht - self.lng) * self.contract
-
-    def apply(self, order: Order, parts: list[tuple[float, float, float, str]]) -> None:
-        """Apply an order filled in ``parts`` of (size BTC, price, fee, liquidity).
-
-        The position moves by the whole order; cash, fees and entry price follow each part.
-        """
-        ot = order.order_type
-        if order.leg is Leg.BTC_SPOT:
-            sign = 1.0 if order.side is Side.BUY else -1.0
-            for q, p, fee, _ in parts:
-                self.cash -= sign * q * p + fee
-            self.spot += order.lots if sign > 0 else -order.lots
-            return
-        long_leg = order.leg is Leg.BTC_PERP_LONG
-        held = (self.lng if long_leg else self.sht) * self.contract
-        entry = self.le if long_leg else self.se
-        opening = ot in _OPENING
-        for _, _, fee, _ in parts:
-            self.cash -= fee
-        if opening:
-            cost = held * entry + sum(q * p for q, p, _, _ in parts)
-            new_lots = (self.lng if long_leg else self.sht) + order.lots
-            entry = cost / (new_lots * self.contract)
-        else:
-            sgn = 1.0 if long_leg else -1.0
-            self.cash += sum(sgn * q * (p - entry) for q, p, _, _ in parts)
-            new_lots = (self.lng if long_leg else self.sht) - order.lots
-            if new_lots == 0:
-                entry = 0.0
-        if long_leg:
-            self.lng, self.le = new_lots, entry
-        else:
-            self.sht, self.se = new_lots, entry
 
 
 def run_backtest(
@@ -235,7 +128,7 @@ def run_backtest(
         if signals is not None
         else np.zeros(n, dtype=np.int8)
     )
-    gap_k, bar_k, n_funding = _funding_schedule(
+    gap_k, bar_k, n_funding = funding_schedule(
         ts, dec, perp_c, funding, bt.funding_rate_default, bt.funding_hours_utc
     )
     cum_k = np.cumsum(gap_k + bar_k)
@@ -247,7 +140,7 @@ def run_backtest(
     seg_start: list[int] = []  # constant-position stretches, for the per-bar report curves
     seg_sizes: list[tuple[float, float, float]] = []
     ratio, slip = bt.maker_fill_ratio, bt.slippage
-    ledger = _Ledger(nav0, params)
+    ledger = Ledger(nav0, params)
     state = EngineState(peak_nav=nav0)
     peak_idx = 0  # state.peak_nav covers nav[:peak_idx]
     breach_hint = -1  # every breach flag set so far lies before this bar
@@ -330,7 +223,7 @@ def run_backtest(
                 j = r + 1
                 funding_pnl += accrued + f * gap_k[j]
                 ledger.cash += accrued + f * gap_k[j]
-                _fill_orders(
+                fill_orders(
                     plan.orders,
                     rid,
                     r,
@@ -398,35 +291,6 @@ def _window_breaches(
     peaks = np.maximum(peak_before, np.maximum.accumulate(nav_w))
     mfrac = margin_used_usdt(gross_perp_btc, 0.0, perp_w, params.leverage) / nav_w
     return market_breach(basis_w, mfrac, 1.0 - nav_w / peaks, params)
-
-
-def _fill_orders(
-    orders, rid, r, j, ledger, fills, ts, spot_c, spot_o, perp_c, perp_o, ratio, slip, fees
-) -> None:
-    """SPEC 6 fill model: ``ratio`` of each order as maker at close_r, the rest as taker at
-    open_j moved by the slippage against us; fees on each part's notional."""
-    for order in orders:
-        spot_leg = order.leg is _SPOT
-        maker_px = float(spot_c[r] if spot_leg else perp_c[r])
-        open_px = float(spot_o[j] if spot_leg else perp_o[j])
-        buy = order.side is _BUY
-        taker_px = open_px * (1.0 + slip) if buy else open_px * (1.0 - slip)
-        fm, ft = (
-            (fees.spot_maker, fees.spot_taker) if spot_leg else (fees.perp_maker, fees.perp_taker)
-        )
-        mq = order.size_btc * ratio
-        tq = order.size_btc * (1.0 - ratio)
-        parts = []
-        if mq > 0:
-            parts.append((mq, maker_px, mq * maker_px * fm, "maker"))
-        if tq > 0:
-            parts.append((tq, taker_px, tq * taker_px * ft, "taker"))
-        ledger.apply(order, parts)
-        t = int(ts[j])
-        for q, p, fee, liq in parts:
-            fills.append(
-                Fill(t, rid, order.leg, str(order.order_type), str(order.side), q, p, liq, fee)
-            )
 
 
 def _summary(
