@@ -68,7 +68,7 @@ def offline(clock: Clock, **kw) -> TelegramMonitor:
 
 def drain(mon: TelegramMonitor) -> list[str]:
     out = mon.pending_texts()
-    mon._pending.clear()
+    mon._sender.pending.clear()
     return out
 
 
@@ -120,7 +120,7 @@ def test_token_never_in_repr_and_config_thresholds() -> None:
         AppConfig(), Secret("TELEGRAM_BOT_TOKEN", TOKEN), str(CHAT), base_url="http://x/bot"
     )
     assert TOKEN not in repr(mon) and TOKEN not in str(mon)
-    assert mon._funding_bps == 5.0 and mon._margin_frac == 0.70
+    assert mon._rules.funding_bps == 5.0 and mon._rules.margin_frac == 0.70
     mon.close()
     with pytest.raises(ValueError, match="chat_id"):
         TelegramMonitor(Secret("T", TOKEN), "@channel")
