@@ -370,7 +370,7 @@ def test_built_from_the_monitoring_config(influxd: InfluxdServer, tmp_path: Path
     try:
         sink.on_bar(make_bar(0))
         assert sink.flush(10.0)
-        assert sink._password == "pw" and sink._username == "agent"
+        assert sink._delivery._password == "pw" and sink._delivery._username == "agent"
     finally:
         sink.close()
     assert len(influxd.query("SELECT nav FROM bar", "fromconfig")) == 1

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from adaptive_agent.core.time_rules import HOUR_MS
 from adaptive_agent.monitoring.influx import InfluxSink
 from tests.support.influxd_fixture import (
     BAR_MS,
@@ -252,7 +253,7 @@ def test_every_query_returns_rows(
 ) -> None:
     db = datasource["jsonData"]["dbName"]
     _write_a_day(influxd.url, db, tmp_path / "spool")
-    start, end = T0_MS - 3_600_000, T0_MS + DAY_BARS * BAR_MS + 3_600_000
+    start, end = T0_MS - HOUR_MS, T0_MS + DAY_BARS * BAR_MS + HOUR_MS
     # what Grafana substitutes for a 26-hour range at about 300 px of panel width
     time_filter = f"time >= {start}ms and time <= {end}ms"
     queries = _queries(dashboard)

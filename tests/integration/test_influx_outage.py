@@ -8,10 +8,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from adaptive_agent.monitoring.influx import InfluxSink, iter_spooled_lines
+from adaptive_agent.monitoring.influx_delivery import InfluxDelivery
 from tests.support.influxd_fixture import (
     BAR_MS,
     T0_MS,
@@ -28,16 +30,14 @@ FAST = {"flush_interval_s": 0.01, "retry_initial_s": 0.02, "retry_max_s": 0.1, "
 Key = tuple[str, int]  # (measurement, time in ms): the identity of a point in these tests
 
 
-class RecordingSink(InfluxSink):
+class RecordingDelivery(InfluxDelivery):
     """Records, in order, every line InfluxDB acknowledged (re-sends included)."""
 
-    def __init__(
-        self, *args: object, after_ack: Callable[[int], None] | None = None, **kwargs: object
-    ) -> None:
+    def __init__(self, *args: Any, after_ack: Callable[[int], None] | None, **kwargs: Any) -> None:
         self.acked: list[str] = []
         self.acks = 0
         self._after_ack = after_ack
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
 
     def _post(self, lines: list[str]):  # type: ignore[no-untyped-def]
         outcome, reason = super()._post(lines)
@@ -47,6 +47,28 @@ class RecordingSink(InfluxSink):
             if self._after_ack is not None:
                 self._after_ack(self.acks)  # runs on the writer thread, between two requests
         return outcome, reason
+
+
+class RecordingSink(InfluxSink):
+    """The real sink over a ``RecordingDelivery``."""
+
+    def __init__(
+        self, *args: object, after_ack: Callable[[int], None] | None = None, **kwargs: object
+    ) -> None:
+        self._after_ack = after_ack
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def _make_delivery(self, url: str, database: str, **kwargs: Any) -> InfluxDelivery:
+        self.recorder = RecordingDelivery(url, database, after_ack=self._after_ack, **kwargs)
+        return self.recorder
+
+    @property
+    def acked(self) -> list[str]:
+        return self.recorder.acked
+
+    @property
+    def acks(self) -> int:
+        return self.recorder.acks
 
 
 def _key(line: str) -> Key:

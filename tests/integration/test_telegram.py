@@ -1,4 +1,8 @@
-"""TelegramMonitor: alert rules and rate limits, commands, and outages (fake Bot API server)."""
+"""TelegramMonitor end to end: alerts sent, commands obeyed once, restarts and outages.
+
+Against the loopback fake Bot API server; the alert rules alone are in
+tests/unit/monitoring/test_alert_rules.py.
+"""
 
 from __future__ import annotations
 
@@ -8,54 +12,23 @@ import logging
 import socket
 import threading
 import time
-from dataclasses import replace
 
 import pytest
 
 from adaptive_agent.config import AppConfig
-from adaptive_agent.monitoring.events import BarSnapshot, Monitor
+from adaptive_agent.monitoring.events import Monitor
 from adaptive_agent.monitoring.telegram import (
     HELP_TEXT,
     REFUSAL_TEXT,
     AgentControl,
-    AlertLimiter,
     TelegramMonitor,
 )
 from adaptive_agent.policy.policy_layer import Secret
+from tests.support.alert_inputs import Clock, bar
 from tests.support.fake_telegram import TOKEN, FakeTelegram
 
 CHAT = 4242
 OTHER = 9999
-MIN = 60_000
-
-
-class Clock:
-    def __init__(self, t: int = 1_750_000_000_000) -> None:
-        self.t = t
-
-    def __call__(self) -> int:
-        return self.t
-
-    def advance(self, minutes: float) -> None:
-        self.t += int(minutes * MIN)
-
-
-def bar(t: int = 0, **kw) -> BarSnapshot:
-    base = BarSnapshot(
-        time_ms=1_750_000_000_000 + t,
-        nav=10_000.0,
-        price_ref=60_000.0,
-        basis=0.0,
-        w_spot=0.5,
-        w_long=0.0,
-        w_short=0.5,
-        delta_usdt=0.0,
-        delta_frac=0.0,
-        margin_frac=0.2,
-        safe_mode=False,
-        funding_rate=0.0001,
-    )
-    return replace(base, **kw)
 
 
 def offline(clock: Clock, **kw) -> TelegramMonitor:
@@ -68,7 +41,7 @@ def offline(clock: Clock, **kw) -> TelegramMonitor:
 
 def drain(mon: TelegramMonitor) -> list[str]:
     out = mon.pending_texts()
-    mon._pending.clear()
+    mon._sender.pending.clear()
     return out
 
 
@@ -120,129 +93,10 @@ def test_token_never_in_repr_and_config_thresholds() -> None:
         AppConfig(), Secret("TELEGRAM_BOT_TOKEN", TOKEN), str(CHAT), base_url="http://x/bot"
     )
     assert TOKEN not in repr(mon) and TOKEN not in str(mon)
-    assert mon._funding_bps == 5.0 and mon._margin_frac == 0.70
+    assert mon._rules.funding_bps == 5.0 and mon._rules.margin_frac == 0.70
     mon.close()
     with pytest.raises(ValueError, match="chat_id"):
         TelegramMonitor(Secret("T", TOKEN), "@channel")
-
-
-# --- alert rules (no network) ---------------------------------------------------------------
-
-
-def test_limiter_fire_repeat_clear_refire() -> None:
-    lim = AlertLimiter(repeat_interval_ms=30 * MIN, event_clear_ms=15 * MIN)
-    assert lim.condition("k", True, 0).action == "start"
-    assert lim.condition("k", True, 5 * MIN) is None
-    assert lim.condition("k", True, 29 * MIN) is None
-    d = lim.condition("k", True, 30 * MIN)
-    assert (d.action, d.suppressed) == ("repeat", 2)
-    assert lim.condition("k", False, 31 * MIN).action == "clear"
-    assert lim.condition("k", False, 32 * MIN) is None
-    assert lim.condition("k", True, 33 * MIN).action == "start"  # back: fires at once
-    # event-style: quiet longer than event_clear_ms means the next one is a new onset
-    assert lim.event("e", 0).action == "start"
-    assert lim.event("e", 10 * MIN) is None
-    # the gap is measured from the last call: 10 -> 26 min is 16 min of quiet, a new onset
-    assert lim.event("e", 26 * MIN).action == "start"
-
-
-@pytest.mark.parametrize("kind", ["funding", "margin", "safe_mode", "circuit_breaker", "watchdog"])
-def test_alert_fires_once_is_rate_limited_and_fires_again(kind: str) -> None:
-    clock = Clock()
-    mon = offline(clock)
-    on = {
-        "funding": {"funding_rate": 0.0008},  # 8 bps > 5
-        "margin": {"margin_frac": 0.75},
-        "safe_mode": {"safe_mode": True, "safe_mode_reasons": ("basis 1.2% > 1%",)},
-    }
-
-    def observe(active: bool) -> None:
-        if kind in on:
-            mon.on_bar(bar(clock.t - 1_750_000_000_000, **(on[kind] if active else {})))
-        elif active:
-            mon.on_alert(kind, f"{kind} tripped", clock.t)
-
-    observe(False)
-    assert drain(mon) == []
-    observe(True)
-    first = drain(mon)
-    assert len(first) == 1
-    assert {"funding": "FUNDING", "margin": "USED MARGIN", "safe_mode": "SAFE MODE ENTERED"}.get(
-        kind, kind.upper().replace("_", " ")
-    ) in first[0]
-    for _ in range(5):  # persists for 25 minutes: nothing more
-        clock.advance(5)
-        observe(True)
-    assert drain(mon) == []
-    clock.advance(5)  # 30 minutes after the first: one reminder, with the suppressed count
-    observe(True)
-    reminder = drain(mon)
-    assert len(reminder) == 1 and "still" in reminder[0] and "5 repeat(s) suppressed" in reminder[0]
-    clock.advance(5)
-    observe(True)
-    assert drain(mon) == []
-    # clears ...
-    if kind in on:
-        clock.advance(5)
-        observe(False)
-        cleared = drain(mon)
-        assert len(cleared) == 1
-        assert ("LEFT" if kind == "safe_mode" else "back") in cleared[0]
-    else:
-        clock.advance(16)  # event kinds clear after 15 quiet minutes
-    # ... and comes back 5 minutes later (well inside the 30-minute interval): fires at once
-    clock.advance(5)
-    observe(True)
-    again = drain(mon)
-    assert len(again) == 1 and "still" not in again[0]
-    mon.close()
-
-
-def test_negative_funding_and_unknown_funding() -> None:
-    clock = Clock()
-    mon = offline(clock)
-    mon.on_bar(bar(funding_rate=-0.0006))
-    [msg] = drain(mon)
-    assert "-6.00 bps" in msg and "shorts pay longs" in msg
-    clock.advance(5)
-    mon.on_bar(bar(funding_rate=None))  # unknown: no change, no "cleared"
-    assert drain(mon) == []
-    mon.on_bar(bar(funding_rate=0.0004))  # 4 bps: within the limit
-    assert "back within" in drain(mon)[0]
-    mon.close()
-
-
-def test_safe_mode_left_clears_breaker_and_texts_carry_reasons() -> None:
-    clock = Clock()
-    mon = offline(clock)
-    mon.on_alert("circuit_breaker", "drawdown 21% > 20%", clock.t)
-    mon.on_bar(bar(safe_mode=True, safe_mode_reasons=("drawdown", "error streak")))
-    msgs = drain(mon)
-    assert "CIRCUIT BREAKER: drawdown 21% > 20%" in msgs[0]
-    assert "SAFE MODE ENTERED: drawdown, error streak" in msgs[1]
-    clock.advance(40)
-    mon.on_bar(bar(safe_mode=False))
-    assert "SAFE MODE LEFT after 40 min" in drain(mon)[0]
-    clock.advance(1)  # the breaker trips again at once: a new alert, not a suppressed repeat
-    mon.on_alert("circuit_breaker", "error streak 5", clock.t)
-    assert "CIRCUIT BREAKER: error streak 5" in drain(mon)[0]
-    mon.close()
-
-
-def test_other_alert_kinds_do_not_disturb_bar_driven_state() -> None:
-    clock = Clock()
-    mon = offline(clock)
-    mon.on_bar(bar(safe_mode=True, safe_mode_reasons=("manual",)))
-    mon.on_alert("safe_mode", "entered by the agent", clock.t)  # own key, own limit
-    mon.on_alert("reconcile", "2 unknown orders", clock.t)
-    mon.on_alert("reconcile", "2 unknown orders", clock.t)
-    msgs = drain(mon)
-    assert len(msgs) == 3 and "SAFE MODE ENTERED: manual" in msgs[0]
-    assert "RECONCILE: 2 unknown orders" in msgs[2]
-    clock.advance(5)
-    mon.on_bar(bar(safe_mode=True, safe_mode_reasons=("manual",)))
-    assert drain(mon) == []  # still the same safe-mode episode
-    mon.close()
 
 
 def test_monitor_methods_swallow_bad_input() -> None:
@@ -355,6 +209,135 @@ def test_stale_command_is_not_executed(tmp_path) -> None:
             await mon.aclose()
             saved = json.loads((tmp_path / "tg_offset.json").read_text())
             assert saved == {"offset": 2}
+
+    asyncio.run(main())
+
+
+def test_restart_does_not_rerun_old_commands(tmp_path) -> None:
+    """PTB confirms handled updates when polling stops: a restart is not handed them again."""
+
+    async def main() -> None:
+        async with FakeTelegram() as tg:
+            ctl = FakeControl()
+            first = live(tg, ctl)
+            first.start()
+            tg.inject(CHAT, "/safemode on")
+            await tg.wait_sent(1)
+            await first.aclose()
+            assert tg.pending_updates() == []
+
+            second = live(tg, ctl)
+            second.start()
+            tg.inject(CHAT, "/status")
+            await tg.wait_sent(2)
+            await second.aclose()
+            assert ctl.calls == [("set_safe_mode", True), ("status",)]
+
+    asyncio.run(main())
+
+
+def test_restart_after_a_crash_does_not_rerun_old_commands(tmp_path) -> None:
+    """Telegram never saw the confirmation (the process died): the offset file still holds."""
+
+    async def main() -> None:
+        async with FakeTelegram() as tg:
+            tg.forget_confirmations = True
+            ctl = FakeControl()
+            offsets = tmp_path / "tg_offset.json"
+            first = live(tg, ctl, offset_path=offsets)
+            first.start()
+            tg.inject(CHAT, "/safemode on")
+            tg.inject(CHAT, "/stop")
+            await tg.wait_sent(2)
+            await first.aclose()
+            assert tg.pending_updates() == [1, 2]  # Telegram would hand them out again
+            assert json.loads(offsets.read_text()) == {"offset": 3}
+
+            second = live(tg, ctl, offset_path=offsets)
+            second.start()
+            tg.inject(CHAT, "/status")
+            await tg.wait_sent(3)
+            await second.aclose()
+            assert ctl.calls == [("set_safe_mode", True), ("stop",), ("status",)]
+            assert json.loads(offsets.read_text()) == {"offset": 4}
+
+            # without the file the same restart would run them again: the file is what holds
+            third = live(tg, ctl)
+            third.start()
+            await tg.wait_sent(6)
+            await third.aclose()
+            assert ctl.calls[3:] == [("set_safe_mode", True), ("stop",), ("status",)]
+
+    asyncio.run(main())
+
+
+def test_help_plain_text_and_empty_messages() -> None:
+    async def main() -> None:
+        async with FakeTelegram() as tg:
+            ctl = FakeControl()
+            mon = live(tg, ctl)
+            mon.start()
+            tg.inject(CHAT, "/help")
+            tg.inject(CHAT, "")  # nothing to answer
+            tg.inject(CHAT, "hello")
+            tg.inject(CHAT, "/status@some_other_bot")  # not addressed to this bot
+            await tg.wait_sent(3)
+            await mon.aclose()
+            assert tg.texts(CHAT)[:2] == [HELP_TEXT, HELP_TEXT]
+            assert tg.texts(CHAT)[2].startswith("Unknown command /status.")
+            assert ctl.calls == [] and mon.stats.commands == 2
+
+    asyncio.run(main())
+
+
+class SlowControl(FakeControl):
+    def __init__(self) -> None:
+        super().__init__()
+        self.never = asyncio.Event()
+
+    async def status(self) -> str:
+        self._note("status")
+        await asyncio.sleep(5)
+        return "late"
+
+    async def stop(self) -> str:
+        self._note("stop")
+        await self.never.wait()
+        return "never"
+
+
+def test_command_timeout_and_commands_interrupted_by_close() -> None:
+    async def main() -> None:
+        async with FakeTelegram() as tg:
+            ctl = SlowControl()
+            mon = live(tg, ctl, command_timeout_s=0.2)
+            mon.start()
+            tg.inject(CHAT, "/status")
+            await tg.wait_sent(1)
+            assert tg.sent[0]["text"] == "/status: no answer from the agent within 0.2 s"
+            mon._commands._command_timeout_s = 30.0
+            tg.inject(CHAT, "/stop")
+            await wait_until(lambda: ("stop",) in ctl.calls)
+            t0 = time.perf_counter()
+            await mon.aclose()
+            assert time.perf_counter() - t0 < 3.0
+            assert tg.sent[-1]["text"] == "/stop: interrupted, the monitor is shutting down"
+
+    asyncio.run(main())
+
+
+def test_without_an_agent_loop_commands_run_on_the_worker() -> None:
+    async def main() -> None:
+        async with FakeTelegram() as tg:
+            tg.fail_updates = [409, 502]  # another poller for a moment, then a bad gateway
+            ctl = FakeControl()
+            mon = live(tg, ctl)
+            await asyncio.to_thread(mon.start)  # no running loop in that thread
+            tg.inject(CHAT, "/status")
+            await tg.wait_sent(1, timeout=10.0)
+            await mon.aclose()
+            assert ctl.calls == [("status",)]
+            assert ctl.loops and id(asyncio.get_running_loop()) not in ctl.loops
 
     asyncio.run(main())
 

@@ -8,6 +8,10 @@ Use it as ``async with FakeTelegram() as tg:`` on the test's loop; leaving the b
 server (a forgotten one stops itself after ``lifetime_s``). ``tg.inject(chat_id, text)`` queues
 an incoming message; ``tg.sent`` records every accepted ``sendMessage``; ``tg.fail_status``
 makes ``sendMessage`` answer with that HTTP status (e.g. 500) until it is reset to None.
+``tg.fail_updates`` lists HTTP statuses the next ``getUpdates`` calls answer with (e.g. 409, a
+conflict with another poller). ``tg.forget_confirmations = True`` makes ``getUpdates`` honour
+``offset`` for that call but keep the updates below it, as when the bot's process died before
+Telegram saw its confirmation: a poller that starts afresh (no offset) is handed them again.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ class FakeTelegram:
         self.unauthorized = 0
         self.fail_status: int | None = None
         self.failed_sends = 0
+        self.forget_confirmations = False
+        self.fail_updates: list[int] = []
         self._updates: list[dict[str, Any]] = []
         self._next_update = 1
         self._next_message = 1
@@ -212,24 +218,31 @@ class FakeTelegram:
         )
 
     async def _get_updates(self, params: dict[str, Any]) -> web.Response:
+        if self.fail_updates:
+            status = self.fail_updates.pop(0)
+            return self._error(status, "Conflict: terminated by other getUpdates request")
         offset = int(params.get("offset") or 0)
         limit = int(params.get("limit") or 100)
         timeout = float(params.get("timeout") or 0)
         allowed = params.get("allowed_updates")
         if isinstance(allowed, str):
             allowed = json.loads(allowed)
-        if offset > 0:  # confirms every update below it
+        if offset > 0 and not self.forget_confirmations:  # confirms every update below it
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
+
+        def waiting() -> list[dict[str, Any]]:
+            return [u for u in self._updates if u["update_id"] >= offset]
+
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(timeout, self.max_poll_s)
-        while not self._updates and not self._closing:
+        while not waiting() and not self._closing:
             left = deadline - loop.time()
             if left <= 0:
                 break
             self._new.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new.wait(), left)
-        out = self._updates[:limit]
+        out = waiting()[:limit]
         if allowed:
             out = [u for u in out if any(k in u for k in allowed)]
         return self._reply(out)

@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from adaptive_agent.core.time_rules import BAR_MS
+
 _INSTALL_HINT = (
     "influxd (InfluxDB 1.x server) is not installed; the InfluxDB sink tests need a real "
     "server. Install it with: apt-get install -y influxdb  (the project's test script does this)"
@@ -230,7 +232,6 @@ def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxdServer]
 # Deterministic records for the InfluxSink tests (bars every 5 minutes from T0).
 
 T0_MS = 1_700_006_400_000  # 2023-11-15 00:00:00 UTC
-BAR_MS = 300_000
 
 
 def make_bar(i: int, **override: Any) -> Any:
