@@ -27,6 +27,8 @@ from urllib.parse import unquote, urlsplit
 from influxdb import InfluxDBClient
 from influxdb.exceptions import InfluxDBClientError, InfluxDBServerError
 
+from ..policy.redaction import redact, register_secret
+
 __all__ = ["InfluxDelivery"]
 
 log = logging.getLogger("adaptive_agent.monitoring.influx")
@@ -82,6 +84,8 @@ class InfluxDelivery:
         self._path = parts.path.rstrip("/")
         self._username = username if username is not None else _unq(parts.username)
         self._password = password if password is not None else _unq(parts.password)
+        if self._password:
+            register_secret(self._password)
         # what may appear in logs: no credentials
         self.where = f"{parts.scheme}://{self._host}:{self._port}{self._path}"
         self.database = database
@@ -234,11 +238,9 @@ class InfluxDelivery:
                 "InfluxSink: cannot keep the rejected point in %s: %s", self._rejected_dir, exc
             )
 
-    def _redact(self, text: str) -> str:
-        for secret in (self._password,):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+    @staticmethod
+    def _redact(text: str) -> str:
+        return redact(text)  # the one redactor (the password is registered at start)
 
 
 def _unq(value: str | None) -> str | None:

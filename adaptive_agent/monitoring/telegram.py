@@ -32,7 +32,7 @@ from telegram.error import Conflict, InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
-from ..policy.policy_layer import Secret
+from ..policy.redaction import Secret, redact, register_secret
 from .alert_rules import (
     CIRCUIT_BREAKER,
     FUNDING,
@@ -118,6 +118,10 @@ class TelegramMonitor:
         if max_attempts < 1:
             raise ValueError("TelegramMonitor: max_attempts must be >= 1")
         self._token = token
+        # The part after "bot<id>:" is the secret half; alone it must be masked too.
+        secret_part = token.reveal().partition(":")[2]
+        if len(secret_part) >= 8:
+            register_secret(secret_part)
         self._base_url = base_url
         self._rules = AlertRules(
             funding_bps_per_8h=funding_bps_per_8h,
@@ -271,14 +275,9 @@ class TelegramMonitor:
 
     # --- worker thread ------------------------------------------------------------------------
 
-    def _scrub(self, text: str) -> str:
-        tok = self._token.reveal()
-        if tok and tok in text:
-            text = text.replace(tok, "***")
-        secret_part = tok.partition(":")[2]
-        if len(secret_part) >= 8 and secret_part in text:
-            text = text.replace(secret_part, "***")
-        return text
+    @staticmethod
+    def _scrub(text: str) -> str:
+        return redact(text)  # the one redactor; the token and its secret half are registered
 
     def _err(self, exc: BaseException) -> str:
         return self._scrub(f"{type(exc).__name__}: {exc}")
