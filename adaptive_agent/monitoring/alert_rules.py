@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..core.time_rules import MINUTE_MS, utc_text
-from .events import BarSnapshot
+from ..records import BarSnapshot
 
 CIRCUIT_BREAKER = "circuit_breaker"
 WATCHDOG = "watchdog"
@@ -145,6 +145,8 @@ class AlertRules:
 
     def _safe_mode(self, bar: BarSnapshot, now: int) -> str | None:
         reasons = ", ".join(bar.safe_mode_reasons) or "no reason given"
+        if bar.safe_mode_codes:
+            reasons += f" [{','.join(bar.safe_mode_codes)}]"
         d = self.limiter.condition(SAFE_MODE, bar.safe_mode, now)
         if d is None:
             return None

@@ -41,11 +41,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from adaptive_agent.monitoring.events import BarSnapshot, RebalanceRecord, TradeRecord
 from adaptive_agent.monitoring.influx_delivery import InfluxDelivery
 from adaptive_agent.monitoring.influx_lines import LineEncoder
 from adaptive_agent.monitoring.outbox import Outbox
 from adaptive_agent.monitoring.outbox import iter_lines as iter_spooled_lines
+from adaptive_agent.records import BarSnapshot, RebalanceRecord, TradeRecord
 
 __all__ = ["InfluxSink", "InfluxSinkStats", "influx_sink_from_config", "iter_spooled_lines"]
 

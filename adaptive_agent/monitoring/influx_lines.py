@@ -5,7 +5,9 @@ Series (``measurement_prefix`` is prepended to each measurement name)
 ``bar`` (one point per BarSnapshot): floats ``nav``, ``price_ref``, ``basis`` (Basis_Gate),
 ``w_spot``, ``w_long``, ``w_short``, ``delta_usdt``, ``delta_frac``, ``margin_frac``,
 ``funding_rate`` and ``sharpe_30d`` (absent while unknown); integer ``safe_mode`` (0/1); strings
-``signal`` and ``safe_mode_reasons`` (comma separated, absent when empty).
+``signal``, ``safe_mode_codes`` (the typed codes, e.g. ``drawdown,error_streak``: what a
+dashboard or an alert rule should match) and ``safe_mode_reasons`` (the people's text), both
+comma separated and absent when empty.
 
 ``rebalance`` (one point per RebalanceRecord, at its decision time): floats ``fees_usdt``,
 ``slippage_usdt``, ``cost_usdt`` (fees + slippage), ``notional_usdt``, ``signal_to_first_ack_ms``
@@ -39,7 +41,7 @@ from typing import Any
 
 from influxdb.line_protocol import make_lines
 
-from adaptive_agent.monitoring.events import BarSnapshot, RebalanceRecord
+from adaptive_agent.records import BarSnapshot, RebalanceRecord
 
 __all__ = ["MEASUREMENT_ALERT", "MEASUREMENT_BAR", "MEASUREMENT_REBALANCE", "LineEncoder"]
 
@@ -85,6 +87,8 @@ class LineEncoder:
             fields["safe_mode"] = 1 if bar.safe_mode else 0
             if bar.signal:
                 fields["signal"] = str(bar.signal)
+            if bar.safe_mode_codes:
+                fields["safe_mode_codes"] = ",".join(str(c) for c in bar.safe_mode_codes)
             if bar.safe_mode_reasons:
                 fields["safe_mode_reasons"] = ",".join(str(r) for r in bar.safe_mode_reasons)
             return self._line(self.m_bar, {}, fields, record_ms(bar.time_ms))

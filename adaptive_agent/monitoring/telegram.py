@@ -33,6 +33,7 @@ from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 from ..policy.redaction import Secret, redact, register_secret
+from ..records import BarSnapshot, RebalanceRecord, TradeRecord
 from .alert_rules import (
     CIRCUIT_BREAKER,
     FUNDING,
@@ -43,7 +44,6 @@ from .alert_rules import (
     AlertLimiter,
     AlertRules,
 )
-from .events import BarSnapshot, RebalanceRecord, TradeRecord
 from .telegram_commands import HELP_TEXT, REFUSAL_TEXT, AgentControl, CommandDispatcher
 from .telegram_transport import (
     MAX_TEXT,

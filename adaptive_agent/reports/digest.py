@@ -36,7 +36,7 @@ from typing import Any
 
 from .. import metrics
 from ..core.time_rules import DAY_MS, MINUTE_MS, day_of_close, funding_instants
-from ..monitoring.events import BarSnapshot, TradeRecord
+from ..records import BarSnapshot, TradeRecord
 
 FUNDING_BAR_TOLERANCE_MS = 10 * MINUTE_MS
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()

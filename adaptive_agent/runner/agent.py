@@ -36,7 +36,8 @@ from ..core.time_rules import BAR_MS, BARS_PER_DAY, DAY_MS, completed_day, day_o
 from ..exchange.exchange_gate import ExchangeError, ExchangeGate, Market
 from ..execution.executor import ExecParams, ExecutionReport, execute, record_state
 from ..lifecycle import UNFINISHED, OrderStatus, RebalanceStatus
-from ..monitoring.events import BarSnapshot, Monitor, RebalanceRecord, TradeRecord
+from ..monitoring.monitor import Monitor
+from ..records import BarSnapshot, RebalanceRecord, TradeRecord
 from ..state.store import StateStore
 
 log = logging.getLogger("adaptive_agent.agent")
@@ -381,6 +382,7 @@ class Agent:
             else 0.0,
             safe_mode=plan.safe_mode,
             safe_mode_reasons=plan.safe_mode_reasons,
+            safe_mode_codes=tuple(str(c) for c in plan.safe_mode_codes),
             signal=str(plan.signal),
             funding_rate=funding_rate,
             sharpe_30d=self._sharpe_30d(plan.time_ms, nav),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..core.model import EngineState
 from ..lifecycle import OrderStatus, RebalanceStatus
-from ..monitoring.events import BarSnapshot, TradeRecord
+from ..records import BarSnapshot, TradeRecord
 
 SCHEMA_VERSION = 1
 
@@ -182,6 +182,7 @@ class StateStore:
         for (raw,) in rows:
             d = json.loads(raw)
             d["safe_mode_reasons"] = tuple(d.get("safe_mode_reasons", ()))
+            d["safe_mode_codes"] = tuple(d.get("safe_mode_codes", ()))
             out.append(BarSnapshot(**d))
         return out
 

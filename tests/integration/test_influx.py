@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from adaptive_agent.monitoring.events import TradeRecord
 from adaptive_agent.monitoring.influx import InfluxSink, iter_spooled_lines
+from adaptive_agent.records import TradeRecord
 from tests.support.influxd_fixture import (
     BAR_MS,
     T0_MS,

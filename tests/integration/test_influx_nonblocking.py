@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from adaptive_agent.monitoring.events import Monitor
 from adaptive_agent.monitoring.influx import InfluxSink, iter_spooled_lines
+from adaptive_agent.monitoring.monitor import Monitor
 from tests.support.influxd_fixture import BAR_MS, T0_MS, free_port, make_bar, make_rebalance
 
 N = 5_000

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from adaptive_agent.config import AppConfig
-from adaptive_agent.monitoring.events import Monitor
+from adaptive_agent.monitoring.monitor import Monitor
 from adaptive_agent.monitoring.telegram import (
     HELP_TEXT,
     REFUSAL_TEXT,

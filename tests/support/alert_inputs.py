@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from adaptive_agent.core.time_rules import MINUTE_MS
-from adaptive_agent.monitoring.events import BarSnapshot
+from adaptive_agent.records import BarSnapshot
 
 MIN = MINUTE_MS
 

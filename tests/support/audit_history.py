@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 import numpy as np
 
 from adaptive_agent.core.time_rules import DAY_MS, HOUR_MS
-from adaptive_agent.monitoring.events import BarSnapshot, TradeRecord
+from adaptive_agent.records import BarSnapshot, TradeRecord
 from adaptive_agent.state.store import StateStore
 
 DAY = date(2025, 6, 30)

@@ -235,7 +235,7 @@ T0_MS = 1_700_006_400_000  # 2023-11-15 00:00:00 UTC
 
 
 def make_bar(i: int, **override: Any) -> Any:
-    from adaptive_agent.monitoring.events import BarSnapshot
+    from adaptive_agent.records import BarSnapshot
 
     values: dict[str, Any] = {
         "time_ms": T0_MS + i * BAR_MS,
@@ -259,7 +259,7 @@ def make_bar(i: int, **override: Any) -> Any:
 
 
 def make_rebalance(i: int, **override: Any) -> Any:
-    from adaptive_agent.monitoring.events import RebalanceRecord
+    from adaptive_agent.records import RebalanceRecord
 
     values: dict[str, Any] = {
         "time_ms": T0_MS + i * BAR_MS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adaptive_agent.monitoring.alert_rules import AlertLimiter, AlertRules, minutes_text
-from adaptive_agent.monitoring.events import BarSnapshot
+from adaptive_agent.records import BarSnapshot
 from tests.support.alert_inputs import MIN, Clock, bar
 
 

@@ -69,3 +69,10 @@ def test_record_ms_takes_whole_milliseconds_only() -> None:
         record_ms(T0_MS + 0.5)
     with pytest.raises(TypeError):
         record_ms(True)
+
+
+def test_safe_mode_codes_are_written_beside_the_text() -> None:
+    enc = LineEncoder()
+    bar = make_bar(3, safe_mode=True, safe_mode_reasons=("Verlust",), safe_mode_codes=("drawdown",))
+    line = enc.to_line(("bar", bar))
+    assert 'safe_mode_codes="drawdown"' in line and 'safe_mode_reasons="Verlust"' in line

@@ -13,7 +13,7 @@ import pytest
 
 from adaptive_agent.config import AppConfig
 from adaptive_agent.core.time_rules import DAY_MS, HOUR_MS
-from adaptive_agent.monitoring.events import TradeRecord
+from adaptive_agent.records import TradeRecord
 from adaptive_agent.reports.audit import daily_returns, run_audit
 from adaptive_agent.reports.audit_kpis import day_kpis, deviation, proposal_context
 from adaptive_agent.reports.digest import build_digest

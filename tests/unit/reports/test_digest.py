@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from adaptive_agent.core.time_rules import BAR_MS, DAY_MS, HOUR_MS
-from adaptive_agent.monitoring.events import BarSnapshot, TradeRecord
+from adaptive_agent.records import BarSnapshot, TradeRecord
 from adaptive_agent.reports.digest import (
     build_digest,
     day_bounds,

@@ -80,3 +80,14 @@ def test_a_second_paper_run_on_the_same_state_trades_again(tmp_path, monkeypatch
         out = capsys.readouterr().out
         rebalances = int(out.split(" rebalances")[0].rsplit(" ", 1)[1])
         assert rebalances > 0
+
+
+def test_bars_keep_their_safe_mode_codes(tmp_path):
+    from tests.support.influxd_fixture import make_bar
+
+    store = StateStore(tmp_path / "b.sqlite")
+    bar = make_bar(5, safe_mode=True, safe_mode_reasons=("x",), safe_mode_codes=("margin",))
+    store.add_bar(bar)
+    (back,) = store.bars(bar.time_ms - 1, bar.time_ms + 1)
+    assert back == bar and back.safe_mode_codes == ("margin",)
+    store.close()

@@ -1,13 +1,12 @@
-"""What the running agent reports, as plain values, and the port every sink implements.
+"""The records the running agent produces: the book at each close, fills, rebalances.
 
-The runner builds these records; sinks (InfluxDB, Telegram, files) consume them. A sink must
-never block or break trading: ``Monitor`` methods return at once and swallow their own errors.
+Plain values of the domain: the runner builds them, the state store persists them, and the
+sinks (InfluxDB, Telegram, files; ``monitoring/monitor.py``) and the reports consume them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +24,8 @@ class BarSnapshot:
     delta_frac: float
     margin_frac: float
     safe_mode: bool
-    safe_mode_reasons: tuple[str, ...] = ()
+    safe_mode_reasons: tuple[str, ...] = ()  # for people
+    safe_mode_codes: tuple[str, ...] = ()  # SafeCode values, what code and dashboards act on
     signal: str = "NONE"
     funding_rate: float | None = None  # per 8 h, when known
     sharpe_30d: float | None = None  # rolling 30 days of daily returns, annualised
@@ -70,15 +70,3 @@ class RebalanceRecord:
     notional_usdt: float
     signal_to_first_ack_ms: float | None  # decision (candle close) -> first venue reply
     complete_ms: float | None  # decision -> last fill recorded
-
-
-class Monitor(Protocol):
-    """A consumer of the agent's reports. Implementations must not raise or block."""
-
-    def on_bar(self, bar: BarSnapshot) -> None: ...
-
-    def on_rebalance(self, rebalance: RebalanceRecord, trades: list[TradeRecord]) -> None: ...
-
-    def on_alert(self, kind: str, text: str, time_ms: int) -> None: ...
-
-    def close(self) -> None: ...
