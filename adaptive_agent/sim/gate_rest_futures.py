@@ -128,17 +128,17 @@ class FuturesRoutes(RouteGroup):
         if "last_id" in q:
             ids = [o.id for o in orders]
             orders = orders[ids.index(q["last_id"]) + 1 :] if q["last_id"] in ids else []
-        offset, limit = page(q)
-        rows = [self.futures_row(o, request) for o in orders[offset : offset + limit]]
-        return web.json_response(rows)
+        return self._page(orders, request)
 
     async def timerange(self, request: web.Request) -> web.Response:
         check_settle(request)
         q = request.query
         check_contract(q.get("contract"))
         orders = self.m.order_history(FUTURES) + self.m.open_orders(FUTURES)
-        orders = orders_in_range(orders, q)
-        offset, limit = page(q)
+        return self._page(orders_in_range(orders, q), request)
+
+    def _page(self, orders: list[SimOrder], request: web.Request) -> web.Response:
+        offset, limit = page(request.query)
         rows = [self.futures_row(o, request) for o in orders[offset : offset + limit]]
         return web.json_response(rows)
 
