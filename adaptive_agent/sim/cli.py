@@ -86,7 +86,8 @@ def _market(args: argparse.Namespace) -> SimMarket:
         usdt=args.usdt,
         fill_model=args.fill_model,
         funding=funding,
-        funding_hours_utc=args.funding_hours,
+        # the top-level parser (adaptive_agent/cli.py) may not define the option yet
+        funding_hours_utc=getattr(args, "funding_hours", DEFAULT_HOURS_UTC),
     )
 
 
