@@ -1,11 +1,11 @@
 """``ExchangeGate`` on Gate.io through ccxt (``ccxt.async_support``; no hand-written signing).
 
-Facts this adapter relies on (measured, see the project notes): Gate's signature covers the
-hard-coded ``/api/v4`` path, so a redirected base URL must keep that suffix; perpetual sizes
-are whole contracts (ccxt truncates silently, so we convert ourselves); dual-mode legs are
-chosen by the sign of ``size`` plus ``reduce_only``; a batch holds at most 10 orders of one
-market type and rejected elements come back without an id, so results are matched by client
-id; a post-only order that would cross is rejected as ``OrderImmediatelyFillable``.
+Gate facts (limits, labels, URLs) live in ``gate_constants``, with their sources. What this
+adapter adds: perpetual sizes are whole contracts (ccxt truncates silently, so we convert
+ourselves); dual-mode legs are chosen by the sign of ``size`` plus ``reduce_only``; a batch
+holds orders of one market type (``SPOT_BATCH_MAX`` / ``FUTURES_BATCH_MAX``) and rejected
+elements come back without an id, so results are matched by client id; a post-only order that
+would cross is rejected (``ErrorKind.POST_ONLY_CROSS``).
 """
 
 from __future__ import annotations
@@ -27,12 +27,22 @@ from .exchange_gate import (
     OrderState,
     OrderStatus,
 )
+from .gate_constants import (
+    FUTURES_BATCH_MAX,
+    SETTLE,
+    SPOT_BATCH_MAX,
+    ErrorKind,
+    Label,
+    error_kind,
+    label_in,
+    redirect_ccxt,
+)
 
 log = logging.getLogger("adaptive_agent.gate")
 SPOT = "BTC/USDT"
 PERP = "BTC/USDT:USDT"
-GATE_REST = "https://api.gateio.ws"
 SYMBOL = {Market.SPOT: SPOT, Market.FUTURES: PERP}
+BATCH_MAX = {Market.SPOT: SPOT_BATCH_MAX, Market.FUTURES: FUTURES_BATCH_MAX}  # one pair each
 
 _STATUS = {
     "open": OrderStatus.OPEN,
@@ -86,11 +96,7 @@ class GateCcxtExchange(ExchangeGate):
         if uid:
             config["uid"] = uid
         self.ex = ccxt_async.gate(config)
-        if rest_url:
-            base = rest_url.rstrip("/")
-            for kind in ("public", "private"):
-                for sub, url in self.ex.urls["api"][kind].items():
-                    self.ex.urls["api"][kind][sub] = url.replace(GATE_REST, base)
+        redirect_ccxt(self.ex, rest_url)
         self.ws_spot_url, self.ws_futures_url = ws_spot_url, ws_futures_url
         self._config, self._rest_base, self.uid = config, rest_url, uid
         self._pro = None
@@ -103,7 +109,7 @@ class GateCcxtExchange(ExchangeGate):
     async def start(self) -> None:
         """Load markets and make sure the futures account is in dual (hedge) position mode."""
         await self._call(self.ex.load_markets)
-        account = await self._call(self.ex.privateFuturesGetSettleAccounts, {"settle": "usdt"})
+        account = await self._call(self.ex.privateFuturesGetSettleAccounts, {"settle": SETTLE})
         dual = bool(account.get("in_dual_mode")) if isinstance(account, dict) else False
         if not dual:
             if not self.set_dual_mode:
@@ -119,14 +125,7 @@ class GateCcxtExchange(ExchangeGate):
         import ccxt.pro as ccxt_pro
 
         pro = ccxt_pro.gate(dict(self._config, newUpdates=True))
-        if self._rest_base:
-            for kind in ("public", "private"):
-                for sub, url in pro.urls["api"][kind].items():
-                    pro.urls["api"][kind][sub] = url.replace(GATE_REST, self._rest_base.rstrip("/"))
-        if self.ws_spot_url:
-            pro.urls["api"]["spot"] = self.ws_spot_url
-        if self.ws_futures_url:
-            pro.urls["api"]["swap"]["usdt"] = self.ws_futures_url
+        redirect_ccxt(pro, self._rest_base, self.ws_spot_url, self.ws_futures_url)
         self._pro = pro
         symbols = [SPOT] + ([PERP] if self.uid else [])
         self._streams = [asyncio.create_task(self._pump(sym)) for sym in symbols]
@@ -181,7 +180,8 @@ class GateCcxtExchange(ExchangeGate):
         except self._ccxt.NetworkError as exc:
             raise AmbiguousOrderError(f"{type(exc).__name__}: {exc}") from None
         except self._ccxt.BaseError as exc:
-            raise ExchangeError(f"{type(exc).__name__}: {exc}", _label(exc)) from None
+            label = label_in(str(exc)) or type(exc).__name__
+            raise ExchangeError(f"{type(exc).__name__}: {exc}", label) from None
 
     # --- market data -------------------------------------------------------------------------
 
@@ -263,6 +263,9 @@ class GateCcxtExchange(ExchangeGate):
             return []
         if len({r.market for r in requests}) != 1:
             raise ValueError("a batch holds orders of one market type")
+        limit = BATCH_MAX[requests[0].market]
+        if len(requests) > limit:
+            raise ValueError(f"a {requests[0].market} batch holds at most {limit} orders")
         if len(requests) == 1:
             r = requests[0]
             o = self._ccxt_order(r)
@@ -317,7 +320,10 @@ class GateCcxtExchange(ExchangeGate):
             and "poc" in str(info.get("finish_as", "")).lower()
         ):
             return OrderState(
-                cid, OrderStatus.REJECTED, error="ORDER_POC_IMMEDIATE", exchange_id=raw.get("id")
+                cid,
+                OrderStatus.REJECTED,
+                error=Label.ORDER_POC_IMMEDIATE,
+                exchange_id=raw.get("id"),
             )
         return OrderState(cid, status, filled, avg_f, fee, raw.get("id"))
 
@@ -325,11 +331,7 @@ class GateCcxtExchange(ExchangeGate):
         try:
             raw = await self._call(self.ex.cancel_order, client_id, SYMBOL[market])
         except ExchangeError as exc:
-            if "OrderNotFound" in str(exc) or exc.label in (
-                "ORDER_NOT_FOUND",
-                "ORDER_CLOSED",
-                "ORDER_FINISHED",
-            ):
+            if error_kind(exc.label) in (ErrorKind.NOT_FOUND, ErrorKind.FINISHED):
                 return await self.fetch_order(market, client_id)
             raise
         return self._state(raw, client_id)
@@ -341,7 +343,7 @@ class GateCcxtExchange(ExchangeGate):
             raw = await self._call(self.ex.fetch_order, client_id, SYMBOL[market])
             return self._state(raw, client_id)
         except ExchangeError as exc:
-            if "OrderNotFound" not in str(exc) and exc.label != "ORDER_NOT_FOUND":
+            if error_kind(exc.label) is not ErrorKind.NOT_FOUND:
                 raise
         for raw in await self._call(self.ex.fetch_closed_orders, SYMBOL[market], None, 100):
             if (raw.get("clientOrderId") or raw.get("info", {}).get("text")) == client_id:
@@ -351,21 +353,3 @@ class GateCcxtExchange(ExchangeGate):
     async def fetch_open_orders(self, market: Market) -> list[OrderState]:
         raws = await self._call(self.ex.fetch_open_orders, SYMBOL[market])
         return [self._state(r, r.get("clientOrderId") or "") for r in raws]
-
-
-def _label(exc: Exception) -> str:
-    """Gate's error label, when ccxt's message carries the venue's JSON reply."""
-    text = str(exc)
-    for label in (
-        "ORDER_POC_IMMEDIATE",
-        "POC_FILL_IMMEDIATELY",
-        "ORDER_NOT_FOUND",
-        "BALANCE_NOT_ENOUGH",
-        "INSUFFICIENT_AVAILABLE",
-        "REDUCE_ONLY_FAIL",
-        "INVALID_SIGNATURE",
-        "INVALID_KEY",
-    ):
-        if label in text:
-            return label
-    return type(exc).__name__

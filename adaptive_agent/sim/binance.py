@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..io.loaders import BAR_MS
+from ..core.time_rules import BAR_MS
 from .faults import Faults
 from .gate_render import CandleRow, candle_window
 from .matching import SimMarket

@@ -17,6 +17,7 @@ from functools import partial
 
 from ..io.loaders import InputError, load_candles, load_funding
 from .faults import Faults
+from .funding import DEFAULT_HOURS_UTC, check_hours
 from .matching import SimMarket
 from .runner import serve
 
@@ -32,6 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--usdt", type=float, default=100_000.0, help="USDT in each account")
     parser.add_argument("--funding", help="funding CSV (default: constant rate 0.0001)")
     parser.add_argument(
+        "--funding-hours",
+        type=funding_hours,
+        default=DEFAULT_HOURS_UTC,
+        metavar="H,H,...",
+        help="UTC hours at which funding settles, as backtest.funding_hours_utc (default: 0,8,16)",
+    )
+    parser.add_argument(
         "--speed", type=float, default=0.0, help="bars per real second (0: POST /sim/advance)"
     )
     parser.add_argument("--fill-model", choices=("realistic", "backtest"), default="realistic")
@@ -39,6 +47,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--error-rate", type=float, default=0.0, help="fraction of signed calls that fail"
     )
+
+
+def funding_hours(text: str) -> tuple[int, ...]:
+    """``"0,8,16"`` -> (0, 8, 16): distinct whole UTC hours."""
+    try:
+        return check_hours(tuple(int(part) for part in text.split(",")))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(args: argparse.Namespace) -> int:
@@ -65,7 +81,14 @@ def _market(args: argparse.Namespace) -> SimMarket:
 
     candles = load_candles(args.candles or SPOT_5M)
     funding = load_funding(args.funding) if args.funding else None
-    return SimMarket(candles, usdt=args.usdt, fill_model=args.fill_model, funding=funding)
+    return SimMarket(
+        candles,
+        usdt=args.usdt,
+        fill_model=args.fill_model,
+        funding=funding,
+        # the top-level parser (adaptive_agent/cli.py) may not define the option yet
+        funding_hours_utc=getattr(args, "funding_hours", DEFAULT_HOURS_UTC),
+    )
 
 
 async def _run(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-GATE_REST = "https://api.gateio.ws/api/v4"
+from ..exchange.gate_constants import redirect_ccxt
+
 BINANCE_REST = "https://api.binance.com/api/v3"
 GATE_OPTIONS: dict[str, Any] = {
     "fetchMarkets": {"types": ["spot", "swap"]},
@@ -24,13 +25,11 @@ def redirect_gate(exchange: Any, base_url: str) -> None:
     REST keeps ``/api/v4`` (ccxt signs that path); the futures socket uses the
     ``/v4/ws/futures/usdt`` alias so that ccxt.pro recognises it as a swap socket.
     """
-    api = exchange.urls["api"]
-    for kind in ("public", "private"):
-        for sub, url in api[kind].items():
-            api[kind][sub] = url.replace(GATE_REST, base_url + "/api/v4")
-    if "spot" in api:  # ccxt.pro only
-        api["spot"] = _ws(base_url) + "/ws/v4/"
-        api["swap"]["usdt"] = _ws(base_url) + "/v4/ws/futures/usdt"
+    if "spot" in exchange.urls["api"]:  # ccxt.pro only
+        ws = _ws(base_url)
+        redirect_ccxt(exchange, base_url, ws + "/ws/v4/", ws + "/v4/ws/futures/usdt")
+    else:
+        redirect_ccxt(exchange, base_url)
 
 
 def redirect_binance(exchange: Any, base_url: str) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from ..exchange.gate_constants import Label
 from . import binance
 from . import gate_render as render
 from .faults import Faults
@@ -202,12 +203,12 @@ class WsHub:
     def _check_auth(self, channel: str, event: str, msg: dict[str, Any]) -> tuple[int, str] | None:
         auth = msg.get("auth")
         if not isinstance(auth, dict) or auth.get("method") != "api_key":
-            return 4, json.dumps({"label": "MISSING_REQUIRED_HEADER", "message": "auth missing"})
+            return _auth_error(Label.MISSING_REQUIRED_HEADER, "auth missing")
         if auth.get("KEY") != self.key:
-            return 4, json.dumps({"label": "INVALID_KEY", "message": "Invalid key provided"})
+            return _auth_error(Label.INVALID_KEY, "Invalid key provided")
         expected = sign_ws(self.secret, channel, event, msg.get("time", ""))
         if not same(expected, str(auth.get("SIGN", ""))):
-            return 4, json.dumps({"label": "INVALID_SIGNATURE", "message": "Signature mismatch"})
+            return _auth_error(Label.INVALID_SIGNATURE, "Signature mismatch")
         return None
 
     # ---- outgoing -----------------------------------------------------------------------
@@ -289,3 +290,8 @@ class WsHub:
         rows = render.candle_window(self.m, None, self.m.now_ms - 1, 1)
         for conn in self._subscribers(binance.KLINE_STREAM):
             conn.push(binance.kline_event(rows[0], self.m.now_ms))
+
+
+def _auth_error(label: str, message: str) -> tuple[int, str]:
+    """Gate's websocket error 4 (authentication), with the REST label and message as text."""
+    return 4, json.dumps({"label": label, "message": message})

@@ -1,4 +1,5 @@
-"""execute() through the real ccxt Gate client against gate-sim: the venue's timeouts.
+"""execute() through the real ccxt Gate client against gate-sim: the venue's timeouts, and
+how the adapter reports the venue's errors.
 
 An order the venue accepted but whose reply never came back must be found by its client id
 and never sent a second time.
@@ -11,9 +12,11 @@ from collections import Counter
 
 import pytest
 
-from adaptive_agent.core.model import Book, EngineState, Params, Prices, Signal
+from adaptive_agent.core.model import Book, EngineState, OrderType, Params, Prices, Signal
 from adaptive_agent.core.rebalance_engine import build_orders
+from adaptive_agent.exchange.exchange_gate import Market, OrderRequest, OrderStatus
 from adaptive_agent.exchange.gate_ccxt import GateCcxtExchange
+from adaptive_agent.exchange.gate_constants import ErrorKind, Label, error_kind
 from adaptive_agent.execution.executor import ExecParams, client_id, execute, rebalance_id_for
 from adaptive_agent.sim.faults import Faults
 from adaptive_agent.sim.runner import running_sim
@@ -101,3 +104,42 @@ def test_market_style_sends_true_market_orders_and_sizes_spot_buys_in_usdt(spot,
     assert short.price is None and short.amount < 0 and not short.reduce_only
     spot_leg = next(leg for leg in report.legs if leg.order_type == "BUY")
     assert spot_leg.filled == pytest.approx(spot_leg.requested, rel=0.01)
+
+
+def test_venue_errors_reach_the_port_as_gate_labels_and_kinds(spot):
+    """Rejections carry Gate's label; a cancel of a finished order (ORDER_CLOSED: the sim finds
+    finished orders by text here) answers its state; batches over Gate's limit are refused."""
+
+    async def scenario():
+        async with running_sim(
+            spot.slice(1_000, 1_100), KEY, SECRET, dual_mode=True, text_lookup="always"
+        ) as sim:
+            sim.market.advance(3)
+            gate = GateCcxtExchange(KEY, SECRET, rest_url=sim.url, rate_limit=False)
+            try:
+                await gate.start()
+                bid, ask = sim.market.top("spot")
+                poor, cross, filled = await asyncio.gather(
+                    gate.create_orders([OrderRequest("t-poor", OrderType.BUY, 5.0, bid)]),
+                    gate.create_orders(
+                        [OrderRequest("t-cross", OrderType.BUY, 0.001, ask, post_only=True)]
+                    ),
+                    gate.create_orders([OrderRequest("t-fill", OrderType.BUY, 0.001, ask)]),
+                )
+                cancelled = await gate.cancel_order(Market.SPOT, "t-fill")
+                missing = await gate.fetch_order(Market.SPOT, "t-never")
+                with pytest.raises(ValueError, match="at most 10"):
+                    await gate.create_orders(
+                        [OrderRequest(f"t-b{i}", OrderType.BUY, 0.001, bid) for i in range(11)]
+                    )
+                return poor[0], cross[0], filled[0], cancelled, missing
+            finally:
+                await gate.close()
+
+    poor, cross, filled, cancelled, missing = asyncio.run(scenario())
+    assert poor.status is OrderStatus.REJECTED and poor.error == Label.BALANCE_NOT_ENOUGH
+    assert error_kind(poor.error) is ErrorKind.BALANCE
+    assert cross.post_only_rejected and error_kind(cross.error) is ErrorKind.POST_ONLY_CROSS
+    assert filled.status is OrderStatus.CLOSED
+    assert cancelled is not None and cancelled.status is OrderStatus.CLOSED
+    assert missing is None

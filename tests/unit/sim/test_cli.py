@@ -75,3 +75,19 @@ def test_serves_on_loopback_prints_the_url_and_stops_on_a_signal(sig):
             proc.communicate()
     assert proc.returncode == 0, err
     assert secret not in line + out + err
+
+
+def test_funding_hours_option_reaches_the_market(monkeypatch, path):
+    assert parse().funding_hours == (0, 8, 16)
+    args = parse("--funding-hours", "4,12,20", "--candles", "any.csv")
+    assert args.funding_hours == (4, 12, 20)
+    monkeypatch.setattr(cli, "load_candles", lambda _file: path)
+    assert cli._market(args).funding_hours_utc == (4, 12, 20)
+
+
+@pytest.mark.parametrize("bad", ["", "8,8", "24", "a,b"])
+def test_bad_funding_hours_are_a_usage_error(capsys, bad):
+    with pytest.raises(SystemExit) as exc:
+        parse("--funding-hours", bad)
+    assert exc.value.code == 2
+    assert "--funding-hours" in capsys.readouterr().err
