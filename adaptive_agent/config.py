@@ -88,8 +88,10 @@ class BacktestConfig(_Section):
     @model_validator(mode="after")
     def _hours(self) -> BacktestConfig:
         hours = self.funding_hours_utc
-        if any(h < 0 or h > 23 for h in hours) or len(set(hours)) != len(hours):
-            raise ValueError("backtest.funding_hours_utc: distinct whole hours in 0..23 expected")
+        if not hours or any(h < 0 or h > 23 for h in hours) or len(set(hours)) != len(hours):
+            raise ValueError(
+                "backtest.funding_hours_utc: one or more distinct whole hours in 0..23 expected"
+            )
         return self
 
 

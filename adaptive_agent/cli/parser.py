@@ -136,22 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--state", default="state/live.sqlite", help="state database")
     h.add_argument("--max-age", type=float, default=900.0, help="seconds (default 900)")
 
-    gs.add_argument("--candles", help="5-minute candles to replay (default: bundled)")
-    gs.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0: any free one)")
-    gs.add_argument("--usdt", type=float, default=100_000.0, help="USDT in each account")
-    gs.add_argument("--funding", help="funding CSV for settlements (default: constant rate)")
-    gs.add_argument(
-        "--speed",
-        type=float,
-        default=0.0,
-        help="bars per real second (0: advance only via POST /sim/advance)",
-    )
-    gs.add_argument("--fill-model", choices=("realistic", "backtest"), default="realistic")
-    gs.add_argument("--latency-ms", type=float, default=0.0, help="added to every REST reply")
-    gs.add_argument(
-        "--error-rate",
-        type=float,
-        default=0.0,
-        help="fraction of private calls answered with a server error",
-    )
+    from ..sim.options import add_arguments as add_gate_sim_arguments  # one definition of them
+
+    add_gate_sim_arguments(gs)
     return p

@@ -101,6 +101,7 @@ def make_market(cfg: AppConfig, candles: Candles, funding: FundingSeries | None,
         slippage=bt.slippage,
         funding=funding,
         funding_rate_default=bt.funding_rate_default,
+        funding_hours_utc=bt.funding_hours_utc,  # the backtest's instants (docs/rules.md, Funding)
         leverage=cfg.strategy.leverage,
         dual_mode=True,
     )

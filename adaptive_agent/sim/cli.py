@@ -17,44 +17,11 @@ from functools import partial
 
 from ..io.loaders import InputError, load_candles, load_funding
 from .faults import Faults
-from .funding import DEFAULT_HOURS_UTC, check_hours
 from .matching import SimMarket
 from .runner import serve
 
 EXIT_OK, EXIT_INPUT = 0, 2
 ENV_KEY, ENV_SECRET = "GATE_API_KEY", "GATE_API_SECRET"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--candles", help="5-minute candles to replay (default: bundled)")
-    parser.add_argument(
-        "--port", type=int, default=8080, help="port on 127.0.0.1 (0: any free one)"
-    )
-    parser.add_argument("--usdt", type=float, default=100_000.0, help="USDT in each account")
-    parser.add_argument("--funding", help="funding CSV (default: constant rate 0.0001)")
-    parser.add_argument(
-        "--funding-hours",
-        type=funding_hours,
-        default=DEFAULT_HOURS_UTC,
-        metavar="H,H,...",
-        help="UTC hours at which funding settles, as backtest.funding_hours_utc (default: 0,8,16)",
-    )
-    parser.add_argument(
-        "--speed", type=float, default=0.0, help="bars per real second (0: POST /sim/advance)"
-    )
-    parser.add_argument("--fill-model", choices=("realistic", "backtest"), default="realistic")
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to REST replies")
-    parser.add_argument(
-        "--error-rate", type=float, default=0.0, help="fraction of signed calls that fail"
-    )
-
-
-def funding_hours(text: str) -> tuple[int, ...]:
-    """``"0,8,16"`` -> (0, 8, 16): distinct whole UTC hours."""
-    try:
-        return check_hours(tuple(int(part) for part in text.split(",")))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(args: argparse.Namespace) -> int:
@@ -87,7 +54,7 @@ def _market(args: argparse.Namespace) -> SimMarket:
         fill_model=args.fill_model,
         funding=funding,
         # the top-level parser (adaptive_agent/cli.py) may not define the option yet
-        funding_hours_utc=getattr(args, "funding_hours", DEFAULT_HOURS_UTC),
+        funding_hours_utc=args.funding_hours,
     )
 
 

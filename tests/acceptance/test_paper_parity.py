@@ -3,7 +3,8 @@
 Same trigger times, same target sizes, same orders and blocked orders, same NAV: the paper
 run goes through the whole live path (Agent, execute(), the exchange port, the simulator's
 matching core); only the fill model is the backtester's. With a signal TTL
-(``strategy.signal_ttl_minutes``) both expire the signals by the same rule.
+(``strategy.signal_ttl_minutes``) both expire the signals by the same rule, and with other
+funding hours (``backtest.funding_hours_utc``) both settle at the same instants.
 """
 
 from __future__ import annotations
@@ -39,10 +40,24 @@ def _paper(cfg, candles, signals, funding, db):
     return agent
 
 
-@pytest.mark.parametrize("ttl", [None, 240])  # no expiry; a TTL that changes the decisions
-@pytest.mark.parametrize("start", [0, 67_000])  # the start of the data; the 2023-03-24 halt
-def test_paper_makes_the_backtests_decisions(spot, funding, tmp_path, start, ttl):
-    cfg = AppConfig.model_validate({"strategy": {"signal_ttl_minutes": ttl}})
+DEFAULT_HOURS = (0, 8, 16)
+
+
+@pytest.mark.parametrize(
+    ("start", "ttl", "hours"),
+    [
+        (0, None, DEFAULT_HOURS),  # the start of the data
+        (67_000, None, DEFAULT_HOURS),  # the 2023-03-24 halt
+        (0, 240, DEFAULT_HOURS),  # a TTL that changes the decisions
+        (67_000, 240, DEFAULT_HOURS),
+        (0, None, (4, 12, 20)),  # funding at other hours: the same instants in both
+        (67_000, 240, (5, 13, 21)),
+    ],
+)
+def test_paper_makes_the_backtests_decisions(spot, funding, tmp_path, start, ttl, hours):
+    cfg = AppConfig.model_validate(
+        {"strategy": {"signal_ttl_minutes": ttl}, "backtest": {"funding_hours_utc": hours}}
+    )
     candles = spot.slice(start, start + 3_000)
     signals = ema_crossover_signals(candles, 3, 12)  # frequent crossings: gating exercised
     backtest = run_backtest(candles, signals, funding, config=cfg)
@@ -51,6 +66,9 @@ def test_paper_makes_the_backtests_decisions(spot, funding, tmp_path, start, ttl
         assert [_key(r.plan) for r in backtest.rebalances] != [
             _key(r.plan) for r in untimed.rebalances
         ]
+    if hours != DEFAULT_HOURS:  # the setting matters: funding lands at other instants
+        usual = run_backtest(candles, signals, funding, config=AppConfig())
+        assert backtest.summary["funding_pnl"] != usual.summary["funding_pnl"]
     agent = _paper(cfg, candles, signals, funding, tmp_path / "paper.sqlite")
     paper = [p for p in agent.plans if p.triggered]
     assert len(paper) == len(backtest.rebalances) > 20

@@ -13,20 +13,20 @@ import urllib.request
 
 import pytest
 
-from adaptive_agent.sim import cli
+from adaptive_agent.sim import cli, options
 
 RUN = (
     "import argparse, sys\n"
-    "from adaptive_agent.sim import cli\n"
+    "from adaptive_agent.sim import cli, options\n"
     "p = argparse.ArgumentParser()\n"
-    "cli.add_arguments(p)\n"
+    "options.add_arguments(p)\n"
     "sys.exit(cli.main(p.parse_args(sys.argv[1:])))\n"
 )
 
 
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    cli.add_arguments(parser)
+    options.add_arguments(parser)
     return parser.parse_args(list(argv))
 
 

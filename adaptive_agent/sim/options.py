@@ -1,0 +1,46 @@
+"""The ``gate-sim`` command-line options, in one place for ``adaptive-agent gate-sim`` and
+``python -m adaptive_agent.sim``; light to import (no server code)."""
+
+from __future__ import annotations
+
+import argparse
+
+from .funding import DEFAULT_HOURS_UTC, check_hours
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--candles", help="5-minute candles to replay (default: bundled)")
+    parser.add_argument(
+        "--port", type=int, default=8080, help="port on 127.0.0.1 (0: any free one)"
+    )
+    parser.add_argument("--usdt", type=float, default=100_000.0, help="USDT in each account")
+    parser.add_argument("--funding", help="funding CSV (default: constant rate 0.0001)")
+    parser.add_argument(
+        "--funding-hours",
+        type=funding_hours,
+        default=DEFAULT_HOURS_UTC,
+        metavar="H,H,...",
+        help="UTC hours at which funding settles, as backtest.funding_hours_utc (default: 0,8,16)",
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=0.0,
+        help="bars per real second (0: advance only via POST /sim/advance)",
+    )
+    parser.add_argument("--fill-model", choices=("realistic", "backtest"), default="realistic")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every REST reply")
+    parser.add_argument(
+        "--error-rate",
+        type=float,
+        default=0.0,
+        help="fraction of private calls answered with a server error",
+    )
+
+
+def funding_hours(text: str) -> tuple[int, ...]:
+    """``"0,8,16"`` -> (0, 8, 16): distinct whole UTC hours."""
+    try:
+        return check_hours(tuple(int(part) for part in text.split(",")))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
