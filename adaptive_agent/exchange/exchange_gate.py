@@ -118,7 +118,14 @@ class OrderState:
 
     @property
     def post_only_rejected(self) -> bool:
-        return self.status is OrderStatus.REJECTED and "POC" in self.error.upper()
+        # Gate's labels for a post-only order that would take liquidity, classified in one
+        # place (gate_constants.error_kind): POC_FILL_IMMEDIATELY, ORDER_POC_IMMEDIATE.
+        from .gate_constants import ErrorKind, error_kind
+
+        return (
+            self.status is OrderStatus.REJECTED
+            and error_kind(self.error) is ErrorKind.POST_ONLY_CROSS
+        )
 
 
 class ExchangeGate(ABC):

@@ -18,6 +18,7 @@ from .exchange_gate import (
     OrderState,
     OrderStatus,
 )
+from .gate_constants import Label
 
 
 class PaperExchange(ExchangeGate):
@@ -118,7 +119,7 @@ def _state(o, cid: str) -> OrderState:
         )
         if finish == "poc":
             return OrderState(
-                cid, OrderStatus.REJECTED, error="ORDER_POC_IMMEDIATE", exchange_id=str(o.id)
+                cid, OrderStatus.REJECTED, error=Label.ORDER_POC_IMMEDIATE, exchange_id=str(o.id)
             )
     filled = abs(float(o.filled))
     return OrderState(

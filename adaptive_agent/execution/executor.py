@@ -32,6 +32,7 @@ from ..exchange.exchange_gate import (
     OrderStatus,
     market_of,
 )
+from ..exchange.gate_constants import CLIENT_ID_PREFIX, is_client_id
 from ..lifecycle import RebalanceStatus
 from ..state.store import StateStore
 
@@ -44,8 +45,12 @@ def rebalance_id_for(decision_ms: int) -> str:
 
 
 def client_id(rebalance_id: str, leg: Leg, phase: str) -> str:
-    """Gate ``text``: ``t-`` + rebalance id + leg + phase (p post-only, m IOC); <= 28 chars."""
-    return f"t-{rebalance_id}{LEG_CODE[leg]}{phase}"
+    """Gate ``text``: ``t-`` + rebalance id + leg + phase (p post-only, m IOC), by Gate's rule
+    for a user-defined ``text`` (``gate_constants.CLIENT_ID_RE``)."""
+    cid = f"{CLIENT_ID_PREFIX}{rebalance_id}{LEG_CODE[leg]}{phase}"
+    if not is_client_id(cid):
+        raise ValueError(f"client id {cid!r} breaks Gate's text rule")
+    return cid
 
 
 @dataclass(frozen=True, slots=True)

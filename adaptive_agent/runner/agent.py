@@ -34,6 +34,7 @@ from ..core.portfolio_manager import basis, leg_sizes_btc, margin_used_usdt, wei
 from ..core.rebalance_engine import build_orders
 from ..core.time_rules import BAR_MS, BARS_PER_DAY, DAY_MS, completed_day, day_of_close
 from ..exchange.exchange_gate import ExchangeError, ExchangeGate, Market
+from ..exchange.gate_constants import names_client_id
 from ..execution.executor import ExecParams, ExecutionReport, execute, record_state
 from ..lifecycle import UNFINISHED, OrderStatus, RebalanceStatus
 from ..monitoring.monitor import Monitor
@@ -220,7 +221,7 @@ class Agent:
                 continue
             for s in open_orders:
                 # Orders not placed by us (web UI: text "web"/"apiv4") are found by their id only.
-                key = s.client_id if s.client_id.startswith("t-") else s.exchange_id
+                key = s.client_id if names_client_id(s.client_id) else s.exchange_id
                 if not key:
                     continue
                 try:
