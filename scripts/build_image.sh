@@ -22,6 +22,8 @@ HOST_CA=${HOST_CA:-/etc/ssl/certs/ca-certificates.crt}
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/deploy/podman/containers.conf}
 
 say() { printf 'build_image: %s\n' "$*" >&2; }
+tmp=()
+trap 'rm -rf "${tmp[@]}"' EXIT
 
 # --- Debian packages ---------------------------------------------------------------------------
 need=()
@@ -44,13 +46,15 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # --- the local base ----------------------------------------------------------------------------
-# The Debian sources apt on this host uses (deb822 or one-line), pasted into the chroot.
+# The Debian archive sources apt on this host uses (deb822 or one-line; .../debian and
+# .../debian-security), pasted into the chroot.
 apt_sources() {
   local f
   for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list /etc/apt/sources.list
   do
-    [ -s "$f" ] && grep -qE '^[^#]*debian\.org/debian(-security)?( |$)|^URIs:.*/debian' "$f" \
-      && echo "$f"
+    if [ -s "$f" ] && grep -qE '^(deb|URIs:)[^#]*/debian(-security)?/?( |$)' "$f"; then
+      echo "$f"
+    fi
   done
   return 0
 }
@@ -58,8 +62,7 @@ apt_sources() {
 make_base() {
   local work sources=() opts=() changes=() f
   work=$(mktemp -d /tmp/adaptive-agent-base.XXXXXX)
-  # shellcheck disable=SC2064
-  trap "rm -rf '$work'" RETURN
+  tmp+=("$work")
   mapfile -t sources < <(apt_sources)
   if [ ${#sources[@]} -eq 0 ]; then
     say "no Debian source found in /etc/apt/sources.list*; using the default mirror"
@@ -70,6 +73,7 @@ make_base() {
     | grep -v '^Acquire::https\?::\(Verify\|SslCert\|CaInfo\)' >"$work/apt.conf" || true
   [ -s "$work/apt.conf" ] && opts+=(--aptopt="$work/apt.conf")
   say "making the base with mmdebstrap (${sources[*]:-default mirror})"
+  # shellcheck disable=SC2016  # the hooks expand $1 (the chroot) themselves
   mmdebstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
     --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
     "${opts[@]}" \
@@ -105,7 +109,7 @@ fi
 # host's CA bundle, as root's home for each RUN step: ~/.config/pip/pip.conf is read by pip in
 # both bases. /root exists in both, so the read-only mount creates no file in any layer.
 build_home=$(mktemp -d /tmp/adaptive-agent-pip.XXXXXX)
-trap 'rm -rf "$build_home"' EXIT
+tmp+=("$build_home")
 mkdir -p "$build_home/.config/pip"
 host_pip=(python3 -m pip)
 [ -x .venv/bin/python ] && host_pip=(.venv/bin/python -m pip)

@@ -277,3 +277,15 @@ def test_the_healthcheck_command_works(tmp_path: Path) -> None:
     con.close()
     fresh = run()
     assert fresh.returncode == 0 and fresh.stdout.startswith("healthy"), fresh.stderr
+
+
+def test_ci_builds_and_checks_the_image_after_the_tests() -> None:
+    run = (ROOT / ".ci" / "run").read_text().splitlines()
+    order = [line.strip() for line in run if "scripts/" in line and not line.startswith("#")]
+    assert order[0] == "bash scripts/test.sh", order
+    build = next(i for i, s in enumerate(order) if s.endswith("scripts/build_image.sh"))
+    check = next(i for i, s in enumerate(order) if s.endswith("scripts/check_image.sh"))
+    assert 0 < build < check, order
+    checks = (ROOT / "scripts" / "check_image.sh").read_text()
+    assert "TRADES_SHA256" in checks and not re.search(r"\b[0-9a-f]{64}\b", checks)
+    assert "podman healthcheck run" in checks
