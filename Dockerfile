@@ -35,11 +35,12 @@ RUN pip install --no-cache-dir -r requirements.txt \
         \( -type d -name tests -path '*-packages/*/tests' -prune -o -name conftest.py \) \
         -exec rm -rf {} +
 
-# 2. The package itself, resolving nothing again.
+# 2. The package itself, resolving nothing again; the build fails unless its command starts.
 COPY pyproject.toml README.md ./
 COPY adaptive_agent ./adaptive_agent
 RUN pip install --no-cache-dir --no-deps . \
-    && cd / && rm -rf /tmp/build
+    && cd / && rm -rf /tmp/build \
+    && adaptive-agent --version && python -m adaptive_agent.policy.health --help >/dev/null
 # (before any further step: a later step would create the build folder again as its workdir)
 WORKDIR /data
 
