@@ -130,12 +130,19 @@ cp "$HOST_CA" "$build_home/host-ca.crt"
 chmod -R a+rX "$build_home"
 
 # --- the image ---------------------------------------------------------------------------------
+old_id=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 t1=$(date +%s)
 podman build --format docker --network host --pull=never ${NO_CACHE:+--no-cache} \
   --build-arg BASE="$BASE_IMAGE" \
   --volume "$build_home:/root:ro" \
   -t "$IMAGE" .
 t2=$(date +%s)
+new_id=$(podman image inspect --format '{{.Id}}' "$IMAGE")
+if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
+  # the previous build of this tag, now untagged (kept if a container still uses it)
+  podman rmi "$old_id" >/dev/null 2>&1 || true
+fi
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
-printf 'build_image: %s built in %d s (base step %d s, total %d s); size %d MB\n' \
-  "$IMAGE" $((t2 - t1)) $((t1 - t0)) $((t2 - t0)) $((size / 1000000))
+store=$(du -sm "$(podman info --format '{{.Store.GraphRoot}}')" | cut -f1)
+printf 'build_image: %s built in %d s (base step %d s, total %d s); size %d MB; storage %d MB\n' \
+  "$IMAGE" $((t2 - t1)) $((t1 - t0)) $((t2 - t0)) $((size / 1000000)) "$store"
