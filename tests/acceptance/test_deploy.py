@@ -172,8 +172,23 @@ def test_compose_services() -> None:
 
 
 def test_dockerfile_uses_a_slim_python_311_base() -> None:
+    """FROM ${BASE} with ARG BASE=python:3.11-slim before it (scripts/build_image.sh passes a
+    local base with --build-arg BASE=...), or the slim image itself."""
+    everything = dockerfile_instructions()
     (base,) = instructions("FROM")
+    if base in ("${BASE}", "$BASE"):
+        before = everything[: everything.index(("FROM", base))]
+        assert {word for word, _ in before} == {"ARG"}, before
+        defaults = dict(arg.partition("=")[::2] for _, arg in before)
+        assert list(defaults) == ["BASE"], defaults
+        base = defaults["BASE"]
     assert re.fullmatch(r"python:3\.11(\.\d+)?-slim(-\w+)?(@sha256:[0-9a-f]{64})?", base), base
+
+
+def test_the_registry_free_build_passes_its_local_base() -> None:
+    script = (ROOT / "scripts" / "build_image.sh").read_text()
+    assert re.search(r'--build-arg BASE="\$BASE_IMAGE"', script)
+    assert re.search(r"--format docker\b", script), "the OCI format drops the HEALTHCHECK"
 
 
 def test_dockerfile_installs_exactly_the_pinned_requirements() -> None:
@@ -263,3 +278,15 @@ def test_the_healthcheck_command_works(tmp_path: Path) -> None:
     con.close()
     fresh = run()
     assert fresh.returncode == 0 and fresh.stdout.startswith("healthy"), fresh.stderr
+
+
+def test_ci_builds_and_checks_the_image_after_the_tests() -> None:
+    run = (ROOT / ".ci" / "run").read_text().splitlines()
+    order = [line.strip() for line in run if "scripts/" in line and not line.startswith("#")]
+    assert order[0] == "bash scripts/test.sh", order
+    build = next(i for i, s in enumerate(order) if s.endswith("scripts/build_image.sh"))
+    check = next(i for i, s in enumerate(order) if s.endswith("scripts/check_image.sh"))
+    assert 0 < build < check, order
+    checks = (ROOT / "scripts" / "check_image.sh").read_text()
+    assert "TRADES_SHA256" in checks and not re.search(r"\b[0-9a-f]{64}\b", checks)
+    assert "podman healthcheck run" in checks
