@@ -13,12 +13,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from .. import metrics
 from ..clock import Clock, SystemClock
 from ..config import AppConfig
-from ..core.indicators import atr_frac_at
 from ..core.model import (
     BREAKER_CODES,
     Book,
@@ -32,7 +29,7 @@ from ..core.model import (
 )
 from ..core.portfolio_manager import basis, leg_sizes_btc, margin_used_usdt, weights
 from ..core.rebalance_engine import build_orders
-from ..core.time_rules import BAR_MS, BARS_PER_DAY, DAY_MS, completed_day, day_of_close
+from ..core.time_rules import BAR_MS, completed_day, day_of_close
 from ..exchange.exchange_gate import ExchangeError, ExchangeGate, Market
 from ..exchange.gate_constants import names_client_id
 from ..execution.executor import ExecParams, ExecutionReport, execute, record_state
@@ -40,9 +37,9 @@ from ..lifecycle import UNFINISHED, OrderStatus, RebalanceStatus
 from ..monitoring.monitor import Monitor
 from ..records import BarSnapshot, RebalanceRecord, TradeRecord
 from ..state.store import StateStore
+from .candle_history import CandleHistory
 
 log = logging.getLogger("adaptive_agent.agent")
-HISTORY_BARS = 60 * BARS_PER_DAY  # 60 days of 5-minute bars: plenty for a 14-day daily ATR
 
 
 class SignalSource:
@@ -86,8 +83,7 @@ class Agent:
         self._breaker_tripped = False  # the last decision had a circuit-breaker reason
         self._streak_alerted = False  # the error-streak alarm went out while the venue was down
         self.unexplained = False
-        self._hist: list[Candle] = []
-        self._atr_cache: tuple[tuple[int, int], float] | None = None
+        self.history = CandleHistory()
         # Recent plans and execution reports; a long-running live agent keeps only the last
         # `keep_history` of each (paper keeps them all for its summary and tests).
         self.plans: list[Plan] = []
@@ -105,41 +101,15 @@ class Agent:
     # --- candles -----------------------------------------------------------------------------
 
     def add_history(self, candles: list[Candle]) -> None:
-        """Backfill (and gap fill after a reconnect): merged by open time, no duplicates."""
-        if not candles:
-            return
-        last = self._hist[-1].ts if self._hist else None
-        if last is None or all(c.ts > last for c in candles):  # the usual case: a new close
-            self._hist.extend(sorted(candles, key=lambda c: c.ts))
-        else:
-            known = {c.ts for c in self._hist}
-            self._hist.extend(c for c in candles if c.ts not in known)
-            self._hist.sort(key=lambda c: c.ts)
-            self._atr_cache = None  # older candles arrived: recompute
-        del self._hist[:-HISTORY_BARS]
+        """Backfill (and gap fill after a reconnect): repeats and older candles are harmless."""
+        self.history.add(candles)
 
     @property
     def last_candle_ts(self) -> int | None:
-        return self._hist[-1].ts if self._hist else None
+        return self.history.last_ts
 
     def atr_frac(self, decision_ms: int) -> float:
-        """ATR of the last completed UTC day / its close; it changes once a day, so cached."""
-        if not self._hist:
-            return 0.0
-        key = (decision_ms // DAY_MS, self._hist[0].ts)
-        if self._atr_cache is not None and self._atr_cache[0] == key:
-            return self._atr_cache[1]
-        value = self._compute_atr_frac(decision_ms)
-        self._atr_cache = (key, value)
-        return value
-
-    def _compute_atr_frac(self, decision_ms: int) -> float:
-        ts = np.fromiter((c.ts for c in self._hist), dtype=np.int64, count=len(self._hist))
-        hi = np.fromiter((c.high for c in self._hist), dtype=np.float64, count=len(self._hist))
-        lo = np.fromiter((c.low for c in self._hist), dtype=np.float64, count=len(self._hist))
-        cl = np.fromiter((c.close for c in self._hist), dtype=np.float64, count=len(self._hist))
-        dec = np.array([decision_ms], dtype=np.int64)
-        return float(atr_frac_at(dec, ts, hi, lo, cl, self.params.atr_period)[0])
+        return self.history.atr_frac(decision_ms, self.params.atr_period)
 
     # --- reconciliation ----------------------------------------------------------------------
 
