@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
 from .. import metrics
 from ..clock import Clock, SystemClock
@@ -31,13 +30,13 @@ from ..core.portfolio_manager import basis, leg_sizes_btc, margin_used_usdt, wei
 from ..core.rebalance_engine import build_orders
 from ..core.time_rules import BAR_MS, completed_day, day_of_close
 from ..exchange.exchange_gate import ExchangeError, ExchangeGate, Market
-from ..exchange.gate_constants import names_client_id
 from ..execution.executor import ExecParams, ExecutionReport, execute, record_state
-from ..lifecycle import UNFINISHED, OrderStatus, RebalanceStatus
+from ..lifecycle import OrderStatus
 from ..monitoring.monitor import Monitor
 from ..records import BarSnapshot, RebalanceRecord, TradeRecord
 from ..state.store import StateStore
 from .candle_history import CandleHistory
+from .reconcile import ReconcileResult, cancel_all_open_orders, reconcile_with_venue
 
 log = logging.getLogger("adaptive_agent.agent")
 
@@ -47,15 +46,6 @@ class SignalSource:
 
     def at(self, time_ms: int) -> Signal:  # pragma: no cover - interface
         raise NotImplementedError
-
-
-@dataclass
-class ReconcileResult:
-    checked: int = 0
-    updated: int = 0
-    interrupted: list[str] = field(default_factory=list)
-    cancelled: list[str] = field(default_factory=list)
-    unexplained: list[str] = field(default_factory=list)
 
 
 class Agent:
@@ -114,43 +104,9 @@ class Agent:
     # --- reconciliation ----------------------------------------------------------------------
 
     async def reconcile(self) -> ReconcileResult:
-        res = ReconcileResult()
-        now = self.now_ms()
-        for o in self.store.orders(statuses=UNFINISHED):
-            res.checked += 1
-            market = Market(o.market)
-            state = await self.gate.fetch_order(market, o.client_id)
-            if state is not None and not state.done:
-                state = await self.gate.cancel_order(market, o.client_id) or state
-                res.cancelled.append(o.client_id)
-            if state is None:
-                status = (
-                    OrderStatus.REJECTED if o.status is OrderStatus.INTENT else OrderStatus.UNKNOWN
-                )
-                self.store.update_order(o.client_id, now, status=status, error="not at venue")
-            else:
-                record_state(self.store, o.client_id, now, state)
-            res.updated += 1
-        for rid in self.store.unfinished_rebalances():
-            self.store.finish_rebalance(rid, RebalanceStatus.INTERRUPTED, now)
-            res.interrupted.append(rid)
-        for market in (Market.SPOT, Market.FUTURES):
-            for s in await self.gate.fetch_open_orders(market):
-                if self.store.order(s.client_id) is None:
-                    res.unexplained.append(f"{market}: open order {s.client_id or s.exchange_id}")
+        """Settle every order the store knows with the venue (see ``reconcile.py``)."""
+        res = await reconcile_with_venue(self.gate, self.store, self.now_ms())
         self.unexplained = bool(res.unexplained)
-        self.store.add_event(
-            now,
-            "reconciled",
-            f"checked {res.checked}, cancelled"
-            f" {len(res.cancelled)}, interrupted {len(res.interrupted)},"
-            f" unexplained {len(res.unexplained)}",
-        )
-        if res.unexplained:
-            self.store.add_event(now, "reconcile_mismatch", "; ".join(res.unexplained))
-            log.error("reconcile: orders the state store does not know: %s", res.unexplained)
-        if res.interrupted:
-            log.warning("reconcile: interrupted rebalances closed: %s", res.interrupted)
         return res
 
     # --- one decision ------------------------------------------------------------------------
@@ -181,24 +137,9 @@ class Agent:
                 record_state(self.store, o.client_id, self.now_ms(), state)
 
     async def circuit_breaker(self, why: str, alert: bool = True) -> None:
-        """SPEC 7: drawdown or an error streak: cancel every open order and raise the alarm."""
-        cancelled = []
-        for market in (Market.SPOT, Market.FUTURES):
-            try:
-                open_orders = await self.gate.fetch_open_orders(market)
-            except ExchangeError as exc:
-                log.error("circuit breaker: listing %s orders failed: %s", market, exc)
-                continue
-            for s in open_orders:
-                # Orders not placed by us (web UI: text "web"/"apiv4") are found by their id only.
-                key = s.client_id if names_client_id(s.client_id) else s.exchange_id
-                if not key:
-                    continue
-                try:
-                    await self.gate.cancel_order(market, key)
-                    cancelled.append(key)
-                except ExchangeError as exc:
-                    log.error("circuit breaker: cancelling %s %s failed: %s", market, key, exc)
+        """Drawdown or an error streak (docs/rules.md, Safe mode and circuit breaker): cancel
+        every open order and raise the alarm."""
+        cancelled = await cancel_all_open_orders(self.gate)
         if alert:
             self.alert(
                 "circuit_breaker", f"circuit breaker: {why}; cancelled {len(cancelled)} orders"
