@@ -70,7 +70,8 @@ class VenueConfig(_Section):
 
 
 class FeesConfig(_Section):
-    """Fee rates on fill notional. Gate VIP0 spot is 0.002; SPEC pins 0.001 (with GT discount)."""
+    """Fee rates on fill notional. Gate VIP0 spot is 0.002; the default 0.001 assumes the GT
+    discount."""
 
     spot_maker: float = Field(0.001, ge=-0.01, le=0.01)
     spot_taker: float = Field(0.001, ge=-0.01, le=0.01)

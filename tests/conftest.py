@@ -10,7 +10,7 @@ from adaptive_agent.policy import netguard
 
 
 def pytest_configure(config):
-    """SPEC 9: in test mode no connection may leave the machine (loopback only)."""
+    """docs/rules.md, Policy: in test mode no connection may leave the machine (loopback only)."""
     config._netguard = netguard.install()
 
 

@@ -131,8 +131,9 @@ class Ledger:
 def fill_orders(
     orders, rid, r, j, ledger, fills, ts, spot_c, spot_o, perp_c, perp_o, ratio, slip, fees
 ) -> None:
-    """SPEC 6 fill model: ``ratio`` of each order as maker at close_r, the rest as taker at
-    open_j moved by the slippage against us; fees on each part's notional."""
+    """The fill model (docs/rules.md, Backtest fill model): ``ratio`` of each order as maker at
+    close_r, the rest as taker at open_j moved by the slippage against us; fees on each part's
+    notional."""
     for order in orders:
         spot_leg = order.leg is _SPOT
         maker_px = float(spot_c[r] if spot_leg else perp_c[r])

@@ -1,4 +1,4 @@
-"""Daily candles from 5-minute bars and Wilder's ATR (SPEC 4, 6.1).
+"""Daily candles from 5-minute bars and Wilder's ATR (docs/rules.md, Threshold and trigger).
 
 ATR matches TA-Lib's ``ATR(high, low, close, timeperiod=14)`` on the daily bars: the first value
 is the mean true range of days 2..15, then Wilder smoothing. Pure numpy, no clock.

@@ -1,4 +1,4 @@
-"""NAV, leg values, weights, delta and margin (SPEC 3).
+"""NAV, leg values, weights, delta and margin (docs/rules.md, Prices, NAV and weights).
 
 The formulas are written once, as plain arithmetic, so they accept floats or numpy arrays: the
 live drivers evaluate them for one instant, the backtester for a whole window of bars with the
@@ -62,7 +62,7 @@ def book_nav(book: Book, prices: Prices, params: Params) -> float:
 
 
 def get_value_distribution_usdt(book: Book, prices: Prices, params: Params) -> dict[str, float]:
-    """The road-map's view of the book: each leg's USDT value, plus cash and NAV."""
+    """The book as USDT values: each leg's USDT value, plus cash and NAV."""
     s, lg, sh = leg_sizes_btc(book, params)
     values = leg_values_usdt(s, lg, sh, prices.spot, prices.perp)
     out = {leg.value: float(v) for leg, v in zip(LEGS, values, strict=True)}

@@ -91,7 +91,7 @@ def safe_mode_active(last_breach_ms: int | None, now_ms: int, manual: bool, para
 
 
 def order_type_for(leg: Leg, delta_lots: int) -> OrderType:
-    """Map a signed size change on a leg to the venue's order type (road-map section 3.5)."""
+    """Map a signed size change on a leg to the venue's order type (docs/rules.md, Legs)."""
     if delta_lots == 0:
         raise ValueError("no order for a zero size change")
     return _ORDER_TYPES[LEGS.index(leg)][delta_lots > 0]

@@ -163,7 +163,7 @@ class ExchangeGate(ABC):
         price: float | None = None,
         post_only: bool = False,
     ) -> OrderState:
-        """The road-map's call: one OPEN_LONG / CLOSE_LONG / OPEN_SHORT / CLOSE_SHORT order."""
+        """One OPEN_LONG / CLOSE_LONG / OPEN_SHORT / CLOSE_SHORT order."""
         if order_type not in FUTURES_TYPES:
             raise ValueError(f"{order_type} is not a futures order type")
         req = OrderRequest(client_id, order_type, float(contracts), price, post_only)

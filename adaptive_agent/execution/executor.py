@@ -1,4 +1,5 @@
-"""``execute()``: turn a plan from the decision core into orders on a venue, safely (SPEC 6).
+"""``execute()``: turn a plan from the decision core into orders on a venue, safely
+(docs/rules.md, Execution).
 
 One batch of post-only orders at the touch, a wait for fills, a cancel of what is left, then
 IOC orders for the remainder. Three rules keep it from ever doubling an order:

@@ -5,7 +5,7 @@
 * Resources: :mod:`.watchdog` (CPU and RSS of this process, psutil, on a daemon thread).
 * Side effects: :mod:`.netguard` (test mode: outbound traffic only to the allow-list).
 
-:func:`enforce` is the road-map's single entry point that switches all of them on.
+:func:`enforce` is the single entry point that switches all of them on.
 """
 
 from __future__ import annotations

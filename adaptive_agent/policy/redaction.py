@@ -58,7 +58,7 @@ class Secret:
 
 
 def get_secret(name: str, env: Mapping[str, str] | None = None) -> Secret:
-    """The road-map's ``get_secret("GATE_API_KEY")``: read from the environment or fail clearly."""
+    """``get_secret("GATE_API_KEY")``: read from the environment or fail clearly."""
     value = (os.environ if env is None else env).get(name, "")
     if not value.strip():
         raise MissingSecret(f"missing secret: set the environment variable {name}")

@@ -4,7 +4,8 @@
   the fraction of ONE core (1.0 = one core fully busy; it can exceed 1.0 with several busy threads).
   So ``max_cpu_frac = 0.5`` means "half a core", the figure ``top`` shows as 50 %. This is stricter
   than "50 % of the machine" on a multi-core host, and it does not depend on the core count.
-* RSS is in MiB (``rss / 2**20``), compared with ``max_rss_mb`` (2048 = the SPEC's 2 GB).
+* RSS is in MiB (``rss / 2**20``), compared with ``max_rss_mb`` (2048 = 2 GB; docs/rules.md,
+  Policy).
 
 ``breaches(sample, limits)`` is the pure decision. :class:`Watchdog` adds the state machine: each
 resource (cpu, rss) enters the breach state after ``trip_after`` consecutive breaching samples and

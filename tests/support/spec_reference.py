@@ -1,7 +1,8 @@
-"""An independent, deliberately naive implementation of SPEC sections 3-6 for cross-checking.
+"""An independent, deliberately naive implementation of the rules in docs/rules.md, for
+cross-checking.
 
 It shares no code with ``adaptive_agent``: plain Python floats, one loop over bars, every rule
-written from the SPEC text. The backtester must agree with it figure by figure.
+written from the rule text. The backtester must agree with it figure by figure.
 """
 
 from __future__ import annotations

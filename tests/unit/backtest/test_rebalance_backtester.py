@@ -1,4 +1,5 @@
-"""The backtester against the independent SPEC reference, on real data and on corner cases."""
+"""The backtester against the independent reference of docs/rules.md, on real data and on
+corner cases."""
 
 from __future__ import annotations
 

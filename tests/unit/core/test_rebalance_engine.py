@@ -1,4 +1,4 @@
-"""Unit tests of the pure decision core, one SPEC rule at a time."""
+"""Unit tests of the pure decision core, one rule of docs/rules.md at a time."""
 
 from __future__ import annotations
 

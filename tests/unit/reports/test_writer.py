@@ -1,4 +1,4 @@
-"""Report files (SPEC 8): columns, consistency with the run, the offline equity page."""
+"""Report files (docs/rules.md, Reports): columns, consistency with the run, the offline equity page."""
 
 from __future__ import annotations
 
