@@ -60,12 +60,6 @@ def utc_day(time_ms: int) -> date:
     return date.fromordinal(_EPOCH_ORDINAL + day_of_close(time_ms))
 
 
-def next_utc_midnight(now_ms: int) -> int:
-    """The first UTC midnight strictly after ``now_ms`` (epoch ms): when to build the digest
-    of the day that just ended (``utc_day(next_utc_midnight(t))``, whose last close it is)."""
-    return (now_ms // DAY_MS + 1) * DAY_MS
-
-
 def previous_utc_day(now_ms: int) -> date:
     """The last complete UTC day at ``now_ms``: the one that ends at the latest midnight at or
     before ``now_ms`` (at exactly midnight, the day that midnight's close completes)."""
@@ -338,7 +332,6 @@ __all__ = [
     "day_bounds",
     "format_digest",
     "funding_settlements",
-    "next_utc_midnight",
     "previous_utc_day",
     "utc_day",
     "write_digest",

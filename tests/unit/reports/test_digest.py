@@ -20,7 +20,6 @@ from adaptive_agent.reports.digest import (
     day_bounds,
     format_digest,
     funding_settlements,
-    next_utc_midnight,
     previous_utc_day,
     utc_day,
     write_digest,
@@ -182,16 +181,12 @@ def test_trades_without_bars(store) -> None:
 
 
 def test_scheduler_helpers() -> None:
-    assert next_utc_midnight(START) == START + 86_400_000  # strictly after
-    assert next_utc_midnight(START - 1) == START
-    assert next_utc_midnight(START + 13 * HOUR_MS) == START + 86_400_000
     assert previous_utc_day(START + 5) == date(2025, 6, 1)
-    assert previous_utc_day(next_utc_midnight(START + HOUR_MS)) == DAY
+    assert previous_utc_day(END) == DAY
     # the close at exactly midnight completes the day before it; a moment earlier it is not done
     assert previous_utc_day(START) == date(2025, 6, 1)
     assert previous_utc_day(START - 1) == date(2025, 5, 31)
-    assert utc_day(next_utc_midnight(START + HOUR_MS)) == DAY  # the day that midnight ends
-    assert utc_day(next_utc_midnight(START)) == DAY
+    assert utc_day(END) == DAY  # the day that midnight ends
 
 
 def test_day_owns_the_closes_after_its_midnight_up_to_the_next() -> None:
