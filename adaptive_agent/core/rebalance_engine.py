@@ -246,7 +246,7 @@ def build_orders(
         if delta == 0:
             continue
         leg, price, lot = LEGS[k], leg_prices[k], lots[k]
-        otype = _ORDER_TYPES[k][delta > 0]
+        otype = order_type_for(leg, delta)
         size = abs(delta) * lot
         order = Order(leg, otype, abs(delta), size, price, size * price)
         venue = params.venue

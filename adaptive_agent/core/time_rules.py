@@ -70,8 +70,3 @@ def utc_text(ms: int | None, seconds: bool = False) -> str:
         return "never"
     fmt = "%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC"
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime(fmt)
-
-
-def utc_date(day_index: int) -> str:
-    """ISO date of a UTC day index (``day_of_close`` / ``completed_day`` values)."""
-    return datetime.fromtimestamp(day_index * DAY_MS / 1000, tz=UTC).strftime("%Y-%m-%d")

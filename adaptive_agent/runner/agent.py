@@ -26,7 +26,13 @@ from ..core.model import (
     RiskInputs,
     Signal,
 )
-from ..core.portfolio_manager import basis, leg_sizes_btc, margin_used_usdt, weights
+from ..core.portfolio_manager import (
+    basis,
+    leg_sizes_btc,
+    margin_used_usdt,
+    net_delta_btc,
+    weights,
+)
 from ..core.rebalance_engine import build_orders
 from ..core.time_rules import BAR_MS, completed_day, day_of_close
 from ..exchange.exchange_gate import ExchangeError, ExchangeGate, Market
@@ -275,10 +281,10 @@ class Agent:
     def _report_bar(
         self, plan: Plan, book: Book, prices: Prices, funding_rate: float | None = None
     ) -> None:
-        sb, lb, shb = leg_sizes_btc(book, self.params)
+        _, lb, shb = leg_sizes_btc(book, self.params)
         nav = plan.nav
         w = weights(book, prices, self.params, nav) if nav > 0 else (0.0, 0.0, 0.0)
-        delta_usdt = (sb + lb - shb) * prices.ref
+        delta_usdt = net_delta_btc(book, self.params) * prices.ref
         bar = BarSnapshot(
             time_ms=plan.time_ms,
             nav=nav,

@@ -12,9 +12,9 @@ import ccxt.async_support as ccxt
 import pytest
 
 from adaptive_agent.io.loaders import Candles
-from adaptive_agent.sim.clients import BINANCE_OPTIONS, GATE_OPTIONS, redirect_binance
-from adaptive_agent.sim.clients import redirect_gate as point
 from adaptive_agent.sim.runner import RunningSim, running_sim
+from tests.support.sim_clients import BINANCE_OPTIONS, GATE_OPTIONS, redirect_binance
+from tests.support.sim_clients import redirect_gate as point
 
 KEY, SECRET = "sim-key", "sim-secret"
 SPOT, PERP = "BTC/USDT", "BTC/USDT:USDT"

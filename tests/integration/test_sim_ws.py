@@ -10,14 +10,14 @@ import ccxt.pro as pro
 import pytest
 
 from adaptive_agent.io.loaders import Candles
-from adaptive_agent.sim.clients import (
+from adaptive_agent.sim.runner import RunningSim, running_sim
+from adaptive_agent.sim.signing import sign_ws
+from tests.support.sim_clients import (
     BINANCE_OPTIONS,
     GATE_OPTIONS,
     redirect_binance,
     redirect_gate,
 )
-from adaptive_agent.sim.runner import RunningSim, running_sim
-from adaptive_agent.sim.signing import sign_ws
 
 KEY, SECRET = "ws-key", "ws-secret"
 SPOT, PERP = "BTC/USDT", "BTC/USDT:USDT"

@@ -11,9 +11,9 @@ import ccxt.async_support as ccxt
 import pytest
 
 from adaptive_agent.io.loaders import Candles
-from adaptive_agent.sim.clients import GATE_OPTIONS, redirect_gate
 from adaptive_agent.sim.faults import Faults
 from adaptive_agent.sim.runner import RunningSim, running_sim
+from tests.support.sim_clients import GATE_OPTIONS, redirect_gate
 
 KEY, SECRET = "f-key", "f-secret"
 SPOT, PERP = "BTC/USDT", "BTC/USDT:USDT"

@@ -1,12 +1,11 @@
-"""Point unmodified ccxt clients at a running simulator (the overrides of ``gate_server``)."""
+"""Test support: point unmodified ccxt clients at a running simulator."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..exchange.gate_constants import redirect_ccxt
+from adaptive_agent.exchange.gate_constants import redirect_ccxt
 
-BINANCE_REST = "https://api.binance.com/api/v3"
 GATE_OPTIONS: dict[str, Any] = {
     "fetchMarkets": {"types": ["spot", "swap"]},
     "swap": {"fetchMarkets": {"settlementCurrencies": ["usdt"]}},
