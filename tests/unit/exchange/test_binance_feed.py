@@ -77,12 +77,30 @@ class Running:
         assert self.q.empty(), f"unexpected: {self.q.get_nowait()}"
         assert not self.task.done()
 
+    async def deliver(self, fake: FakeBinance, *bars: int) -> None:
+        """Bars close on the stream and come out of the feed, in order."""
+        for i in bars:
+            await fake.push_closed(i)
+        assert opens(await self.take(len(bars))) == idx(*bars)
+
     async def stop(self) -> None:
         if self in Running.started:
             Running.started.remove(self)
         self.task.cancel()
         await asyncio.gather(self.task, return_exceptions=True)
         await self.feed.close()
+
+
+def streaming(test_body, **kw) -> None:
+    """Run ``test_body(fake, r)``: a feed ``r`` streaming from a fresh ``fake``, subscribed."""
+
+    async def body() -> None:
+        async with FakeBinance() as fake:
+            r = Running(fake, **kw)
+            await fake.wait_subscribed(1)
+            await test_body(fake, r)
+
+    run(body)
 
 
 def opens(items) -> list[int]:
@@ -97,115 +115,94 @@ def idx(*bars: int) -> list[int]:
 
 
 def test_only_closed_candles_are_emitted_once_and_in_order():
-    async def body():
-        async with FakeBinance() as fake:
-            r = Running(fake)
-            await fake.wait_subscribed(1)
-            assert fake.subscribes == [
-                {"method": "SUBSCRIBE", "params": ["btcusdt@kline_5m"], "id": 1}
-            ]
-            await fake.push_forming(0)  # x false: still forming, never used
-            await fake.push_closed(0)
-            await fake.push_forming(1)
-            await fake.push_closed(1)
-            await fake.push_closed(1)  # Binance repeating itself
-            await fake.push_closed(0)  # an older candle, late
-            await fake.push_closed(2)
-            got = await r.take(3)
-            assert opens(got) == idx(0, 1, 2)
-            c0 = got[0][0]
-            assert (c0.open, c0.high, c0.low, c0.close) == closed_row(0)[1:5]
-            assert [t for _, t in got] == [bar_open(i + 1) + 100 for i in range(3)]  # "E"
-            await r.nothing_more()
-            assert fake.kline_requests == []  # a first connection has nothing to backfill
-            assert r.feed.last_ts == bar_open(2) and r.feed.reconnects == 0
+    async def body(fake: FakeBinance, r: Running) -> None:
+        assert fake.subscribes == [{"method": "SUBSCRIBE", "params": ["btcusdt@kline_5m"], "id": 1}]
+        await fake.push_forming(0)  # x false: still forming, never used
+        await fake.push_closed(0)
+        await fake.push_forming(1)
+        await fake.push_closed(1)
+        await fake.push_closed(1)  # Binance repeating itself
+        await fake.push_closed(0)  # an older candle, late
+        await fake.push_closed(2)
+        got = await r.take(3)
+        assert opens(got) == idx(0, 1, 2)
+        c0 = got[0][0]
+        assert (c0.open, c0.high, c0.low, c0.close) == closed_row(0)[1:5]
+        assert [t for _, t in got] == [bar_open(i + 1) + 100 for i in range(3)]  # "E"
+        await r.nothing_more()
+        assert fake.kline_requests == []  # a first connection has nothing to backfill
+        assert r.feed.last_ts == bar_open(2) and r.feed.reconnects == 0
 
-    run(body)
+    streaming(body)
 
 
 def test_the_event_time_falls_back_to_the_close_when_binance_omits_it():
-    async def body():
-        async with FakeBinance() as fake:
-            r = Running(fake)
-            await fake.wait_subscribed(1)
-            event = kline_event(closed_row(0), 0)
-            del event["E"]
-            await fake.push_text(json.dumps(event))
-            [(c, t)] = await r.take(1)
-            assert (c.ts, t) == (bar_open(0), bar_open(0) + BAR_MS)
+    async def body(fake: FakeBinance, r: Running) -> None:
+        event = kline_event(closed_row(0), 0)
+        del event["E"]
+        await fake.push_text(json.dumps(event))
+        [(c, t)] = await r.take(1)
+        assert (c.ts, t) == (bar_open(0), bar_open(0) + BAR_MS)
 
-    run(body)
+    streaming(body)
 
 
 def test_after_a_drop_the_missed_closes_are_backfilled_exactly_once():
-    async def body():
-        async with FakeBinance() as fake:
-            r = Running(fake)
-            await fake.wait_subscribed(1)
-            await fake.push_closed(0)
-            await fake.push_closed(1)
-            assert opens(await r.take(2)) == idx(0, 1)
-            fake.close_bars(2, 4)  # they close while the feed is away
-            await fake.drop()
-            await fake.wait_subscribed(2)  # reconnected and subscribed again
-            backfilled = await r.take(3)
-            assert opens(backfilled) == idx(2, 3, 4)
-            assert {t for _, t in backfilled} == {fake.now_ms}  # Binance's clock at the fill
-            await fake.push_closed(4)  # the stream repeats the last one: not emitted twice
-            await fake.push_closed(5)
-            assert opens(await r.take(1)) == idx(5)
-            await r.nothing_more()
-            assert fake.kline_requests == [
-                {
-                    "symbol": "BTCUSDT",
-                    "interval": "5m",
-                    "startTime": str(bar_open(2)),
-                    "endTime": str(bar_open(5) + 1_000 - BAR_MS),
-                    "limit": str(KLINES_LIMIT),
-                }
-            ]
-            assert r.feed.reconnects == 1
+    async def body(fake: FakeBinance, r: Running) -> None:
+        await r.deliver(fake, 0, 1)
+        fake.close_bars(2, 4)  # they close while the feed is away
+        await fake.drop()
+        await fake.wait_subscribed(2)  # reconnected and subscribed again
+        backfilled = await r.take(3)
+        assert opens(backfilled) == idx(2, 3, 4)
+        assert {t for _, t in backfilled} == {fake.now_ms}  # Binance's clock at the fill
+        await fake.push_closed(4)  # the stream repeats the last one: not emitted twice
+        await fake.push_closed(5)
+        assert opens(await r.take(1)) == idx(5)
+        await r.nothing_more()
+        assert fake.kline_requests == [
+            {
+                "symbol": "BTCUSDT",
+                "interval": "5m",
+                "startTime": str(bar_open(2)),
+                "endTime": str(bar_open(5) + 1_000 - BAR_MS),
+                "limit": str(KLINES_LIMIT),
+            }
+        ]
+        assert r.feed.reconnects == 1
 
-    run(body)
+    streaming(body)
 
 
 def test_a_gap_inside_the_stream_is_backfilled_before_the_new_candle():
-    async def body():
-        async with FakeBinance() as fake:
-            r = Running(fake)
-            await fake.wait_subscribed(1)
-            await fake.push_closed(0)
-            assert opens(await r.take(1)) == idx(0)
-            fake.close_bars(1, 2)  # Binance never pushed these two
-            await fake.push_closed(3)
-            got = await r.take(3)
-            assert opens(got) == idx(1, 2, 3)
-            assert {t for _, t in got} == {bar_open(4) + 100}  # the event that showed the gap
-            [req] = fake.kline_requests
-            assert (req["startTime"], req["endTime"]) == (str(bar_open(1)), str(bar_open(2)))
-            await r.nothing_more()
-            assert r.feed.reconnects == 0
+    async def body(fake: FakeBinance, r: Running) -> None:
+        await r.deliver(fake, 0)
+        fake.close_bars(1, 2)  # Binance never pushed these two
+        await fake.push_closed(3)
+        got = await r.take(3)
+        assert opens(got) == idx(1, 2, 3)
+        assert {t for _, t in got} == {bar_open(4) + 100}  # the event that showed the gap
+        [req] = fake.kline_requests
+        assert (req["startTime"], req["endTime"]) == (str(bar_open(1)), str(bar_open(2)))
+        await r.nothing_more()
+        assert r.feed.reconnects == 0
 
-    run(body)
+    streaming(body)
 
 
 def test_a_failed_backfill_is_retried_on_the_next_connection_without_duplicates():
-    async def body():
-        async with FakeBinance() as fake:
-            r = Running(fake)
-            await fake.wait_subscribed(1)
-            await fake.push_closed(0)
-            assert opens(await r.take(1)) == idx(0)
-            fake.close_bars(1, 2)
-            fake.fail_time, fake.fail_klines = 1, 1  # reconnect 1 fails at /time, 2 at klines
-            await fake.drop()
-            await fake.wait_subscribed(4)
-            assert opens(await r.take(2)) == idx(1, 2)
-            await r.nothing_more()
-            assert [q["startTime"] for q in fake.kline_requests] == [str(bar_open(1))] * 2
-            assert r.feed.reconnects == 3
+    async def body(fake: FakeBinance, r: Running) -> None:
+        await r.deliver(fake, 0)
+        fake.close_bars(1, 2)
+        fake.fail_time, fake.fail_klines = 1, 1  # reconnect 1 fails at /time, 2 at klines
+        await fake.drop()
+        await fake.wait_subscribed(4)
+        assert opens(await r.take(2)) == idx(1, 2)
+        await r.nothing_more()
+        assert [q["startTime"] for q in fake.kline_requests] == [str(bar_open(1))] * 2
+        assert r.feed.reconnects == 3
 
-    run(body)
+    streaming(body)
 
 
 def test_reconnect_back_off_doubles_up_to_the_cap_and_resets_once_connected(monkeypatch):
@@ -246,16 +243,12 @@ def test_reconnect_back_off_doubles_up_to_the_cap_and_resets_once_connected(monk
     ],
 )
 def test_messages_that_are_not_a_kline_are_skipped(text):
-    async def body():
-        async with FakeBinance() as fake:
-            r = Running(fake)
-            await fake.wait_subscribed(1)
-            await fake.push_text(text)
-            await fake.push_closed(0)
-            assert opens(await r.take(1)) == idx(0)
-            assert r.feed.reconnects == 0
+    async def body(fake: FakeBinance, r: Running) -> None:
+        await fake.push_text(text)
+        await r.deliver(fake, 0)
+        assert r.feed.reconnects == 0
 
-    run(body)
+    streaming(body)
 
 
 def _broken(change) -> str:
@@ -281,15 +274,12 @@ def _broken(change) -> str:
     ids=["no-open-time", "close-not-a-number", "open-null"],
 )
 def test_a_closed_kline_with_a_broken_field_is_skipped(text):
-    async def body():
-        async with FakeBinance() as fake:
-            r = Running(fake)
-            await fake.wait_subscribed(1)
-            await fake.push_text(text)
-            await fake.push_closed(1)
-            assert opens(await r.take(1)) == idx(1)
+    async def body(fake: FakeBinance, r: Running) -> None:
+        await fake.push_text(text)
+        await fake.push_closed(1)
+        assert opens(await r.take(1)) == idx(1)
 
-    run(body)
+    streaming(body)
 
 
 # --- REST: backfill ranges and the server clock -----------------------------------------------
@@ -348,6 +338,20 @@ def test_backfill_returns_the_candles_that_closed_in_the_range(start, end, expec
     run(body)
 
 
+def test_a_short_page_ends_the_backfill():
+    async def body():
+        async with FakeBinance() as fake:
+            fake.close_bars(0, 49)
+            fake.now_ms = bar_open(53) + 1_000  # bars 50 to 52 are not served yet
+            feed = BinanceReference(fake.base_url, fake.ws_url)
+            got = await feed.backfill(bar_open(0), fake.now_ms)
+            await feed.close()
+            assert [c.ts for c in got] == idx(*range(50))
+            assert len(fake.kline_requests) == 1  # fewer rows than the limit: all there is
+
+    run(body)
+
+
 def test_rest_failures_raise_connection_error():
     async def body():
         async with FakeBinance() as fake:
@@ -365,16 +369,13 @@ def test_rest_failures_raise_connection_error():
 
 
 def test_close_releases_the_stream_and_the_session():
-    async def body():
-        async with FakeBinance() as fake:
-            r = Running(fake)
-            await fake.wait_subscribed(1)
-            await fake.push_closed(0)
-            await r.take(1)
-            ws, session = r.feed._ws, r.feed._session
-            await r.feed.drop()
-            assert ws is not None and ws.closed
-            await r.stop()
-            assert session is not None and session.closed
+    async def body(fake: FakeBinance, r: Running) -> None:
+        await fake.push_closed(0)
+        await r.take(1)
+        ws, session = r.feed._ws, r.feed._session
+        await r.feed.drop()
+        assert ws is not None and ws.closed
+        await r.stop()
+        assert session is not None and session.closed
 
-    run(body)
+    streaming(body)
