@@ -72,15 +72,23 @@ def sharpe(returns: Iterable[float]) -> float:
     return float(np.mean(r)) / sd * math.sqrt(ANNUALISATION_DAYS)
 
 
+def drawdown(nav, peak):
+    """``1 - NAV / peak`` (0 while the peak is not positive); floats or numpy arrays. The one
+    definition: the reports' max DD and the safe-mode drawdown condition both use it."""
+    if isinstance(peak, np.ndarray):
+        up = peak > 0
+        return np.where(up, 1.0 - nav / np.where(up, peak, 1.0), 0.0)
+    return 1.0 - nav / peak if peak > 0 else 0.0
+
+
 def drawdowns(navs: Iterable[float], nav0: float | None = None) -> np.ndarray:
-    """Drawdown at each close: ``1 - NAV / running peak`` (the peak starts at ``nav0``)."""
+    """Drawdown at each close from the running peak (the peak starts at ``nav0``)."""
     nav = np.asarray(navs, dtype=np.float64)
     if nav0 is None:
         peak = np.maximum.accumulate(nav)
     else:
         peak = np.maximum.accumulate(np.r_[float(nav0), nav])[1:]
-    up = peak > 0
-    return np.where(up, 1.0 - nav / np.where(up, peak, 1.0), 0.0)
+    return drawdown(nav, peak)
 
 
 def max_drawdown(navs: Iterable[float], nav0: float | None = None) -> float:

@@ -285,12 +285,12 @@ def _window_breaches(
         worst_margin = margin_used_usdt(gross_perp_btc, 0.0, float(perp_w.max()), params.leverage)
         if (
             worst_margin / nav_min <= params.max_margin_frac
-            and 1.0 - nav_min / max(peak_before, nav_max) <= params.max_drawdown
+            and metrics.drawdown(nav_min, max(peak_before, nav_max)) <= params.max_drawdown
         ):
             return False
     peaks = np.maximum(peak_before, np.maximum.accumulate(nav_w))
     mfrac = margin_used_usdt(gross_perp_btc, 0.0, perp_w, params.leverage) / nav_w
-    return market_breach(basis_w, mfrac, 1.0 - nav_w / peaks, params)
+    return market_breach(basis_w, mfrac, metrics.drawdown(nav_w, peaks), params)
 
 
 def _summary(

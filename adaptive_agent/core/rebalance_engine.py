@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from ..metrics import drawdown
 from .model import (
     LEGS,
     Book,
@@ -71,12 +72,12 @@ def rebalance_due(drift_, thr, now_ms, last_ms: int | None, params: Params):
     return (drift_ > thr) & interval_elapsed(now_ms, last_ms, params)
 
 
-def market_breach(basis_, margin_frac, drawdown, params: Params):
+def market_breach(basis_, margin_frac, drawdown_, params: Params):
     """Safe-mode conditions that follow from prices and the book (the others come from drivers)."""
     return (
         (np.abs(basis_) > params.max_abs_basis)
         | (margin_frac > params.max_margin_frac)
-        | (drawdown > params.max_drawdown)
+        | (drawdown_ > params.max_drawdown)
     )
 
 
@@ -148,7 +149,7 @@ def _safe_mode_conditions(
         if nav > 0
         else math.inf
     )
-    drawdown = 1.0 - nav / peak if peak > 0 else 0.0
+    dd = drawdown(nav, peak)
     bas = basis(prices.perp, prices.ref)
     found: list[tuple[SafeCode, str]] = []
     if abs(bas) > params.max_abs_basis:
@@ -160,10 +161,8 @@ def _safe_mode_conditions(
                 f"margin {margin_frac:.1%} of NAV above {params.max_margin_frac:.0%}",
             )
         )
-    if drawdown > params.max_drawdown:
-        found.append(
-            (SafeCode.DRAWDOWN, f"drawdown {drawdown:.1%} above {params.max_drawdown:.0%}")
-        )
+    if dd > params.max_drawdown:
+        found.append((SafeCode.DRAWDOWN, f"drawdown {dd:.1%} above {params.max_drawdown:.0%}"))
     if risk.ref_age_ms is not None and risk.ref_age_ms > params.max_ref_age_ms:
         found.append(
             (SafeCode.STALE_REF, f"P_ref stale ({risk.ref_age_ms / MINUTE_MS:.1f} min old)")

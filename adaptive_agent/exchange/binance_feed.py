@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -144,5 +145,14 @@ def _closed_kline(data: str) -> tuple[Candle, int] | None:
     k = msg.get("k") if isinstance(msg, dict) else None
     if not k or not k.get("x"):
         return None
-    candle = Candle(int(k["t"]), float(k["o"]), float(k["h"]), float(k["l"]), float(k["c"]))
-    return candle, int(msg.get("E") or int(k["t"]) + BAR_MS)
+    try:
+        candle = Candle(int(k["t"]), float(k["o"]), float(k["h"]), float(k["l"]), float(k["c"]))
+        event_ms = int(msg.get("E") or candle.ts + BAR_MS)
+    except (KeyError, TypeError, ValueError) as exc:  # a broken message must not end the feed
+        log.warning("reference stream: closed kline skipped, %s: %r", type(exc).__name__, exc)
+        return None
+    prices = (candle.open, candle.high, candle.low, candle.close)
+    if not all(math.isfinite(v) and v > 0 for v in prices):
+        log.warning("reference stream: closed kline at %d skipped: prices %s", candle.ts, prices)
+        return None
+    return candle, event_ms

@@ -19,7 +19,7 @@ from pathlib import Path
 from aiohttp import web
 
 from ..config import AppConfig
-from ..core.time_rules import DAY_MS, MINUTE_MS
+from ..core.time_rules import DAY_MS
 from ..exchange.binance_feed import BinanceReference
 from ..exchange.gate_ccxt import GateCcxtExchange
 from ..policy.policy_layer import enforce, get_secret
@@ -91,9 +91,7 @@ async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None
     rest, ws = _binance_urls(opts.binance_url)
     ref = BinanceReference(rest, ws)
     book = SignalBook(
-        ttl_ms=None
-        if cfg.strategy.signal_ttl_minutes is None
-        else round(cfg.strategy.signal_ttl_minutes * MINUTE_MS),
+        ttl_ms=cfg.core_params().signal_ttl_ms,  # the backtest's expiry, converted once
         on_add=lambda t, s, src: store.add_signal(t, str(s), src, int(time.time() * 1000)),
     )
     follower = FileFollower(opts.signals_file, book) if opts.signals_file else None

@@ -257,13 +257,6 @@ def _broken(change) -> str:
     return json.dumps(event)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="binance_feed._closed_kline converts k.t/o/h/l/c unguarded: a closed kline with a "
-    "missing, null or non-numeric field raises KeyError/TypeError/ValueError out of "
-    "closed_candles() (only JSONDecodeError is caught), which ends the feed instead of "
-    "skipping the message",
-)
 @pytest.mark.parametrize(
     "text",
     [

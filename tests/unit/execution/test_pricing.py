@@ -297,15 +297,6 @@ def test_spot_remainder_under_the_minimum_notional_is_left(order_type, amount, s
     assert any("below the venue minimum" in n for n in report.legs[0].notes) is not sent
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="executor._ioc_request leaves a spot remainder when amount * touch < "
-    "spot_min_notional in plain floats: 0.00015 BTC at 20000.0 is exactly 3.0 USDT, but "
-    "0.00015 * 20000.0 == 2.9999999999999996, so it is not sent, although Gate's "
-    "min_quote_amount is the 'minimum amount of quote currency to trade' (Gate API v4, "
-    "CurrencyPair) and the simulator's check (sim/order_checks.py) accepts it with a 1e-9 "
-    "tolerance",
-)
 def test_a_spot_remainder_at_exactly_the_minimum_notional_is_sent():
     gate = gate_of(spot=(BookTop(19_999.9, 20_000.0),), reject_post_only=True)
     run(plan_of(order(OrderType.BUY, 0.00015)), gate, with_(venue={"spot_min_notional": 3}))
