@@ -253,13 +253,17 @@ def load_candles(path: str | Path) -> Candles:
     return Candles(str(path), ts, o, h, lo, c)
 
 
+def _read_table(path: Path) -> pd.DataFrame:
+    """A CSV with a header row, its column names normalised; an empty file is an error."""
+    if not _first_line(path).strip():
+        raise InputError(f"{path}: file is empty")
+    return _normalise_columns(_read_frame(path, True), path)
+
+
 def load_signals(path: str | Path) -> SignalSeries:
     """``timestamp,signal`` rows, BUY|SELL|NONE in any case; on equal timestamps the last wins."""
     path = Path(path)
-    first = _first_line(path)
-    if not first.strip():
-        raise InputError(f"{path}: file is empty")
-    frame = _normalise_columns(_read_frame(path, True), path)
+    frame = _read_table(path)
     _require(frame, path, ("timestamp", "signal"))
     ts = _timestamps(frame, path, True)
     raw = frame["signal"]
@@ -281,10 +285,7 @@ MAX_ABS_FUNDING = 0.1
 def load_funding(path: str | Path) -> FundingSeries:
     """``timestamp,funding_rate`` (or ``rate``): the rate per interval at each settlement."""
     path = Path(path)
-    first = _first_line(path)
-    if not first.strip():
-        raise InputError(f"{path}: file is empty")
-    frame = _normalise_columns(_read_frame(path, True), path)
+    frame = _read_table(path)
     col = "funding_rate" if "funding_rate" in frame.columns else "rate"
     _require(frame, path, ("timestamp", col if col in frame.columns else "funding_rate"))
     ts = _timestamps(frame, path, True)
