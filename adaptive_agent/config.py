@@ -27,7 +27,23 @@ class ConfigError(Exception):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # Fail closed: unknown keys, inf/nan and a boolean where a number belongs are all errors
+    # (``leverage = true`` must not become 1.0; ``post_only_timeout_s = inf`` must not pass).
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, value in data.items():
+                field = cls.model_fields.get(name)
+                if field is None or not isinstance(value, bool):
+                    continue
+                if field.annotation in (int, float, int | None, float | None):
+                    raise ValueError(f"{name}: a number is expected, got the boolean {value}")
+        return data
 
 
 class Targets(_Section):
@@ -40,11 +56,11 @@ class StrategyConfig(_Section):
     targets: Targets = Targets()
     leverage: float = Field(3.0, gt=0.0, le=200.0)
     threshold_floor: float = Field(0.005, gt=0.0, lt=1.0)
-    atr_multiplier: float = Field(0.2, ge=0.0)
-    atr_period: int = Field(14, ge=1)
-    min_rebalance_interval_minutes: float = Field(60.0, ge=0.0)
+    atr_multiplier: float = Field(0.2, ge=0.0, le=10.0)
+    atr_period: int = Field(14, ge=1, le=365)
+    min_rebalance_interval_minutes: float = Field(60.0, ge=0.0, le=10_080.0)
     apply_signal_logic: bool = True
-    signal_ttl_minutes: float | None = Field(None, gt=0.0)
+    signal_ttl_minutes: float | None = Field(None, gt=0.0, le=525_600.0)
 
     @model_validator(mode="after")
     def _fits_in_nav(self) -> StrategyConfig:
@@ -61,12 +77,12 @@ class StrategyConfig(_Section):
 class VenueConfig(_Section):
     """Gate market rules (from Gate's market metadata)."""
 
-    spot_lot_btc: float = Field(0.000001, gt=0.0)
-    spot_min_notional_usdt: float = Field(3.0, ge=0.0)
-    perp_contract_btc: float = Field(0.0001, gt=0.0)
-    perp_min_contracts: int = Field(1, ge=1)
-    spot_price_tick: float = Field(0.1, gt=0.0)
-    perp_price_tick: float = Field(0.1, gt=0.0)
+    spot_lot_btc: float = Field(0.000001, gt=0.0, le=1.0)
+    spot_min_notional_usdt: float = Field(3.0, ge=0.0, le=1e6)
+    perp_contract_btc: float = Field(0.0001, gt=0.0, le=1.0)
+    perp_min_contracts: int = Field(1, ge=1, le=1_000_000)
+    spot_price_tick: float = Field(0.1, gt=0.0, le=10_000.0)
+    perp_price_tick: float = Field(0.1, gt=0.0, le=10_000.0)
 
 
 class FeesConfig(_Section):
@@ -80,7 +96,7 @@ class FeesConfig(_Section):
 
 
 class BacktestConfig(_Section):
-    nav0: float = Field(100_000.0, gt=0.0)
+    nav0: float = Field(100_000.0, gt=0.0, le=1e12)
     maker_fill_ratio: float = Field(0.5, ge=0.0, le=1.0)
     slippage: float = Field(0.0002, ge=0.0, lt=0.1)
     funding_rate_default: float = Field(0.0001, ge=-0.1, le=0.1)
@@ -97,44 +113,44 @@ class BacktestConfig(_Section):
 
 
 class ExecutionConfig(_Section):
-    post_only_timeout_s: float = Field(5.0, ge=0.0)
+    post_only_timeout_s: float = Field(5.0, ge=0.0, le=300.0)
     batch_limit: int = Field(10, ge=1, le=10)
     market_style: str = Field("ioc_limit", pattern="^(ioc_limit|market)$")
     ioc_protection: float = Field(0.005, gt=0.0, lt=0.1)
 
 
 class SafeModeConfig(_Section):
-    max_ref_age_minutes: float = Field(10.0, gt=0.0)
-    max_abs_basis: float = Field(0.01, gt=0.0)
-    max_error_streak: int = Field(5, ge=1)
-    max_margin_frac: float = Field(0.70, gt=0.0)
+    max_ref_age_minutes: float = Field(10.0, gt=0.0, le=1_440.0)
+    max_abs_basis: float = Field(0.01, gt=0.0, le=0.5)
+    max_error_streak: int = Field(5, ge=1, le=1_000)
+    max_margin_frac: float = Field(0.70, gt=0.0, le=1.0)
     max_drawdown: float = Field(0.20, gt=0.0, lt=1.0)
-    clear_minutes: float = Field(30.0, ge=0.0)
+    clear_minutes: float = Field(30.0, gt=0.0, le=1_440.0)
 
 
 class PolicyConfig(_Section):
-    max_cpu_frac: float = Field(0.5, gt=0.0)
-    max_rss_mb: float = Field(2048.0, gt=0.0)
+    max_cpu_frac: float = Field(0.5, gt=0.0, le=64.0)
+    max_rss_mb: float = Field(2048.0, gt=0.0, le=1_048_576.0)
     network_allow: tuple[str, ...] = ("127.0.0.1", "::1", "localhost")
 
 
 class AlertsConfig(_Section):
-    funding_bps_per_8h: float = Field(5.0, ge=0.0)
-    margin_frac: float = Field(0.70, gt=0.0)
+    funding_bps_per_8h: float = Field(5.0, ge=0.0, le=10_000.0)
+    margin_frac: float = Field(0.70, gt=0.0, le=1.0)
 
 
 class AuditConfig(_Section):
-    target_sharpe: float = 1.34
-    target_max_dd: float = Field(0.137, ge=0.0)
-    target_fees_nav_per_day: float = Field(0.0028, ge=0.0)
-    max_deviation: float = Field(0.05, ge=0.0)
+    target_sharpe: float = Field(1.34, ge=-100.0, le=100.0)
+    target_max_dd: float = Field(0.137, ge=0.0, le=1.0)
+    target_fees_nav_per_day: float = Field(0.0028, ge=0.0, le=1.0)
+    max_deviation: float = Field(0.05, ge=0.0, le=100.0)
 
 
 class SignalsConfig(_Section):
     """Baseline signal rule: EMA crossover on hourly closes (see strategies/baseline_signals.py)."""
 
-    ema_fast_hours: int = Field(12, ge=1)
-    ema_slow_hours: int = Field(48, ge=2)
+    ema_fast_hours: int = Field(12, ge=1, le=8_760)
+    ema_slow_hours: int = Field(48, ge=2, le=8_760)
 
     @model_validator(mode="after")
     def _order(self) -> SignalsConfig:
@@ -157,10 +173,10 @@ class TelegramConfig(_Section):
 
     chat_id: int | str | None = None  # numeric for users and groups, "@name" for channels
     base_url: str = "https://api.telegram.org/bot"
-    repeat_interval_minutes: float = Field(30.0, gt=0.0)
-    event_clear_minutes: float = Field(15.0, gt=0.0)
+    repeat_interval_minutes: float = Field(30.0, gt=0.0, le=10_080.0)
+    event_clear_minutes: float = Field(15.0, gt=0.0, le=10_080.0)
     poll_commands: bool = True
-    max_command_age_s: float = Field(300.0, gt=0.0)
+    max_command_age_s: float = Field(300.0, gt=0.0, le=86_400.0)
     offset_path: str = "state/telegram_offset.json"
 
 
@@ -294,6 +310,22 @@ def _format_validation_error(err: ValidationError, source: str, origins: dict[st
     return "\n".join(lines)
 
 
+def _refuse_file_secrets(data: dict[str, Any], source: str) -> None:
+    """Secrets come from the environment only (docs/rules.md, Policy): a file that holds one
+    is refused, naming the variable to use instead (and never echoing the value)."""
+    for section, model in AppConfig.model_fields.items():
+        sub = data.get(section)
+        if not isinstance(sub, dict) or model.annotation is None:
+            continue
+        for name, field in model.annotation.model_fields.items():
+            if name in sub and field.annotation in (SecretStr, SecretStr | None):
+                var = f"{ENV_PREFIX}{section.upper()}__{name.upper()}"
+                raise ConfigError(
+                    f"config error: {section}.{name}: a secret cannot be set in a file"
+                    f" (from {source}); set the environment variable {var} instead"
+                )
+
+
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> AppConfig:
     """Load, overlay environment overrides, validate. Raises ConfigError with field-naming text."""
     env = os.environ if env is None else env
@@ -309,6 +341,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
             raise ConfigError(f"config error: {p}: file not found") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config error: {p}: not valid TOML: {exc}") from None
+    _refuse_file_secrets(data, source)
     origins = _apply_env(data, env)
     try:
         return AppConfig.model_validate(data)

@@ -97,3 +97,42 @@ def test_render_round_trips_non_secret_values():
     data = tomllib.loads(text)
     assert data["strategy"]["targets"]["BTC_SPOT"] == 0.5
     assert data["policy"]["network_allow"] == ["127.0.0.1", "::1", "localhost"]
+
+
+@pytest.mark.parametrize(
+    ("toml", "needle"),
+    [
+        ("[execution]\npost_only_timeout_s = inf\n", "execution.post_only_timeout_s"),
+        ("[safe_mode]\nmax_abs_basis = inf\n", "safe_mode.max_abs_basis"),
+        ("[safe_mode]\nmax_margin_frac = nan\n", "safe_mode.max_margin_frac"),
+        ("[strategy]\nmin_rebalance_interval_minutes = inf\n", "min_rebalance_interval"),
+        ("[strategy]\nleverage = true\n", "leverage: a number is expected, got the boolean"),
+        ("[safe_mode]\nmax_error_streak = false\n", "max_error_streak"),
+        ("[safe_mode]\nclear_minutes = 0\n", "safe_mode.clear_minutes"),  # would disable it
+        ("[execution]\npost_only_timeout_s = 1e9\n", "execution.post_only_timeout_s"),
+        ("[telegram]\nmax_command_age_s = 1e12\n", "telegram.max_command_age_s"),
+    ],
+)
+def test_values_that_would_switch_safety_off_are_refused(tmp_path, toml, needle):
+    f = tmp_path / "c.toml"
+    f.write_text(toml)
+    with pytest.raises(ConfigError, match="config error") as err:
+        load_config(f, env={})
+    assert needle in str(err.value) and "c.toml" in str(err.value)
+
+
+def test_an_infinite_override_from_the_environment_is_refused():
+    with pytest.raises(ConfigError, match="ADAPTIVE_AGENT__SAFE_MODE__MAX_DRAWDOWN"):
+        load_config(None, env={"ADAPTIVE_AGENT__SAFE_MODE__MAX_DRAWDOWN": "inf"})
+
+
+def test_a_secret_in_a_file_is_refused_without_echoing_it(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text('[monitoring]\ninflux_password = "hunter2-in-a-file"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(f, env={})
+    text = str(err.value)
+    assert "monitoring.influx_password" in text and "hunter2" not in text
+    assert "ADAPTIVE_AGENT__MONITORING__INFLUX_PASSWORD" in text
+    env = {"ADAPTIVE_AGENT__MONITORING__INFLUX_PASSWORD": "from-env-ok"}
+    assert load_config(None, env=env).monitoring.influx_password.get_secret_value() == "from-env-ok"
