@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..exchange.exchange_gate import ExchangeError
     from ..io.loaders import InputError
     from ..policy.policy_layer import MissingSecret
+    from ..state.store import StateError
 
     if args.command in ("paper", "live", "gate-sim"):
         from ..logging_setup import setup_logging
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, ConfigError) as exc:
         print(f"error: {exc}" if isinstance(exc, InputError) else str(exc), file=sys.stderr)
         return EXIT_INPUT
-    except (argparse.ArgumentTypeError, MissingSecret) as exc:
+    except (argparse.ArgumentTypeError, MissingSecret, StateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except ExchangeError as exc:

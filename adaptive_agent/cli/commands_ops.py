@@ -11,9 +11,7 @@ from .exit_codes import EXIT_FAIL, EXIT_OK
 
 
 def cmd_safe_mode(args: argparse.Namespace) -> int:
-    from ..state.store import StateStore
-
-    store = StateStore(args.state)
+    store = _open_state(args.state)
     try:
         if args.switch != "status":
             store.set_manual_safe_mode(args.switch == "on", int(time.time() * 1000))
@@ -33,11 +31,17 @@ def _day(text: str):
 
 
 def _open_state(path: str):
-    from ..state.store import StateStore
+    """An existing state database of this program, never a new one: a typo in ``--state``
+    must not switch a kill switch nobody reads (fail closed)."""
+    from ..state.store import StateError, StateStore
 
-    if not Path(path).exists():
-        raise argparse.ArgumentTypeError(f"--state: {path}: no such state database")
-    return StateStore(path)
+    try:
+        return StateStore(path, create=False)
+    except StateError as exc:
+        raise argparse.ArgumentTypeError(
+            f"--state: {exc}; the agent's database is the --state it was started with"
+            " (default state/live.sqlite)"
+        ) from None
 
 
 def cmd_digest(args: argparse.Namespace) -> int:

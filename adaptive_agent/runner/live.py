@@ -69,7 +69,7 @@ async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
 
-    store = StateStore(opts.state_path)
+    store = StateStore(opts.state_path, lock=True)
     ws_spot, ws_futures = opts.gate_ws_spot, opts.gate_ws_futures
     if opts.gate_url and not ws_spot:  # rehearsing against gate-sim: its sockets, same port
         ws_base = (

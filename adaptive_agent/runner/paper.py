@@ -151,7 +151,7 @@ async def replay(
 async def run_paper(cfg: AppConfig, opts: PaperOptions, stop: asyncio.Event | None = None) -> str:
     candles, signals, funding = load_paper_inputs(cfg, opts)
     market = make_market(cfg, candles, funding, opts.fill_model)
-    store = StateStore(opts.state_path, durable=False)
+    store = StateStore(opts.state_path, durable=False, lock=True)
     # A replay starts a new simulated venue: an earlier replay's trading history means nothing
     # (and would block this one); the operator's kill switch is kept.
     store.reset_trading_history()

@@ -83,26 +83,59 @@ class StoredOrder:
     error: str
 
 
+class StateError(Exception):
+    """A state database that cannot be used as asked; the message names the path."""
+
+
 class StateStore:
     """A thin, synchronous repository; every method commits before it returns."""
 
-    def __init__(self, path: str | Path, durable: bool = True) -> None:
-        """``durable=False`` (paper replays) skips the fsync per commit; live always syncs."""
+    def __init__(
+        self, path: str | Path, durable: bool = True, *, create: bool = True, lock: bool = False
+    ) -> None:
+        """``durable=False`` (paper replays) skips the fsync per commit; live always syncs.
+
+        ``create=False`` opens only an existing database of this program (commands that act on
+        a running agent must never make a new, empty one: the agent would not see it).
+        ``lock=True`` takes the single-instance lock: one agent per state file.
+        """
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=OFF")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        self._lock_fh = None
+        if not create:
+            _check_existing(self.path)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        if lock:
+            self._lock_fh = _single_instance_lock(self.path)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=OFF")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            if not create and self._get_meta_or_none("schema_version") is None:
+                raise StateError(f"{self.path}: not a state database of adaptive-agent")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StateError(
+                f"{self.path}: not a state database of adaptive-agent ({exc})"
+            ) from None
         version = self.get_meta("schema_version")
         if version is None:
             self.set_meta("schema_version", str(SCHEMA_VERSION))
         elif int(version) != SCHEMA_VERSION:
             raise RuntimeError(f"{self.path}: state schema {version}, expected {SCHEMA_VERSION}")
 
+    def _get_meta_or_none(self, key: str) -> str | None:
+        try:
+            return self.get_meta(key)
+        except sqlite3.OperationalError:  # no meta table: not ours
+            return None
+
     def close(self) -> None:
         self._db.close()
+        if self._lock_fh is not None:
+            self._lock_fh.close()  # releases the lock
+            self._lock_fh = None
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -142,7 +175,9 @@ class StateStore:
 
     @property
     def manual_safe_mode(self) -> bool:
-        return self.get_meta("manual_safe_mode") == "on"
+        """The kill switch. Fail closed: only a stored "off" (or never set) is off; any other
+        stored value, unreadable or foreign, reads as on."""
+        return self.get_meta("manual_safe_mode") not in (None, "off")
 
     def set_manual_safe_mode(self, on: bool, now_ms: int) -> None:
         self.set_meta("manual_safe_mode", "on" if on else "off")
@@ -327,3 +362,33 @@ _INTENT = OrderStatus.INTENT
 
 def _stored(row: tuple) -> StoredOrder:
     return StoredOrder(*row[:9], OrderStatus(row[9]), *row[10:])
+
+
+def _check_existing(path: Path) -> None:
+    if not path.exists():
+        raise StateError(f"{path}: no such state database")
+    if not path.is_file():
+        raise StateError(f"{path}: not a file")
+
+
+def _single_instance_lock(path: Path):
+    """An exclusive, non-blocking lock on ``<state>.lock``; held while the store is open. The
+    kernel drops it when the process dies, so a crash never leaves the file locked."""
+    import fcntl
+    import os
+
+    fh = open(f"{path}.lock", "a+")  # noqa: SIM115 - held open for the store's lifetime
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.seek(0)
+        holder = fh.read().strip() or "another process"
+        fh.close()
+        raise StateError(
+            f"{path}: already in use by another agent (pid {holder}); one agent per state file"
+        ) from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(str(os.getpid()))
+    fh.flush()
+    return fh

@@ -217,6 +217,9 @@ def test_live_without_gate_api_secret_names_it(tmp_path, monkeypatch, capsys):
 
 def test_safe_mode_command_flips_the_flag_the_agent_reads(tmp_path, capsys):
     db = tmp_path / "live.sqlite"
+    assert main(["safe-mode", "status", "--state", str(db)]) == 2  # no agent ever ran here
+    assert "no such state database" in capsys.readouterr().err
+    StateStore(db).close()  # what the agent's first start creates
     assert main(["safe-mode", "status", "--state", str(db)]) == 0
     assert capsys.readouterr().out.strip() == "safe mode (manual kill switch): off"
     assert main(["safe-mode", "on", "--state", str(db)]) == 0
@@ -238,6 +241,7 @@ def test_paper_agent_started_with_the_kill_switch_on_raises_no_exposure(
     tmp_path, monkeypatch, capsys, markets
 ):
     monkeypatch.chdir(tmp_path)
+    StateStore(tmp_path / "held.sqlite").close()  # the state of an agent that ran before
     assert main(["safe-mode", "on", "--state", "held.sqlite"]) == 0
     assert main(["paper", "--bars", "300", "--state", "held.sqlite"]) == 0
     assert main(["paper", "--bars", "300", "--state", "free.sqlite"]) == 0  # the control run

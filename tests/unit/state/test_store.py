@@ -91,3 +91,54 @@ def test_bars_keep_their_safe_mode_codes(tmp_path):
     (back,) = store.bars(bar.time_ms - 1, bar.time_ms + 1)
     assert back == bar and back.safe_mode_codes == ("margin",)
     store.close()
+
+
+def test_commands_never_make_a_new_state_database(tmp_path, capsys):
+    """``safe-mode on --state typo`` must not print "on" into a file no agent reads."""
+    from adaptive_agent.cli import main
+
+    typo = tmp_path / "typo" / "liv.sqlite"
+    assert main(["safe-mode", "on", "--state", str(typo)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(typo) in err and "state/live.sqlite" in err
+    assert not typo.exists() and not typo.parent.exists()
+    junk = tmp_path / "notes.txt"
+    junk.write_text("not a database at all, just some words " * 20)
+    for argv in (["safe-mode", "status"], ["audit", "--date", "2024-01-01"]):
+        assert main([*argv, "--state", str(junk)]) == 2
+        assert "not a state database" in capsys.readouterr().err
+    other = tmp_path / "other.sqlite"
+    sqlite3.connect(other).execute("CREATE TABLE t(x)").connection.close()
+    assert main(["safe-mode", "on", "--state", str(other)]) == 2
+    assert "not a state database" in capsys.readouterr().err
+    real = tmp_path / "live.sqlite"
+    StateStore(real).close()
+    assert main(["safe-mode", "on", "--state", str(real)]) == 0
+    assert "on" in capsys.readouterr().out
+    store = StateStore(real, create=False)
+    assert store.manual_safe_mode
+    store.close()
+
+
+@pytest.mark.parametrize("stored", ["ON", "1", "true", "garbage", ""])
+def test_a_kill_switch_value_that_is_not_exactly_off_reads_as_on(tmp_path, stored):
+    store = StateStore(tmp_path / "k.sqlite")
+    assert not store.manual_safe_mode  # never set: off
+    store.set_meta("manual_safe_mode", stored)
+    assert store.manual_safe_mode
+    store.set_manual_safe_mode(False, 1)
+    assert not store.manual_safe_mode
+    store.close()
+
+
+def test_one_agent_per_state_file(tmp_path):
+    from adaptive_agent.state.store import StateError
+
+    db = tmp_path / "one.sqlite"
+    first = StateStore(db, lock=True)
+    with pytest.raises(StateError, match="already in use by another agent"):
+        StateStore(db, lock=True)
+    reader = StateStore(db)  # commands and tests may still read it
+    reader.close()
+    first.close()
+    StateStore(db, lock=True).close()  # released on close (and by the kernel on a crash)
