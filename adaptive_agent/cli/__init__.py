@@ -1,5 +1,5 @@
 """Command line: ``adaptive-agent backtest | signals | config | paper | live | safe-mode |
-digest | audit | health | gate-sim``.
+digest | audit | health | status | gate-sim``.
 
 Exit codes (``exit_codes.py``): 0 success, 2 bad input or configuration (one line naming the
 file/field and line), 1 anything unexpected. Heavy modules are imported inside the commands that
@@ -16,6 +16,7 @@ from .commands_ops import cmd_audit, cmd_digest, cmd_gate_sim, cmd_health, cmd_s
 from .commands_trade import cmd_live, cmd_paper
 from .exit_codes import EXIT_FAIL, EXIT_INPUT, EXIT_INTERRUPTED
 from .parser import build_parser
+from .status import cmd_status
 
 __all__ = ["main"]
 
@@ -30,6 +31,7 @@ HANDLERS = {
     "digest": cmd_digest,
     "audit": cmd_audit,
     "health": cmd_health,
+    "status": cmd_status,
 }
 
 

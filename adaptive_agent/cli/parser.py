@@ -132,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
         d.add_argument("--out", help="output folder (default: reports.daily_dir / audit_dir)")
         d.add_argument("--config", help="TOML configuration file")
 
+    st = sub.add_parser(
+        "status", help="the agent's book, safe mode, last rebalance, open orders, last problems"
+    )
+    st.add_argument("--state", default="state/live.sqlite", help="state database of the agent")
+    st.add_argument("--config", help="TOML configuration file (for the targets)")
+
     h = sub.add_parser("health", help="exit 0 if the agent processed a bar recently")
     h.add_argument("--state", default="state/live.sqlite", help="state database")
     h.add_argument("--max-age", type=float, default=900.0, help="seconds (default 900)")

@@ -346,6 +346,14 @@ class StateStore:
     def rebalance_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM rebalances").fetchone()[0])
 
+    def last_rebalance(self) -> tuple[str, int, str, int | None] | None:
+        """(id, decision time, status, finished time) of the latest rebalance, if any."""
+        row = self._db.execute(
+            "SELECT id, decision_ms, status, finished_ms FROM rebalances"
+            " ORDER BY decision_ms DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else (row[0], int(row[1]), row[2], row[3])
+
     def rebalance_ids(self) -> list[tuple[str, int, str]]:
         rows = self._db.execute("SELECT id, decision_ms, plan FROM rebalances ORDER BY decision_ms")
         return [(r[0], int(r[1]), r[2]) for r in rows]
