@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from adaptive_agent.data import FUNDING_8H, SPOT_5M
 from adaptive_agent.io.loaders import Candles, load_candles, load_funding
+from adaptive_agent.logging_setup import DEFAULT_LIBRARY_LEVELS
 from adaptive_agent.policy import netguard
+from adaptive_agent.policy.redaction import secret_filter_installed, uninstall_secret_filter
 
 
 def pytest_configure(config):
@@ -26,3 +30,23 @@ def spot() -> Candles:
 @pytest.fixture(scope="session")
 def funding():
     return load_funding(FUNDING_8H)
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """``paper``/``live``/``gate-sim`` install the agent's root log handler and the secret
+    filter: undo both after each test, so no test depends on the order tests run in."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in DEFAULT_LIBRARY_LEVELS}
+    had_filter = secret_filter_installed()
+    yield
+    for h in list(root.handlers):
+        if h not in handlers:
+            root.removeHandler(h)
+            h.close()
+    root.setLevel(level)
+    for name, lvl in levels.items():
+        logging.getLogger(name).setLevel(lvl)
+    if not had_filter:
+        uninstall_secret_filter()

@@ -8,7 +8,6 @@ traceback" are checked once more through a real ``python -m adaptive_agent`` sub
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import select
@@ -26,33 +25,12 @@ from adaptive_agent.core.time_rules import BAR_MS
 from adaptive_agent.data import SPOT_5M
 from adaptive_agent.io.loaders import load_candles
 from adaptive_agent.lifecycle import UNFINISHED
-from adaptive_agent.logging_setup import DEFAULT_LIBRARY_LEVELS
-from adaptive_agent.policy.policy_layer import secret_filter_installed, uninstall_secret_filter
 from adaptive_agent.runner import paper as paper_module
 from adaptive_agent.state.store import StateStore
 from tests.support.market_data import ROOT as REPO_ROOT
 
 ROOT = REPO_ROOT
 DAY = "2022-08-01"  # the bundled data starts at 2022-08-01 00:00 UTC
-
-
-@pytest.fixture(autouse=True)
-def restore_logging():
-    """``paper``/``live``/``gate-sim`` install the agent's root log handler: undo it."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    levels = {name: logging.getLogger(name).level for name in DEFAULT_LIBRARY_LEVELS}
-    had_filter = secret_filter_installed()
-    yield
-    for h in list(root.handlers):
-        if h not in handlers:
-            root.removeHandler(h)
-            h.close()
-    root.setLevel(level)
-    for name, lvl in levels.items():
-        logging.getLogger(name).setLevel(lvl)
-    if not had_filter:
-        uninstall_secret_filter()
 
 
 @pytest.fixture()
