@@ -4,10 +4,12 @@ A general plotting bundle weighs ~5 MB on its own, so the page carries its own ~
 plotter instead: hover read-out, drag to zoom, double-click to reset. Curves are downsampled
 (min/max per pixel bucket, so spikes survive) while every rebalance and blocked marker is kept.
 """
+# ruff: noqa: E501 - the embedded HTML/JS template keeps its own line lengths
 
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +30,7 @@ def _bucket_minmax(x: np.ndarray, ys: list[np.ndarray], max_points: int) -> np.n
     edges = np.linspace(0, n, buckets + 1).astype(np.int64)
     keep = [np.array([0, n - 1])]
     for y in ys:
-        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        for lo, hi in pairwise(edges):
             if hi > lo:
                 seg = y[lo:hi]
                 keep.append(np.array([lo + int(np.argmin(seg)), lo + int(np.argmax(seg))]))

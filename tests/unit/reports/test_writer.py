@@ -1,4 +1,5 @@
-"""Report files (docs/rules.md, Reports): columns, consistency with the run, the offline equity page."""
+"""Report files (docs/rules.md, Reports): columns, consistency with the run, the offline
+equity page."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from adaptive_agent.backtest.rebalance_backtester import SUMMARY_COLUMNS, run_ba
 from adaptive_agent.reports import writer
 from adaptive_agent.reports.equity_html import build_payload
 from adaptive_agent.strategies.baseline_signals import ema_crossover_signals
-
 from tests.support.market_data import random_walk
 
 
