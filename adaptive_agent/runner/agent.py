@@ -72,8 +72,7 @@ class Agent:
         self.cfg, self.gate, self.store, self.signals = cfg, gate, store, signals
         self.params = cfg.core_params()
         self.exec_params = exec_params or cfg.exec_params()
-        self.clock: Clock = clock or SystemClock(now_ms, sleep)
-        self.now_ms, self.sleep = self.clock.now_ms, self.clock.sleep
+        self.use_clock(clock or SystemClock(now_ms, sleep))
         self.state = store.load_engine_state() or EngineState()
         self.error_streak = 0
         self._breaker_tripped = False  # the last decision had a circuit-breaker reason
@@ -93,6 +92,11 @@ class Agent:
         last_bar = store.get_meta("last_bar_ms")
         self._last_decision_ms: int | None = int(last_bar) if last_bar is not None else None
         self._day_nav: dict[int, float] = {}  # UTC day -> NAV at its last close (Sharpe 30d)
+
+    def use_clock(self, clock: Clock) -> None:
+        """The one clock of the loop and the executor (a rehearsal moves it to the feed's)."""
+        self.clock: Clock = clock
+        self.now_ms, self.sleep = clock.now_ms, clock.sleep
 
     # --- candles -----------------------------------------------------------------------------
 

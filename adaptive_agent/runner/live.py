@@ -18,6 +18,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..clock import SystemClock
 from ..config import AppConfig
 from ..core.time_rules import DAY_MS
 from ..exchange.binance_feed import BinanceReference
@@ -115,7 +116,7 @@ async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None
         log.info("reconciled %d orders; interrupted rebalances: %s", res.checked, res.interrupted)
         now = await ref.server_time()  # the feed's clock: also right when rehearsing a replay
         offset = now - int(time.time() * 1000)  # ~0 live; the replay's lag when rehearsing
-        agent.now_ms = lambda: int(time.time() * 1000) + offset
+        agent.use_clock(SystemClock(lambda: int(time.time() * 1000) + offset))
         agent.add_history(await ref.backfill(now - opts.backfill_days * DAY_MS, now))
         ref.last_ts = agent.last_candle_ts
         if opts.webhook_port is not None and token is not None:

@@ -194,3 +194,13 @@ def test_the_engine_state_survives_a_restart(agent, tmp_path):
     again = Agent(AppConfig(), agent.gate, agent.store, Fixed(), clock=agent.clock)
     assert again.state == plan.state != EngineState()
     assert again._last_decision_ms == T0 + BAR_MS
+
+
+def test_the_executor_runs_on_the_clock_the_loop_was_moved_to(agent):
+    """A rehearsal moves the agent to the feed's clock; the executor's times must follow it
+    (latency figures and order timestamps), not stay on the clock the agent was built with."""
+    agent.use_clock(VirtualClock(lambda: T0 + 777))
+    close(agent, 0)
+    report = agent.reports[-1]
+    assert report.first_sent_ms == report.first_ack_ms == report.finished_ms == T0 + 777
+    assert agent.now_ms() == T0 + 777
