@@ -120,7 +120,13 @@ async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None
         agent.add_history(await ref.backfill(now - opts.backfill_days * DAY_MS, now))
         ref.last_ts = agent.last_candle_ts
         if opts.webhook_port is not None and token is not None:
-            runner = web.AppRunner(webhook_app(book, token.reveal()))
+            app = webhook_app(
+                book,
+                token.reveal(),
+                now_ms=lambda: agent.now_ms(),  # the feed's clock: right when rehearsing too
+                on_reject=lambda why: agent.alert("webhook_rejected", why),
+            )
+            runner = web.AppRunner(app)
             await runner.setup()
             await web.TCPSite(runner, opts.webhook_host, opts.webhook_port).start()
         bars = 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
 import time
 from bisect import bisect_right
 from collections.abc import Callable
@@ -102,26 +103,65 @@ class FileFollower:
 
 
 def webhook_app(
-    book: SignalBook, token: str, now_ms: Callable[[], int] | None = None
+    book: SignalBook,
+    token: str,
+    now_ms: Callable[[], int] | None = None,
+    *,
+    max_future_ms: int = 60_000,
+    max_per_minute: int = 60,
+    on_reject: Callable[[str], None] | None = None,
 ) -> web.Application:
     """``POST /signal`` with ``Authorization: Bearer <token>`` and ``{"signal": "BUY"}``.
 
-    An optional ``"timestamp"`` (epoch ms/s or ISO-8601) dates the signal; default: receipt.
+    An optional ``"timestamp"`` (epoch s/ms/µs or ISO-8601, the one parser) dates the signal;
+    default: receipt, on ``now_ms`` (the feed's clock when rehearsing). Refused, with a 4xx and
+    nothing changed: no or a wrong token (401), a body that is not a small flat JSON object,
+    an unknown signal, a time more than ``max_future_ms`` ahead of ``now_ms`` (a dated signal
+    would otherwise freeze every later one as "older"), a time already past the signal TTL,
+    and more than ``max_per_minute`` requests a minute (429). ``on_reject`` hears of refusals,
+    at most once a minute (the count of the others is in the next one).
     """
     clock = now_ms or (lambda: int(time.time() * 1000))
     expected = f"Bearer {token}".encode()
+    recent: list[float] = []  # monotonic times of the requests of the last minute
+    alerts = {"last": -math.inf, "suppressed": 0}
+
+    def refuse(status: int, why: str) -> web.Response:
+        if on_reject is not None:
+            t = time.monotonic()
+            if t - alerts["last"] >= 60.0:
+                more = alerts["suppressed"]
+                note = f" (+{more} more refused in the last minute)" if more else ""
+                alerts["last"], alerts["suppressed"] = t, 0
+                on_reject(f"webhook refused a request ({status}): {why}{note}")
+            else:
+                alerts["suppressed"] += 1
+        return web.json_response({"error": why}, status=status)
 
     async def post_signal(request: web.Request) -> web.Response:
+        t_mono = time.monotonic()
+        while recent and t_mono - recent[0] > 60.0:
+            recent.pop(0)
+        if len(recent) >= max_per_minute:
+            return refuse(429, f"more than {max_per_minute} requests a minute")
+        recent.append(t_mono)
         given = request.headers.get("Authorization", "").encode()
         if not token or not hmac.compare_digest(given, expected):
-            return web.json_response({"error": "unauthorized"}, status=401)
+            return refuse(401, "unauthorized")
+        now = clock()
         try:
-            body = await request.json()
+            body = json.loads(await request.text())
+            if not isinstance(body, dict) or any(isinstance(v, dict | list) for v in body.values()):
+                raise ValueError("expected a flat JSON object")
             signal = parse_signal(body["signal"])
-            t = parse_timestamp(body["timestamp"]) if "timestamp" in body else clock()
+            t = parse_timestamp(body["timestamp"]) if "timestamp" in body else now
+            if t > now + max_future_ms:
+                raise ValueError(f"timestamp {t} is in the future (now {now})")
+            if book.ttl_ms is not None and t < now - book.ttl_ms:
+                raise ValueError(f"timestamp {t} is older than the signal TTL")
             book.add(t, signal, "webhook")
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            return web.json_response({"error": f"bad request: {exc}"}, status=400)
+        except (KeyError, TypeError, ValueError, RecursionError) as exc:  # JSONDecodeError too
+            return refuse(400, f"bad request: {exc}")
         return web.json_response({"ok": True, "signal": str(signal), "timestamp": t})
 
     app = web.Application(client_max_size=4096)

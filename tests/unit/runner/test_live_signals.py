@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 import aiohttp
@@ -119,7 +120,7 @@ def test_every_input_reads_a_time_by_the_same_rule(tmp_path, text):
 
     async def post():
         hook = SignalBook()
-        runner, url = await _serve(hook)
+        runner, url = await _serve(hook, now_ms=lambda: T_MS + 60_000)
         try:
             async with aiohttp.ClientSession() as http:
                 body = {"signal": "BUY", "timestamp": text}
@@ -154,3 +155,55 @@ def test_signal_names_have_one_parser():
     for bad in ("HOLD", "", True, 1):
         with pytest.raises(ValueError, match="expected BUY, SELL or NONE"):
             parse_signal(bad)
+
+
+def test_the_webhook_refuses_dated_deep_oversized_and_flooding_requests():
+    """A signal stamped in the future would freeze every later one as "older" (issue 9)."""
+
+    async def scenario():
+        rejected: list[str] = []
+        book = SignalBook(ttl_ms=3_600_000)
+        runner = web.AppRunner(
+            webhook_app(
+                book,
+                "s3cret",
+                now_ms=lambda: T_MS,
+                max_per_minute=12,
+                on_reject=rejected.append,
+            )
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        url = f"http://127.0.0.1:{port}/signal"
+        auth = {"Authorization": "Bearer s3cret", "Content-Type": "application/json"}
+        codes = []
+        try:
+            async with aiohttp.ClientSession() as http:
+                bodies = [
+                    '{"signal": "BUY", "timestamp": "2100-01-01T00:00:00Z"}',  # future
+                    json.dumps({"signal": "BUY", "timestamp": T_MS - 2 * 3_600_000}),  # past TTL
+                    "[" * 2000 + "]" * 2000,  # deep
+                    '{"signal": "BUY", "timestamp": 1e400}',  # not a finite time
+                    '{"signal": ["BUY"]}',  # not flat
+                    "x" * 5000,  # over the size cap
+                    json.dumps({"signal": "SELL", "timestamp": T_MS - 60_000}),  # fine
+                    '{"signal": "BUY"}',  # fine: now
+                ]
+                for body in bodies:
+                    r = await http.post(url, data=body, headers=auth)
+                    codes.append(r.status)
+                for _ in range(6):  # 14 requests within a minute: the cap is 12
+                    r = await http.post(url, data='{"signal": "NONE"}', headers=auth)
+                    codes.append(r.status)
+        finally:
+            await runner.cleanup()
+        return codes, rejected, book
+
+    codes, rejected, book = asyncio.run(scenario())
+    assert codes[:6] == [400, 400, 400, 400, 400, 413]
+    assert codes[6:8] == [200, 200]
+    assert codes[8:12] == [200] * 4 and codes[12:] == [429, 429]
+    assert book.ts == [T_MS - 60_000, T_MS, T_MS, T_MS, T_MS, T_MS]
+    assert len(rejected) == 1 and "in the future" in rejected[0]  # once a minute, not a flood
