@@ -177,6 +177,9 @@ class TelegramConfig(_Section):
     event_clear_minutes: float = Field(15.0, gt=0.0, le=10_080.0)
     poll_commands: bool = True
     max_command_age_s: float = Field(300.0, gt=0.0, le=86_400.0)
+    # Who may command the agent. Empty: in a private chat its owner (chat id = user id) only;
+    # in a group nobody, until the members allowed to /stop and /safemode are listed here.
+    allowed_user_ids: tuple[int, ...] = ()
     offset_path: str = "state/telegram_offset.json"
 
 

@@ -98,6 +98,7 @@ class TelegramMonitor:
         retry_backoff_s: float = 2.0,
         max_queue: int = 200,
         max_command_age_s: float = 300.0,
+        allowed_user_ids: tuple[int, ...] = (),
         command_timeout_s: float = 30.0,
         close_timeout_s: float = 5.0,
         offset_path: str | Path | None = None,
@@ -154,6 +155,7 @@ class TelegramMonitor:
                 err=self._err,
                 clock=self._clock,
                 max_command_age_s=max_command_age_s,
+                allowed_user_ids=allowed_user_ids,
                 command_timeout_s=command_timeout_s,
                 offset_path=Path(offset_path) if offset_path is not None else None,
             )

@@ -97,6 +97,7 @@ class CommandDispatcher:
         clock: Callable[[], int],
         max_command_age_s: float,
         command_timeout_s: float,
+        allowed_user_ids: tuple[int, ...] = (),
         offset_path: Path | None,
     ) -> None:
         self._control = control
@@ -106,6 +107,7 @@ class CommandDispatcher:
         self._err = err
         self._clock = clock
         self._max_command_age_s = max_command_age_s
+        self._allowed = frozenset(int(u) for u in allowed_user_ids)
         self._command_timeout_s = command_timeout_s
         self._offset_path = offset_path
         self.offset: int | None = self._load_offset()
@@ -184,9 +186,29 @@ class CommandDispatcher:
         if not text.startswith("/"):
             self._reply(chat_id, HELP_TEXT)
             raise ApplicationHandlerStop
+        addressee = text.split()[0].partition("@")[2]
+        mine = (context.bot.username or "") if context.bot is not None else ""
+        if addressee and addressee.lower() != mine.lower():
+            log.info("telegram: %r is addressed to another bot; ignored", text[:80])
+            raise ApplicationHandlerStop  # not a command to this bot: no answer either
+        if not self._may_command(user, msg.chat.type):
+            self._stats.refused += 1
+            log.warning("telegram: refused %r from user %s in chat %s", text[:80], user, chat_id)
+            self._reply(
+                chat_id, f"User {user} may not command this agent (telegram.allowed_user_ids)."
+            )
+            raise ApplicationHandlerStop
         log.info("telegram: command %r from chat %s (user %s)", text[:80], chat_id, user)
         self._stats.commands += 1
         # on to the CommandHandlers
+
+    def _may_command(self, user: int | None, chat_type: str | None) -> bool:
+        """Fail closed: the allow-list if one is set; else only a private chat's owner."""
+        if user is None:
+            return False
+        if self._allowed:
+            return user in self._allowed
+        return chat_type == "private" and user == self._chat_id
 
     def _command(
         self, name: str, call: Callable[[], Coroutine[Any, Any, str]]

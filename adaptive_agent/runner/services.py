@@ -41,6 +41,7 @@ def build_monitors(cfg: AppConfig, control: LiveControl | None = None) -> list[t
                     event_clear_s=t.event_clear_minutes * 60,
                     poll_commands=t.poll_commands,
                     max_command_age_s=t.max_command_age_s,
+                    allowed_user_ids=t.allowed_user_ids,
                     offset_path=Path(t.offset_path),
                 ),
             )

@@ -113,13 +113,13 @@ def test_monitor_methods_swallow_bad_input() -> None:
 # --- end to end against the fake Bot API ----------------------------------------------------
 
 
-def live(tg: FakeTelegram, control=None, **kw) -> TelegramMonitor:
+def live(tg: FakeTelegram, control=None, chat: int = CHAT, **kw) -> TelegramMonitor:
     kw.setdefault("poll_timeout_s", 1)
     kw.setdefault("retry_backoff_s", 0.05)
     kw.setdefault("close_timeout_s", 2.0)
     kw.setdefault("send_timeout_s", 2.0)
     return TelegramMonitor(
-        Secret("TELEGRAM_BOT_TOKEN", TOKEN), CHAT, control, base_url=tg.base_url, **kw
+        Secret("TELEGRAM_BOT_TOKEN", TOKEN), chat, control, base_url=tg.base_url, **kw
     )
 
 
@@ -280,14 +280,34 @@ def test_help_plain_text_and_empty_messages() -> None:
             tg.inject(CHAT, "/help")
             tg.inject(CHAT, "")  # nothing to answer
             tg.inject(CHAT, "hello")
-            tg.inject(CHAT, "/status@some_other_bot")  # not addressed to this bot
+            tg.inject(CHAT, "/stop@some_other_bot")  # not addressed to this bot: silence
+            tg.inject(CHAT, "/help@fake_test_bot")  # addressed to this one
             await tg.wait_sent(3)
             await mon.aclose()
-            assert tg.texts(CHAT)[:2] == [HELP_TEXT, HELP_TEXT]
-            assert tg.texts(CHAT)[2].startswith("Unknown command /status.")
+            assert tg.texts(CHAT) == [HELP_TEXT, HELP_TEXT, HELP_TEXT]
             assert ctl.calls == [] and mon.stats.commands == 2
 
     asyncio.run(main())
+
+
+def test_in_a_group_only_allowed_users_command_and_by_default_nobody() -> None:
+    group = -100_42
+
+    async def scenario(allowed: tuple[int, ...]) -> tuple[list[str], list[str]]:
+        async with FakeTelegram() as tg:
+            ctl = FakeControl()
+            mon = live(tg, ctl, chat=group, allowed_user_ids=allowed)
+            mon.start()
+            tg.inject(group, "/stop", user_id=555)  # a member of the group
+            tg.inject(group, "/safemode on", user_id=999)
+            await tg.wait_sent(2)
+            await mon.aclose()
+            return ctl.calls, tg.texts(group)
+
+    calls, texts = asyncio.run(scenario(()))
+    assert calls == [] and all("may not command" in t for t in texts)
+    calls, texts = asyncio.run(scenario((999,)))
+    assert calls == [("set_safe_mode", True)] and "User 555 may not command" in texts[0]
 
 
 class SlowControl(FakeControl):

@@ -105,10 +105,14 @@ class FakeTelegram:
         chat_id: int,
         text: str,
         *,
-        user_id: int = 777,
+        user_id: int | None = None,
         date: int | None = None,
     ) -> int:
-        """Queue an incoming text message from ``chat_id``; returns its update_id."""
+        """Queue an incoming text message from ``chat_id``; returns its update_id. As on
+        Telegram, a private chat's id is its user's id (the default sender); in a group the
+        default sender is user 777."""
+        if user_id is None:
+            user_id = chat_id if chat_id > 0 else 777
         uid = self._next_update
         self._next_update += 1
         message: dict[str, Any] = {
