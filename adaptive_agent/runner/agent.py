@@ -78,6 +78,7 @@ class Agent:
         self._breaker_tripped = False  # the last decision had a circuit-breaker reason
         self._streak_alerted = False  # the error-streak alarm went out while the venue was down
         self.unexplained = False
+        self.reconcile_pending = False  # a reconcile failed: it is tried again at each close
         self.history = CandleHistory()
         # Recent plans and execution reports; a long-running live agent keeps only the last
         # `keep_history` of each (paper keeps them all for its summary and tests).
@@ -113,11 +114,33 @@ class Agent:
 
     # --- reconciliation ----------------------------------------------------------------------
 
-    async def reconcile(self) -> ReconcileResult:
-        """Settle every order the store knows with the venue (see ``reconcile.py``)."""
-        res = await reconcile_with_venue(self.gate, self.store, self.now_ms())
-        self.unexplained = bool(res.unexplained)
-        return res
+    async def reconcile(self, attempts: int = 4, first_delay_s: float = 1.0) -> ReconcileResult:
+        """Settle every order the store knows with the venue (see ``reconcile.py``).
+
+        A venue that keeps failing does not stop the agent: each try waits twice as long as the
+        one before; after the last, the agent stays in safe mode (nothing that raises exposure
+        goes out) with an alert, and the next reconcile (a reconnect) tries again.
+        """
+        delay = first_delay_s
+        for attempt in range(1, attempts + 1):
+            try:
+                res = await reconcile_with_venue(self.gate, self.store, self.now_ms())
+            except ExchangeError as exc:
+                log.warning("reconcile: try %d of %d failed: %s", attempt, attempts, exc)
+                if attempt == attempts:
+                    self.unexplained = self.reconcile_pending = True
+                    self.alert(
+                        "reconcile_failed",
+                        f"reconcile failed {attempts} times ({exc}); safe mode until it succeeds",
+                    )
+                    return ReconcileResult(failed=True)
+                await self.sleep(delay)
+                delay *= 2
+            else:
+                self.unexplained = bool(res.unexplained)
+                self.reconcile_pending = False
+                return res
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # --- one decision ------------------------------------------------------------------------
 
@@ -173,6 +196,8 @@ class Agent:
     async def _decide_and_execute(self, candle: Candle, received_ms: int | None) -> Plan | None:
         decision_ms = candle.ts + BAR_MS
         self.add_history([candle])
+        if self.reconcile_pending:
+            await self.reconcile(attempts=1)
         try:
             await self.refresh_pending()
             (book, venue), funding = await asyncio.gather(self.read_book(), self._funding_rate())

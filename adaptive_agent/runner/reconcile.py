@@ -22,6 +22,7 @@ class ReconcileResult:
     interrupted: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     unexplained: list[str] = field(default_factory=list)
+    failed: bool = False  # the venue could not be asked: nothing was settled
 
 
 async def reconcile_with_venue(gate: ExchangeGate, store: StateStore, now: int) -> ReconcileResult:

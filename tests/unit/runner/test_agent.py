@@ -204,3 +204,38 @@ def test_the_executor_runs_on_the_clock_the_loop_was_moved_to(agent):
     report = agent.reports[-1]
     assert report.first_sent_ms == report.first_ack_ms == report.finished_ms == T0 + 777
     assert agent.now_ms() == T0 + 777
+
+
+class Flaky(Venue):
+    """Listing open orders fails ``fail_lists`` times."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_lists = 0
+
+    async def fetch_open_orders(self, market: Market) -> list[OrderState]:
+        if self.fail_lists:
+            self.fail_lists -= 1
+            raise ExchangeError("HTTP 503", "SERVER_ERROR")
+        return await super().fetch_open_orders(market)
+
+
+def test_a_reconcile_the_venue_keeps_failing_holds_exposure_and_retries(tmp_path):
+    store = StateStore(tmp_path / "r.sqlite", durable=False)
+    venue = Flaky()
+    a = Agent(AppConfig(), venue, store, Fixed(), clock=VirtualClock(lambda: T0))
+    a.monitors = [sink := Sink()]
+    venue.fail_lists = 2
+    assert not asyncio.run(a.reconcile()).failed  # retried with backoff, then it worked
+    assert not a.unexplained
+    venue.fail_lists = 99
+    res = asyncio.run(a.reconcile())  # the agent keeps running: no exception
+    assert res.failed and a.unexplained and sink.alerts == ["reconcile_failed"]
+    plan = close(a, 0)  # tried again at the close (fails): exposure stays held
+    assert SafeCode.MANUAL in plan.safe_mode_codes and not [
+        r for r in venue.sent if r.order_type in ("BUY", "OPEN_SHORT")
+    ]
+    venue.fail_lists = 0
+    plan = close(a, 1)  # the venue answers again: settled, safe mode clears after its time
+    assert not a.unexplained and not a.reconcile_pending
+    store.close()
