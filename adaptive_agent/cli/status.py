@@ -11,7 +11,16 @@ from ..lifecycle import UNFINISHED
 
 # Event kinds that report a problem (the agent's alerts and reconcile findings).
 PROBLEM_EVENTS = frozenset(
-    {"circuit_breaker", "reconcile_mismatch", "stale_feed", "watchdog", "safe_mode_entered"}
+    {
+        "circuit_breaker",
+        "reconcile_mismatch",
+        "reconcile_failed",
+        "orders_parked",
+        "stale_feed",
+        "watchdog",
+        "webhook_rejected",
+        "safe_mode_entered",
+    }
 )
 
 

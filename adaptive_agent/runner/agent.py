@@ -79,6 +79,7 @@ class Agent:
         self._streak_alerted = False  # the error-streak alarm went out while the venue was down
         self.unexplained = False
         self.reconcile_pending = False  # a reconcile failed: it is tried again at each close
+        self._lookups: dict[str, int] = {}  # client id -> reconciles that could not find it
         self.history = CandleHistory()
         # Recent plans and execution reports; a long-running live agent keeps only the last
         # `keep_history` of each (paper keeps them all for its summary and tests).
@@ -124,7 +125,9 @@ class Agent:
         delay = first_delay_s
         for attempt in range(1, attempts + 1):
             try:
-                res = await reconcile_with_venue(self.gate, self.store, self.now_ms())
+                res = await reconcile_with_venue(
+                    self.gate, self.store, self.now_ms(), self._lookups
+                )
             except ExchangeError as exc:
                 log.warning("reconcile: try %d of %d failed: %s", attempt, attempts, exc)
                 if attempt == attempts:
@@ -139,6 +142,8 @@ class Agent:
             else:
                 self.unexplained = bool(res.unexplained)
                 self.reconcile_pending = False
+                if res.parked:
+                    self.alert("orders_parked", f"orders never found at the venue: {res.parked}")
                 return res
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from ..exchange.exchange_gate import ExchangeError, ExchangeGate, Market
 from ..exchange.gate_constants import names_client_id
 from ..execution.executor import record_state
-from ..lifecycle import UNFINISHED, OrderStatus, RebalanceStatus
+from ..lifecycle import MAX_LOOKUPS, UNFINISHED, OrderStatus, RebalanceStatus
 from ..state.store import StateStore
 
 log = logging.getLogger("adaptive_agent.agent")
@@ -22,10 +22,13 @@ class ReconcileResult:
     interrupted: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     unexplained: list[str] = field(default_factory=list)
+    parked: list[str] = field(default_factory=list)
     failed: bool = False  # the venue could not be asked: nothing was settled
 
 
-async def reconcile_with_venue(gate: ExchangeGate, store: StateStore, now: int) -> ReconcileResult:
+async def reconcile_with_venue(
+    gate: ExchangeGate, store: StateStore, now: int, lookups: dict[str, int] | None = None
+) -> ReconcileResult:
     """Look up every unfinished order by client id (cancel what still rests), close interrupted
     rebalances, and list venue orders the store does not know (``unexplained``)."""
     res = ReconcileResult()
@@ -38,6 +41,11 @@ async def reconcile_with_venue(gate: ExchangeGate, store: StateStore, now: int) 
             res.cancelled.append(o.client_id)
         if state is None:
             status = OrderStatus.REJECTED if o.status is OrderStatus.INTENT else OrderStatus.UNKNOWN
+            if status is OrderStatus.UNKNOWN and lookups is not None:
+                lookups[o.client_id] = lookups.get(o.client_id, 0) + 1
+                if lookups[o.client_id] >= MAX_LOOKUPS:
+                    status = OrderStatus.PARKED
+                    res.parked.append(o.client_id)
             store.update_order(o.client_id, now, status=status, error="not at venue")
         else:
             record_state(store, o.client_id, now, state)
@@ -56,6 +64,9 @@ async def reconcile_with_venue(gate: ExchangeGate, store: StateStore, now: int) 
         f" {len(res.cancelled)}, interrupted {len(res.interrupted)},"
         f" unexplained {len(res.unexplained)}",
     )
+    if res.parked:
+        store.add_event(now, "orders_parked", "; ".join(res.parked))
+        log.error("reconcile: still unknown after %d lookups, parked: %s", MAX_LOOKUPS, res.parked)
     if res.unexplained:
         store.add_event(now, "reconcile_mismatch", "; ".join(res.unexplained))
         log.error("reconcile: orders the state store does not know: %s", res.unexplained)

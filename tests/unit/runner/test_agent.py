@@ -239,3 +239,34 @@ def test_a_reconcile_the_venue_keeps_failing_holds_exposure_and_retries(tmp_path
     plan = close(a, 1)  # the venue answers again: settled, safe mode clears after its time
     assert not a.unexplained and not a.reconcile_pending
     store.close()
+
+
+def test_an_order_never_found_is_parked_after_bounded_lookups(agent):
+    from adaptive_agent.lifecycle import MAX_LOOKUPS, OrderStatus
+
+    agent.store.begin_rebalance(
+        "r1",
+        T0,
+        {},
+        [
+            {
+                "client_id": "t-r1sp",
+                "leg": "BTC_SPOT",
+                "order_type": "BUY",
+                "market": "spot",
+                "phase": "post_only",
+                "amount": 0.1,
+                "price": PRICE,
+            }
+        ],
+        T0,
+    )
+    agent.store.update_order("t-r1sp", T0, status=OrderStatus.UNKNOWN)
+    for i in range(1, MAX_LOOKUPS):
+        assert asyncio.run(agent.reconcile()).parked == []
+        assert agent.store.order("t-r1sp").status is OrderStatus.UNKNOWN, i
+    assert asyncio.run(agent.reconcile()).parked == ["t-r1sp"]
+    assert agent.store.order("t-r1sp").status is OrderStatus.PARKED
+    assert agent.sink.alerts == ["orders_parked"]
+    assert asyncio.run(agent.reconcile()).checked == 0  # no longer looked up, reported once
+    assert agent.sink.alerts == ["orders_parked"]
