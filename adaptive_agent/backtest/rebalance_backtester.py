@@ -36,6 +36,7 @@ from ..io.loaders import Candles, FundingSeries, InputError
 from .fill_model import Fill, Ledger, fill_orders, funding_schedule
 
 _SPOT, _BUY = Leg.BTC_SPOT, Side.BUY  # module constants: enum attribute lookups are slow
+PERP_END_SLACK_MS = 3_600_000  # perp candles may stop up to an hour before the spot ones
 FIRST_WINDOW = 64
 MAX_WINDOW = 8192
 
@@ -90,6 +91,13 @@ def _align_perp(perp: Candles, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise InputError(
             f"{perp.path}: perpetual candles start after the first spot candle; use --start to"
             " begin the backtest inside their span"
+        )
+    if int(perp.ts[-1]) < int(ts[-1]) - PERP_END_SLACK_MS:
+        # As-of joining past their end would price the perpetual legs at a stale close for
+        # the rest of the run: a result that looks fine and is wrong.
+        raise InputError(
+            f"{perp.path}: perpetual candles end at {int(perp.ts[-1])}, before the last spot"
+            f" candle ({int(ts[-1])}); use --end to stop the backtest inside their span"
         )
     same = perp.ts[idx] == ts
     return perp.close[idx], np.where(same, perp.open[idx], perp.close[idx])

@@ -205,6 +205,19 @@ def _looks_headerless(first: str) -> bool:
     return True
 
 
+BTC_GENESIS_MS = 1_230_940_800_000  # 2009-01-03 00:00 UTC
+
+
+def _check_header(path: Path, first: str) -> None:
+    """Repeated column names are an error (pandas would rename the second one silently)."""
+    names = [n.strip().strip('"').lower() for n in next(csv.reader([first]))]
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise InputError(f"{path}:1: column {n!r} appears more than once in the header")
+        seen.add(n)
+
+
 def load_candles(path: str | Path) -> Candles:
     """5-minute candles: ``timestamp,open,high,low,close[,volume]`` or Binance's 12-field klines."""
     path = Path(path)
@@ -213,6 +226,7 @@ def load_candles(path: str | Path) -> Candles:
         raise InputError(f"{path}: file is empty" if not first else f"{path}:1: empty line")
     header = not _looks_headerless(first)
     if header:
+        _check_header(path, first)
         frame = _normalise_columns(_read_frame(path, True), path)
         _require(frame, path, CANDLE_COLUMNS)
     else:
@@ -237,6 +251,14 @@ def load_candles(path: str | Path) -> Candles:
     if (h < lo).any():
         i = int(np.argmax(h < lo))
         raise InputError(f"{path}:{_line(i, header)}: high {h[i]!r} is below low {lo[i]!r}")
+    for col, arr in (("open", o), ("close", c)):
+        outside = (arr > h) | (arr < lo)
+        if outside.any():
+            i = int(np.argmax(outside))
+            raise InputError(
+                f"{path}:{_line(i, header)}: {col} {arr[i]!r} is outside the bar's range"
+                f" [low {lo[i]!r}, high {h[i]!r}]"
+            )
     if "volume" in frame.columns:
         v = _numeric(frame, "volume", path, header)
         if (v < 0).any():
@@ -249,14 +271,23 @@ def load_candles(path: str | Path) -> Candles:
             f"{path}:{_line(i, header)}: timestamp {ts[i]} is not on the 5-minute grid"
             " (5-minute candles expected)"
         )
+    before = ts < BTC_GENESIS_MS
+    if before.any():
+        i = int(np.argmax(before))
+        raise InputError(
+            f"{path}:{_line(i, header)}: timestamp {ts[i]} is before 2009-01-03, the first"
+            " Bitcoin block: not a BTC candle (a misread time?)"
+        )
     _check_increasing(ts, path, header, allow_equal=False)
     return Candles(str(path), ts, o, h, lo, c)
 
 
 def _read_table(path: Path) -> pd.DataFrame:
     """A CSV with a header row, its column names normalised; an empty file is an error."""
-    if not _first_line(path).strip():
+    first = _first_line(path)
+    if not first.strip():
         raise InputError(f"{path}: file is empty")
+    _check_header(path, first)
     return _normalise_columns(_read_frame(path, True), path)
 
 

@@ -81,6 +81,11 @@ BAD_CANDLES = [
         "negative volume",
     ),
     ("fractional ts", with_row(1, f"{T + 300_000}.5,30010,30030,29990,30015,1\n"), 3, "whole"),
+    # wrong figures with exit 0 before (issue 9)
+    ("close above high", with_row(4, f"{T + 1_200_000},30040,30060,30020,30070,1\n"), 6, "close"),
+    ("open below low", with_row(4, f"{T + 1_200_000},30000,30060,30020,30040,1\n"), 6, "open"),
+    ("repeated column", "timestamp,open,high,low,close,close\n" + "".join(good_rows(3)), 1, "more"),
+    ("year 0001", HEADER + "0001-01-01T00:00:00Z,1,2,1,2,1\n" + "".join(good_rows(2)), 2, "2009"),
 ]
 
 
@@ -225,3 +230,14 @@ def test_signals_and_funding_formats(tmp_path):
     fund = load_funding(write(tmp_path / "f.csv", f"timestamp,rate\n{T},0.0001\n{T + 1},-0.0002\n"))
     assert fund.rate.tolist() == [0.0001, -0.0002]
     assert fund.rate_at(np.array([T - 1, T, T + 5]), 0.5).tolist() == [0.5, 0.0001, -0.0002]
+
+
+def test_perpetual_candles_that_end_early_are_an_error_not_a_frozen_price(tmp_path, capsys):
+    spot = write(tmp_path / "spot.csv", HEADER + "".join(good_rows(60)))
+    perp = write(tmp_path / "perp.csv", HEADER + "".join(good_rows(30)))  # 2.5 h short
+    rc, err = run_cli(tmp_path, capsys, "--candles", str(spot), "--perp-candles", str(perp))
+    assert rc == 2 and err.count("\n") == 1
+    assert "perpetual candles end at" in err and "--end" in err
+    full = write(tmp_path / "perp_full.csv", HEADER + "".join(good_rows(60)))
+    rc, _ = run_cli(tmp_path, capsys, "--candles", str(spot), "--perp-candles", str(full))
+    assert rc == 0
