@@ -52,5 +52,6 @@ def cmd_live(args: argparse.Namespace) -> int:
         webhook_port=args.webhook_port,
         max_bars=args.bars,
         set_dual_mode=args.set_dual_mode,
+        adopt_venue_state=args.adopt_venue_state,
     )
     return asyncio.run(run_live(cfg, opts))

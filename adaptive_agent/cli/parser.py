@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="switch the futures account to dual position mode if it is not",
     )
+    lv.add_argument(
+        "--adopt-venue-state",
+        action="store_true",
+        help="accept positions the state database does not know (after review): without it an"
+        " empty or lost state with positions at the venue starts in safe mode",
+    )
 
     sm = sub.add_parser("safe-mode", help="kill switch: hold every exposure-raising order")
     sm.add_argument("switch", choices=("on", "off", "status"))

@@ -19,6 +19,7 @@ PROBLEM_EVENTS = frozenset(
         "stale_feed",
         "watchdog",
         "webhook_rejected",
+        "venue_state_unknown",
         "safe_mode_entered",
     }
 )

@@ -79,6 +79,7 @@ class Agent:
         self._streak_alerted = False  # the error-streak alarm went out while the venue was down
         self.unexplained = False
         self.reconcile_pending = False  # a reconcile failed: it is tried again at each close
+        self.venue_unknown = False  # the venue holds a book the state does not know
         self._lookups: dict[str, int] = {}  # client id -> reconciles that could not find it
         self.history = CandleHistory()
         # Recent plans and execution reports; a long-running live agent keeps only the last
@@ -146,6 +147,35 @@ class Agent:
                     self.alert("orders_parked", f"orders never found at the venue: {res.parked}")
                 return res
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def check_venue_state(self, adopt: bool = False) -> bool:
+        """Fail closed on a lost state: a store with no history (new, emptied, truncated) while
+        the venue holds positions means the agent does not know how it got there; it starts
+        in safe mode with an alert until the operator restarts it with ``adopt``."""
+        try:
+            book, _ = await self.read_book()
+        except ExchangeError as exc:
+            self.venue_unknown = True
+            self.alert("venue_state_unknown", f"cannot read the venue's book at start: {exc}")
+            return False
+        holds = book.spot_lots or book.long_contracts or book.short_contracts
+        known = self.store.load_engine_state() is not None or self.store.rebalance_count() > 0
+        if holds and not known:
+            what = (
+                f"spot {book.spot_lots} lots, long {book.long_contracts},"
+                f" short {book.short_contracts} contracts"
+            )
+            if adopt:
+                self.store.add_event(self.now_ms(), "venue_state_adopted", what)
+                log.warning("adopting the venue's book, unknown to the state: %s", what)
+            else:
+                self.venue_unknown = True
+                self.alert(
+                    "venue_state_unknown",
+                    f"the state database knows no history but the venue holds {what}; safe"
+                    " mode until reviewed (restart with --adopt-venue-state to accept it)",
+                )
+        return not self.venue_unknown
 
     # --- one decision ------------------------------------------------------------------------
 
@@ -221,7 +251,7 @@ class Agent:
             ref_age_ms=max(0, now - decision_ms),
             error_streak=streak,
             watchdog_tripped=self.watchdog_tripped(),
-            manual=self.store.manual_safe_mode or self.unexplained,
+            manual=self.store.manual_safe_mode or self.unexplained or self.venue_unknown,
         )
         plan = build_orders(
             book,

@@ -48,6 +48,7 @@ class LiveOptions:
     backfill_days: int = 20
     max_bars: int | None = None  # stop after this many closes (rehearsals, tests)
     set_dual_mode: bool = False
+    adopt_venue_state: bool = False  # accept venue positions an empty/lost state does not know
     feed_silence_s: float | None = None  # default: one bar + safe_mode.max_ref_age_minutes
 
 
@@ -114,6 +115,7 @@ async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None
         await gate.start_order_stream()
         res = await agent.reconcile()
         log.info("reconciled %d orders; interrupted rebalances: %s", res.checked, res.interrupted)
+        await agent.check_venue_state(adopt=opts.adopt_venue_state)
         now = await ref.server_time()  # the feed's clock: also right when rehearsing a replay
         offset = now - int(time.time() * 1000)  # ~0 live; the replay's lag when rehearsing
         agent.use_clock(SystemClock(lambda: int(time.time() * 1000) + offset))

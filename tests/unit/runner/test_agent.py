@@ -270,3 +270,23 @@ def test_an_order_never_found_is_parked_after_bounded_lookups(agent):
     assert agent.sink.alerts == ["orders_parked"]
     assert asyncio.run(agent.reconcile()).checked == 0  # no longer looked up, reported once
     assert agent.sink.alerts == ["orders_parked"]
+
+
+@pytest.mark.parametrize("adopt", [False, True])
+def test_a_lost_state_with_positions_at_the_venue_starts_in_safe_mode(agent, adopt):
+    """State truncated or its WAL lost: the venue holds a book the store has no history of."""
+    agent.gate.btc, agent.gate.short, agent.gate.usdt = 2.5, 25_000, 50_000.0
+    assert asyncio.run(agent.check_venue_state(adopt=adopt)) is adopt
+    plan = close(agent, 0)
+    raising = [r for r in agent.gate.sent if r.order_type in ("BUY", "OPEN_SHORT", "OPEN_LONG")]
+    if adopt:
+        assert not plan.safe_mode and agent.store.events("venue_state_adopted")
+    else:
+        assert SafeCode.MANUAL in plan.safe_mode_codes and raising == []
+        assert agent.sink.alerts == ["venue_state_unknown"]
+
+
+def test_a_known_history_or_an_empty_venue_is_not_a_lost_state(agent):
+    assert asyncio.run(agent.check_venue_state()) is True  # nothing held anywhere
+    close(agent, 0)  # trades: the store now has history
+    assert asyncio.run(agent.check_venue_state()) is True and agent.sink.alerts == []
