@@ -7,15 +7,39 @@ import argparse
 from .. import __version__
 
 
+class _DefaultsShown(argparse.HelpFormatter):
+    """``--help`` names each option's default, unless its text already does or it has none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or default is None
+            or default is False
+            or default is argparse.SUPPRESS
+            or action.option_strings == []
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every subcommand with its options and --help texts."""
     p = argparse.ArgumentParser(
         prog="adaptive-agent",
         description="BTC-neutral rebalancing agent for Gate.io: backtest, paper and live trading.",
+        formatter_class=_DefaultsShown,
     )
     p.add_argument("--version", action="version", version=f"adaptive-agent {__version__}")
     p.add_argument("--log-json", action="store_true", help="logs as one JSON object per line")
-    p.add_argument("--log-level", default="INFO", help="DEBUG shows per-bar detail (default INFO)")
+    p.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="DEBUG shows per-bar detail",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     b = sub.add_parser(
@@ -151,4 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     from ..sim.options import add_arguments as add_gate_sim_arguments  # one definition of them
 
     add_gate_sim_arguments(gs)
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sp in action.choices.values():
+                sp.formatter_class = _DefaultsShown  # --help shows defaults
     return p

@@ -37,3 +37,15 @@ def test_a_command_is_required(capsys):
         build_parser().parse_args([])
     assert exc.value.code == 2
     assert "COMMAND" in capsys.readouterr().err
+
+
+def test_help_names_the_defaults_and_a_bad_log_level_is_a_usage_error(capsys):
+    subs = subparsers(build_parser())
+    assert "(default: state/paper.sqlite)" in subs["paper"].format_help()
+    gs = subs["gate-sim"].format_help()
+    assert "(default: 8080)" in gs and "(default: 0.0)" in gs
+    assert "(default: None)" not in subs["backtest"].format_help()
+    with pytest.raises(SystemExit) as err:
+        build_parser().parse_args(["--log-level", "foo", "config"])
+    assert err.value.code == 2 and "invalid choice" in capsys.readouterr().err
+    assert build_parser().parse_args(["--log-level", "debug", "config"]).log_level == "DEBUG"
