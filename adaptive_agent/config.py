@@ -342,8 +342,14 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
                 data = tomllib.load(fh)
         except FileNotFoundError:
             raise ConfigError(f"config error: {p}: file not found") from None
+        except IsADirectoryError:
+            raise ConfigError(f"config error: {p}: is a folder, not a TOML file") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"config error: {p}: not valid TOML: not UTF-8 text") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config error: {p}: not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"config error: {p}: cannot read: {exc.strerror}") from None
     _refuse_file_secrets(data, source)
     origins = _apply_env(data, env)
     try:

@@ -28,6 +28,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from ..reports.writer import format_summary, write_reports
 
     check_nav0(args.nav0)
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise argparse.ArgumentTypeError(f"--out: {args.out} is a file, not a folder")
     cfg = load_config(args.config)
     start = optional_time(args.start, "--start")
     end = optional_time(args.end, "--end")

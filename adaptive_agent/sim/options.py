@@ -11,7 +11,7 @@ from .funding import DEFAULT_HOURS_UTC, check_hours
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--candles", help="5-minute candles to replay (default: bundled)")
     parser.add_argument(
-        "--port", type=int, default=8080, help="port on 127.0.0.1 (0: any free one)"
+        "--port", type=port_number, default=8080, help="port on 127.0.0.1 (0: any free one)"
     )
     parser.add_argument("--usdt", type=float, default=100_000.0, help="USDT in each account")
     parser.add_argument("--funding", help="funding CSV (default: constant rate 0.0001)")
@@ -36,6 +36,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         help="fraction of private calls answered with a server error",
     )
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0..65535 (0: the system picks a free one)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65_535:
+        raise argparse.ArgumentTypeError(f"port {port} is outside 0..65535")
+    return port
 
 
 def funding_hours(text: str) -> tuple[int, ...]:

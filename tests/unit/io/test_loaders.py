@@ -241,3 +241,22 @@ def test_perpetual_candles_that_end_early_are_an_error_not_a_frozen_price(tmp_pa
     full = write(tmp_path / "perp_full.csv", HEADER + "".join(good_rows(60)))
     rc, _ = run_cli(tmp_path, capsys, "--candles", str(spot), "--perp-candles", str(full))
     assert rc == 0
+
+
+def test_bad_paths_and_files_on_the_command_line_are_one_line_and_exit_2(tmp_path, capsys):
+    """Tracebacks before (issue 9): --config a folder or not UTF-8, --out a file, a bad port."""
+    bad_toml = tmp_path / "bad.toml"
+    bad_toml.write_bytes(b"\xff\xfe[strategy]\n")
+    a_file = write(tmp_path / "taken", "x")
+    cases = [
+        (["backtest", "--config", str(tmp_path), "--no-html"], "is a folder"),
+        (["config", "--config", str(bad_toml)], "not UTF-8"),
+        (["backtest", "--out", str(a_file), "--no-html"], "is a file, not a folder"),
+    ]
+    for argv, needle in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and needle in err and "Traceback" not in err, err
+    with pytest.raises(SystemExit) as stop:
+        main(["gate-sim", "--port", "99999"])
+    assert stop.value.code == 2 and "outside 0..65535" in capsys.readouterr().err
