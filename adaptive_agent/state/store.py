@@ -107,15 +107,20 @@ class StateStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         if lock:
             self._lock_fh = _single_instance_lock(self.path)
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+            # Recognise the file before changing anything in it (a foreign database stays as
+            # it was: not even its journal mode is touched).
+            if not create and self._get_meta_or_none("schema_version") is None:
+                raise StateError(f"{self.path}: not a state database of adaptive-agent")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=OFF")
             self._db.execute("PRAGMA foreign_keys=ON")
-            if not create and self._get_meta_or_none("schema_version") is None:
-                raise StateError(f"{self.path}: not a state database of adaptive-agent")
             self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, StateError) as exc:
+            self.close()
+            if isinstance(exc, StateError):
+                raise
             raise StateError(
                 f"{self.path}: not a state database of adaptive-agent ({exc})"
             ) from None

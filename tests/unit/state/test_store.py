@@ -109,8 +109,11 @@ def test_commands_never_make_a_new_state_database(tmp_path, capsys):
         assert "not a state database" in capsys.readouterr().err
     other = tmp_path / "other.sqlite"
     sqlite3.connect(other).execute("CREATE TABLE t(x)").connection.close()
+    before = other.read_bytes()
     assert main(["safe-mode", "on", "--state", str(other)]) == 2
     assert "not a state database" in capsys.readouterr().err
+    assert other.read_bytes() == before  # a foreign database is left exactly as it was
+    assert not (tmp_path / "other.sqlite-wal").exists()
     real = tmp_path / "live.sqlite"
     StateStore(real).close()
     assert main(["safe-mode", "on", "--state", str(real)]) == 0
