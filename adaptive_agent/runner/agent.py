@@ -34,7 +34,7 @@ from ..core.portfolio_manager import (
     weights,
 )
 from ..core.rebalance_engine import build_orders
-from ..core.time_rules import BAR_MS, completed_day, day_of_close
+from ..core.time_rules import BAR_MS, completed_day, day_of_close, utc_text
 from ..exchange.exchange_gate import ExchangeError, ExchangeGate, Market
 from ..execution.executor import ExecParams, ExecutionReport, execute, record_state
 from ..lifecycle import OrderStatus
@@ -287,8 +287,8 @@ class Agent:
         self._report_bar(plan, book, prices, funding)
         if plan.triggered:
             log.info(
-                "rebalance at %d: %s; %d orders, %d blocked, %d skipped",
-                decision_ms,
+                "rebalance at %s: %s; %d orders, %d blocked, %d skipped",
+                utc_text(decision_ms),
                 plan.reason,
                 len(plan.orders),
                 len(plan.blocked),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from ..reports.digest import build_digest, format_digest, previous_utc_day
+from ..reports.digest import build_digest, format_digest, utc_day
 from .agent import Agent
 
 
@@ -36,7 +36,9 @@ class LiveControl:
         )
 
     async def digest(self) -> str:
-        day = previous_utc_day(self.agent.now_ms())  # the agent's clock: the replay's in paper
+        # Today so far, as /help says (the daily digest at midnight covers the day just ended);
+        # on the agent's clock: the replay's in paper.
+        day = utc_day(self.agent.now_ms())
         return format_digest(build_digest(self.agent.store, day, self.nav0))
 
     async def set_safe_mode(self, on: bool) -> str:
