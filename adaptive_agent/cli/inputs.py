@@ -13,13 +13,13 @@ from __future__ import annotations
 import argparse
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import numpy as np
 
 from ..config import AppConfig
 from ..core.signals import SignalSeries
 from ..io.loaders import Candles, FundingSeries, InputError, load_candles, load_funding
+from ..io.timestamps import TimestampError, parse_timestamp
 
 NO_SIGNALS = "none (all NONE)"
 
@@ -37,14 +37,12 @@ class RunInputs:
 
 
 def parse_time(text: str, what: str) -> int:
-    """An ISO date or date-time (UTC unless it says otherwise) as epoch milliseconds."""
+    """``--start``/``--end`` by the one timestamp rule (``io/timestamps.py``): an ISO date or
+    date-time (UTC unless it says otherwise) or epoch time, as epoch milliseconds."""
     try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{what}: expected an ISO date, got {text!r}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
+        return parse_timestamp(text)
+    except TimestampError as exc:
+        raise argparse.ArgumentTypeError(f"{what}: {exc.problem}") from None
 
 
 def optional_time(text: str | None, what: str) -> int | None:

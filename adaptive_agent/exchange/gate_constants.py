@@ -55,6 +55,9 @@ SPOT_PRICE_TICK = 0.1
 SPOT_AMOUNT_LOT = 0.000001  # BTC
 SPOT_MIN_BASE = 0.000001  # BTC
 SPOT_MIN_QUOTE = 3.0  # USDT
+# Gate compares the quote amount in decimals; in floats size x price can fall a hair short
+# (0.00015 x 20000 = 2.9999999999999996): a shortfall below this is float noise, not real.
+QUOTE_EPS = 1e-9
 FUTURES_PRICE_TICK = 0.1
 QUANTO_MULTIPLIER = 0.0001  # BTC per contract ("contract size")
 FUTURES_MIN_SIZE = 1  # contracts

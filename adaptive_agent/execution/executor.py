@@ -33,11 +33,10 @@ from ..exchange.exchange_gate import (
     OrderStatus,
     market_of,
 )
-from ..exchange.gate_constants import CLIENT_ID_PREFIX, is_client_id
+from ..exchange.gate_constants import CLIENT_ID_PREFIX, QUOTE_EPS, is_client_id
 from ..lifecycle import RebalanceStatus
 from ..state.store import StateStore
 
-NOTIONAL_EPS = 1e-9  # USDT: float noise in size x price, never a real shortfall
 LEG_CODE = {Leg.BTC_SPOT: "s", Leg.BTC_PERP_LONG: "l", Leg.BTC_PERP_SHORT: "h"}
 
 
@@ -422,9 +421,8 @@ def _ioc_request(rid: str, o: Order, rest: float, top, p: ExecParams) -> OrderRe
         tick = p.venue.perp_tick
     else:
         amount = _floor_lots(rest, p.venue.spot_lot)
-        # Gate compares the quote amount in decimals (min_quote_amount): 0.00015 x 20000 is 3.0
-        # there, though 2.9999999999999996 in floats; the same tolerance as the simulator's.
-        if amount <= 0 or amount * touch < p.venue.spot_min_notional - NOTIONAL_EPS:
+        # Gate compares the quote amount in decimals (min_quote_amount): gate_constants.QUOTE_EPS
+        if amount <= 0 or amount * touch < p.venue.spot_min_notional - QUOTE_EPS:
             return None
         tick = p.venue.spot_tick
     cid = client_id(rid, o.leg, "m")

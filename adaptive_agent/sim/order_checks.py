@@ -7,7 +7,7 @@ not, and the size minimums are left to the core, which checked them.
 
 from __future__ import annotations
 
-from ..exchange.gate_constants import Label
+from ..exchange.gate_constants import QUOTE_EPS, Label
 from .markets import FUTURES_MIN_SIZE, PRICE_DEVIATE, SPOT_LOT, SPOT_MIN_BASE, SPOT_MIN_QUOTE
 from .orders import FUTURES, MARKETS, SimError
 
@@ -80,7 +80,7 @@ def check_spot(
                 f" {SPOT_MIN_BASE:g} BTC",
             )
         cost = amount * (price if price is not None else bid)
-    if cost < SPOT_MIN_QUOTE - 1e-9:
+    if cost < SPOT_MIN_QUOTE - QUOTE_EPS:
         raise SimError(
             Label.INVALID_PARAM_VALUE,
             f"Your order size {cost:.8g} USDT is too small. The minimum is {SPOT_MIN_QUOTE:g} USDT",
