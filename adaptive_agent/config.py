@@ -95,8 +95,11 @@ class FeesConfig(_Section):
     perp_taker: float = Field(0.0005, ge=-0.01, le=0.01)
 
 
+MAX_NAV0 = 1e12  # USDT: far above any account, and sizes derived from it stay exact
+
+
 class BacktestConfig(_Section):
-    nav0: float = Field(100_000.0, gt=0.0, le=1e12)
+    nav0: float = Field(100_000.0, gt=0.0, le=MAX_NAV0)
     maker_fill_ratio: float = Field(0.5, ge=0.0, le=1.0)
     slippage: float = Field(0.0002, ge=0.0, lt=0.1)
     funding_rate_default: float = Field(0.0001, ge=-0.1, le=0.1)

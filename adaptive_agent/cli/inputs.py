@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import AppConfig
+from ..config import MAX_NAV0, AppConfig
 from ..core.signals import SignalSeries
 from ..io.loaders import Candles, FundingSeries, InputError, load_candles, load_funding
 from ..io.timestamps import TimestampError, parse_timestamp
@@ -101,9 +101,12 @@ def build_run_inputs(
 
 
 def check_nav0(value: float | None) -> None:
-    """``--nav0``, when given, is a finite amount of USDT above 0."""
-    if value is not None and not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"--nav0: expected a finite number > 0, got {value}")
+    """``--nav0``, when given, is a finite amount of USDT above 0, at most ``MAX_NAV0``
+    (the bound of ``backtest.nav0`` in the configuration)."""
+    if value is not None and not (math.isfinite(value) and 0 < value <= MAX_NAV0):
+        raise argparse.ArgumentTypeError(
+            f"--nav0: expected a finite number > 0 and <= {MAX_NAV0:g}, got {value}"
+        )
 
 
 def check_bars(value: int | None) -> None:

@@ -18,7 +18,8 @@ import pandas as pd
 
 from ..core.signals import CODE_OF_NAME, SIGNAL_EXPECTED, SignalSeries
 from ..core.time_rules import BAR_MS
-from .timestamps import TimestampError, parse_timestamps
+from .file_limits import FileLimitError, check_file
+from .timestamps import TimestampError, parse_timestamps, shown
 
 CANDLE_COLUMNS = ("timestamp", "open", "high", "low", "close")
 BINANCE_KLINE_FIELDS = 12
@@ -72,9 +73,14 @@ def _open_text(path: Path):
 
 
 def _first_line(path: Path) -> str:
+    """The header (or first row), after the file passed the bounds of ``file_limits``."""
     try:
+        check_file(path)
         with _open_text(path) as fh:
             return fh.readline()
+    except FileLimitError as exc:
+        where = f"{path}:{exc.line}" if exc.line is not None else str(path)
+        raise InputError(f"{where}: {exc.problem}") from None
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
     except IsADirectoryError:
@@ -166,10 +172,10 @@ def _numeric(frame: pd.DataFrame, col: str, path: Path, header: bool) -> np.ndar
             problem = (
                 "NaN"
                 if str(text).strip().lower() == "nan"
-                else f"cannot parse {text!r} as a number"
+                else f"cannot parse {shown(text)} as a number"
             )
         else:
-            problem = f"{text!r} is not a finite number"
+            problem = f"{shown(text)} is not a finite number"
         raise InputError(f"{path}:{_line(i, header)}: column '{col}': {problem}")
     return values
 
@@ -206,6 +212,9 @@ def _looks_headerless(first: str) -> bool:
 
 
 BTC_GENESIS_MS = 1_230_940_800_000  # 2009-01-03 00:00 UTC
+# A BTC price in USDT: the first exchange trades (2010) were near 0.001, and 1e9 is far above any
+# price seen; outside it a value is a misread file, and sizes derived from it would overflow.
+MIN_PRICE, MAX_PRICE = 1e-4, 1e9
 
 
 def _check_header(path: Path, first: str) -> None:
@@ -246,18 +255,28 @@ def load_candles(path: str | Path) -> Candles:
         if (arr <= 0).any():
             i = int(np.argmax(arr <= 0))
             raise InputError(
-                f"{path}:{_line(i, header)}: column '{col}': price {arr[i]!r} is not positive"
+                f"{path}:{_line(i, header)}: column '{col}':"
+                f" price {float(arr[i])!r} is not positive"
+            )
+        implausible = (arr < MIN_PRICE) | (arr > MAX_PRICE)
+        if implausible.any():
+            i = int(np.argmax(implausible))
+            raise InputError(
+                f"{path}:{_line(i, header)}: column '{col}': price {float(arr[i])!r} is outside"
+                f" [{MIN_PRICE:g}, {MAX_PRICE:g}] USDT, not a BTC price (a misread file?)"
             )
     if (h < lo).any():
         i = int(np.argmax(h < lo))
-        raise InputError(f"{path}:{_line(i, header)}: high {h[i]!r} is below low {lo[i]!r}")
+        raise InputError(
+            f"{path}:{_line(i, header)}: high {float(h[i])!r} is below low {float(lo[i])!r}"
+        )
     for col, arr in (("open", o), ("close", c)):
         outside = (arr > h) | (arr < lo)
         if outside.any():
             i = int(np.argmax(outside))
             raise InputError(
-                f"{path}:{_line(i, header)}: {col} {arr[i]!r} is outside the bar's range"
-                f" [low {lo[i]!r}, high {h[i]!r}]"
+                f"{path}:{_line(i, header)}: {col} {float(arr[i])!r} is outside the bar's range"
+                f" [low {float(lo[i])!r}, high {float(h[i])!r}]"
             )
     if "volume" in frame.columns:
         v = _numeric(frame, "volume", path, header)
@@ -304,7 +323,7 @@ def load_signals(path: str | Path) -> SignalSeries:
     if bad.any():
         i = int(np.argmax(bad))
         value = raw.iloc[i]
-        what = "missing signal" if pd.isna(value) else f"unknown signal {value!r}"
+        what = "missing signal" if pd.isna(value) else f"unknown signal {shown(value)}"
         raise InputError(f"{path}:{_line(i, True)}: {what} {SIGNAL_EXPECTED}")
     _check_increasing(ts, path, True, allow_equal=True)
     return SignalSeries(ts, codes.to_numpy(dtype=np.int8))
@@ -325,7 +344,8 @@ def load_funding(path: str | Path) -> FundingSeries:
     if too_big.any():
         i = int(np.argmax(too_big))
         raise InputError(
-            f"{path}:{_line(i, True)}: column '{col}': {rate[i]!r} is not a plausible funding rate"
+            f"{path}:{_line(i, True)}: column '{col}':"
+            f" {float(rate[i])!r} is not a plausible funding rate"
             f" (|rate| > {MAX_ABS_FUNDING}; rates are fractions, 0.0001 = 0.01%)"
         )
     _check_increasing(ts, path, True, allow_equal=False)

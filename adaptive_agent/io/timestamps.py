@@ -26,6 +26,17 @@ class TimestampError(ValueError):
         self.index, self.problem = index, problem
 
 
+SHOWN_CHARS = 40
+
+
+def shown(value: object) -> str:
+    """A value quoted for an error message, cut to ``SHOWN_CHARS`` characters."""
+    text = str(value)
+    if len(text) > SHOWN_CHARS:
+        return repr(text[:SHOWN_CHARS]) + f"... ({len(text):,} characters)"
+    return repr(text)
+
+
 def epoch_to_ms(values: np.ndarray) -> np.ndarray:
     """Whole epoch seconds / milliseconds / microseconds -> milliseconds."""
     ints = values.astype(np.int64)
@@ -62,7 +73,7 @@ def parse_timestamps(values: pd.Series | Sequence) -> np.ndarray:
             i = int(rest[np.argmax(bad)])
             value = raw.iloc[i]
             blank = pd.isna(value) or not str(value).strip()
-            problem = "missing value" if blank else f"cannot parse {str(value)!r} as a time"
+            problem = "missing value" if blank else f"cannot parse {shown(value)} as a time"
             raise TimestampError(i, problem)
         out[rest] = parsed.to_numpy(dtype="datetime64[ms]").astype(np.int64)
     return out

@@ -150,7 +150,7 @@ def test_version_and_module_entry_point():
     assert proc.returncode == 0 and proc.stdout.startswith("adaptive-agent ")
 
 
-@pytest.mark.parametrize("bad", ["0", "-5", "nan", "inf"])
+@pytest.mark.parametrize("bad", ["0", "-5", "nan", "inf", "1e300"])
 def test_bad_nav0_exits_2_before_anything_runs(bad, tmp_path, capsys):
     out = tmp_path / "r"
     assert main(["backtest", "--nav0", bad, "--out", str(out)]) == 2

@@ -92,7 +92,8 @@ def test_nav0_and_bars_checks():
     check_nav0(1e-9)
     check_bars(None)
     check_bars(0)
-    for bad in (0.0, -5.0, float("nan"), float("inf")):
+    check_nav0(1e12)  # the bound of backtest.nav0 in the configuration
+    for bad in (0.0, -5.0, float("nan"), float("inf"), 1.0000001e12, 1e300):
         with pytest.raises(argparse.ArgumentTypeError, match="--nav0: expected a finite"):
             check_nav0(bad)
     with pytest.raises(argparse.ArgumentTypeError, match="--bars: expected a whole number"):

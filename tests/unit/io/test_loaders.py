@@ -260,3 +260,31 @@ def test_bad_paths_and_files_on_the_command_line_are_one_line_and_exit_2(tmp_pat
     with pytest.raises(SystemExit) as stop:
         main(["gate-sim", "--port", "99999"])
     assert stop.value.code == 2 and "outside 0..65535" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("price", "shown"), [("1e-310", "1e-310"), ("1e300", "1e+300"), ("0.00001", "1e-05")]
+)
+def test_a_price_no_btc_ever_had_is_an_error_not_an_overflow(tmp_path, price, shown):
+    rows = good_rows(4)
+    parts = rows[2].split(",")
+    parts[1:5] = [price] * 4
+    rows[2] = ",".join(parts)
+    path = write(tmp_path / "c.csv", HEADER + "".join(rows))
+    with pytest.raises(InputError) as info:
+        load_candles(path)
+    assert str(info.value) == (
+        f"{path}:4: column 'open': price {shown} is outside [0.0001, 1e+09] USDT,"
+        " not a BTC price (a misread file?)"
+    )
+
+
+def test_a_long_bad_value_is_cut_in_the_message(tmp_path):
+    rows = good_rows(3)
+    rows[1] = "x" * 500 + rows[1][rows[1].index(",") :]
+    path = write(tmp_path / "c.csv", HEADER + "".join(rows))
+    with pytest.raises(InputError) as info:
+        load_candles(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}:3: column 'timestamp': cannot parse 'xxxx")
+    assert "(500 characters)" in msg and len(msg) < 200
