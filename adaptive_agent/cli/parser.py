@@ -32,14 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_DefaultsShown,
     )
     p.add_argument("--version", action="version", version=f"adaptive-agent {__version__}")
-    p.add_argument("--log-json", action="store_true", help="logs as one JSON object per line")
-    p.add_argument(
-        "--log-level",
-        default="INFO",
-        type=str.upper,
-        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-        help="DEBUG shows per-bar detail",
-    )
+    _add_global_options(p, suppress=False)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     b = sub.add_parser(
@@ -179,4 +172,23 @@ def build_parser() -> argparse.ArgumentParser:
         if isinstance(action, argparse._SubParsersAction):
             for sp in action.choices.values():
                 sp.formatter_class = _DefaultsShown  # --help shows defaults
+                _add_global_options(sp, suppress=True)
     return p
+
+
+def _add_global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """``--log-json`` / ``--log-level``, before or after the subcommand. A subcommand's copy
+    has no default of its own (SUPPRESS), so it only overrides what was given before it."""
+    parser.add_argument(
+        "--log-json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="logs as one JSON object per line",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=argparse.SUPPRESS if suppress else "INFO",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="DEBUG shows per-bar detail",
+    )

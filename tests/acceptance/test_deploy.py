@@ -146,6 +146,13 @@ def test_compose_services() -> None:
     assert agent["build"] == "." and agent["image"].startswith("trading-ai-agent")
     assert agent["env_file"] and agent["restart"] in ("unless-stopped", "always", "on-failure")
     assert any(v.endswith(":/data") for v in agent["volumes"])
+    # InfluxDB is switched on (else Grafana stays empty) and a configuration is mounted and used
+    env = agent["environment"]
+    assert env["ADAPTIVE_AGENT__MONITORING__INFLUX_ENABLED"] == "true"
+    assert env["ADAPTIVE_AGENT__MONITORING__INFLUX_URL"] == "http://influxdb:8086"
+    assert any(v.endswith(":/config:ro") for v in agent["volumes"])
+    cmd = agent["command"]
+    assert cmd[cmd.index("--config") + 1] == "/config/${AGENT_CONFIG_FILE:-default.toml}"
 
     influx = services["influxdb"]
     assert influx["image"] == "influxdb:1.8"

@@ -49,3 +49,18 @@ def test_help_names_the_defaults_and_a_bad_log_level_is_a_usage_error(capsys):
         build_parser().parse_args(["--log-level", "foo", "config"])
     assert err.value.code == 2 and "invalid choice" in capsys.readouterr().err
     assert build_parser().parse_args(["--log-level", "debug", "config"]).log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("argv", "level", "json_logs"),
+    [
+        (["status"], "INFO", False),
+        (["--log-level", "debug", "status"], "DEBUG", False),
+        (["status", "--log-level", "warning", "--log-json"], "WARNING", True),
+        (["--log-level", "error", "--log-json", "status"], "ERROR", True),
+        (["--log-level", "error", "status", "--log-level", "debug"], "DEBUG", False),
+    ],
+)
+def test_global_options_work_before_and_after_the_subcommand(argv, level, json_logs):
+    args = build_parser().parse_args(argv)
+    assert (args.log_level, args.log_json) == (level, json_logs)
