@@ -134,6 +134,11 @@ class SafeModeConfig(_Section):
 class PolicyConfig(_Section):
     max_cpu_frac: float = Field(0.5, gt=0.0, le=64.0)
     max_rss_mb: float = Field(2048.0, gt=0.0, le=1_048_576.0)
+    # The watchdog samples every interval; a breach is this many samples in a row above a limit
+    # (12 x 5 s = one minute: a sustained load, not a start-up burst), cleared by as many clean.
+    watchdog_interval_s: float = Field(5.0, gt=0.0, le=300.0)
+    watchdog_trip_samples: int = Field(12, ge=1, le=1_000)
+    watchdog_clear_samples: int = Field(3, ge=1, le=1_000)
     network_allow: tuple[str, ...] = ("127.0.0.1", "::1", "localhost")
 
 

@@ -11,8 +11,9 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from .redaction import (
@@ -65,6 +66,15 @@ def _register_config_secrets(model: Any) -> None:
 # --- the entry point ---------------------------------------------------------------------------
 
 
+REPLAY_OFFSET_MS = 3_600_000  # a feed clock this far from the wall clock is a replay
+
+
+def is_replay(feed_offset_ms: int) -> bool:
+    """The feed's clock runs more than an hour away from the wall clock: a rehearsal against a
+    replay (gate-sim), where bars come faster than real time."""
+    return abs(feed_offset_ms) > REPLAY_OFFSET_MS
+
+
 @dataclass
 class PolicyHandle:
     """What :func:`enforce` started; ``stop()`` undoes it (idempotent)."""
@@ -73,6 +83,17 @@ class PolicyHandle:
     guard: Guard | None = None
     secrets: dict[str, Secret] = field(default_factory=dict)
     installed_secret_filter: bool = False
+
+    def for_replay(self) -> None:
+        """A replay packs many bars' work into each second, so the CPU limit means nothing
+        there: it is lifted (with a warning); the RSS limit stays."""
+        if self.watchdog is not None:
+            self.watchdog.limits = replace(self.watchdog.limits, max_cpu_frac=math.inf)
+            log.warning(
+                "rehearsing a replay (the feed's clock is not the wall clock): the watchdog's"
+                " CPU limit is not applied; RSS <= %.0f MB still is",
+                self.watchdog.limits.max_rss_mb,
+            )
 
     @property
     def breached(self) -> bool:
@@ -103,7 +124,7 @@ def enforce(
     on_clear: Callable[[str], object] | None = None,
     require: Iterable[str] = (),
     env: Mapping[str, str] | None = None,
-    interval_s: float = 5.0,
+    interval_s: float | None = None,
 ) -> PolicyHandle:
     """Switch the policy layer on: secret masking, the resource watchdog, the network guard.
 
@@ -125,8 +146,15 @@ def enforce(
         install_secret_filter()
         _register_config_secrets(cfg)
         limits = Limits.from_policy(cfg.policy)
+        if interval_s is None:
+            interval_s = cfg.policy.watchdog_interval_s
         handle.watchdog = Watchdog(
-            limits, on_breach=on_breach, on_clear=on_clear, interval_s=interval_s
+            limits,
+            on_breach=on_breach,
+            on_clear=on_clear,
+            interval_s=interval_s,
+            trip_after=cfg.policy.watchdog_trip_samples,
+            clear_after=cfg.policy.watchdog_clear_samples,
         ).start()
         if test_mode:
             handle.guard = netguard.install(cfg.policy.network_allow)
@@ -135,9 +163,10 @@ def enforce(
         raise
     log.info(
         "policy: secrets masked in logs; watchdog cpu <= %.0f%% of one core, rss <= %.0f MB"
-        " every %gs; network guard %s",
+        " for %d samples every %gs; network guard %s",
         limits.max_cpu_frac * 100,
         limits.max_rss_mb,
+        cfg.policy.watchdog_trip_samples,
         interval_s,
         f"on (allow: {', '.join(cfg.policy.network_allow)})" if test_mode else "off",
     )

@@ -23,7 +23,7 @@ from ..config import AppConfig
 from ..core.time_rules import DAY_MS
 from ..exchange.binance_feed import BinanceReference
 from ..exchange.gate_ccxt import GateCcxtExchange
-from ..policy.policy_layer import enforce, get_secret
+from ..policy.policy_layer import enforce, get_secret, is_replay
 from ..policy.watchdog import in_loop
 from ..state.store import StateStore
 from .agent import Agent
@@ -119,6 +119,8 @@ async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None
         now = await ref.server_time()  # the feed's clock: also right when rehearsing a replay
         offset = now - int(time.time() * 1000)  # ~0 live; the replay's lag when rehearsing
         agent.use_clock(SystemClock(lambda: int(time.time() * 1000) + offset))
+        if is_replay(offset):
+            policy.for_replay()
         agent.add_history(await ref.backfill(now - opts.backfill_days * DAY_MS, now))
         ref.last_ts = agent.last_candle_ts
         if opts.webhook_port is not None and token is not None:

@@ -7,6 +7,7 @@ the Gate-protocol simulator, which replays real candles; the test only moves its
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections import Counter
 
@@ -45,7 +46,7 @@ def gate_env(monkeypatch):
     monkeypatch.setenv("GATE_API_SECRET", SECRET)
 
 
-def test_a_simulated_day_through_ccxt(spot, tmp_path, gate_env):
+def test_a_simulated_day_through_ccxt(spot, tmp_path, gate_env, caplog):
     cfg = load_config(None, env=ENV)
     day = spot.slice(28_800, 28_800 + 289)  # 2022-11-09, a real day of big moves (FTX)
     db = tmp_path / "live.sqlite"
@@ -59,8 +60,12 @@ def test_a_simulated_day_through_ccxt(spot, tmp_path, gate_env):
             assert "spot.orders" in subs and "futures.orders" in subs, subs
             return await stop_live(task, stop), sim.market
 
-    rc, market = asyncio.run(scenario())
+    with caplog.at_level(logging.WARNING, logger="adaptive_agent"):
+        rc, market = asyncio.run(scenario())
     assert rc == 0
+    # A replay of 2022 is recognised: the watchdog's CPU limit (a full core is normal here)
+    # is not applied, so the rehearsal is not put in safe mode by its own speed.
+    assert "rehearsing a replay" in caplog.text
     with sqlite3.connect(db) as c:
         ours = dict(c.execute("SELECT client_id, order_type FROM orders").fetchall())
         rebalances = c.execute("SELECT COUNT(*) FROM rebalances").fetchone()[0]

@@ -286,3 +286,34 @@ def test_enforce_rolls_back_when_a_step_fails() -> None:
         enforce(cfg, test_mode=True)
     assert policy_layer.secret_filter_installed() == filter_before
     assert watchdogs() == before
+
+
+def test_the_watchdog_window_comes_from_the_configuration() -> None:
+    cfg = AppConfig(
+        policy=PolicyConfig(
+            watchdog_interval_s=60.0, watchdog_trip_samples=7, watchdog_clear_samples=2
+        )
+    )
+    with enforce(cfg) as handle:
+        wd = handle.watchdog
+        assert wd is not None
+        assert (wd.interval_s, wd.trip_after, wd.clear_after) == (60.0, 7, 2)
+    assert AppConfig().policy.watchdog_trip_samples * AppConfig().policy.watchdog_interval_s == 60
+
+
+def test_a_replay_lifts_the_cpu_limit_only(caplog: pytest.LogCaptureFixture) -> None:
+    from adaptive_agent.policy.policy_layer import is_replay
+    from adaptive_agent.policy.watchdog import Sample, breaches
+
+    assert not is_replay(0) and not is_replay(-3_600_000) and not is_replay(59_000)
+    assert is_replay(-400 * 86_400_000) and is_replay(3_600_001)
+    with enforce(AppConfig(), interval_s=60) as handle:
+        wd = handle.watchdog
+        assert wd is not None
+        busy = Sample(cpu_frac=1.0, rss_mb=10.0)
+        assert breaches(busy, wd.limits)  # a full core is a breach live ...
+        with caplog.at_level(logging.WARNING):
+            handle.for_replay()
+        assert breaches(busy, wd.limits) == []  # ... not in a replay
+        assert breaches(Sample(cpu_frac=1.0, rss_mb=4096.0), wd.limits)[0].startswith("rss ")
+        assert "CPU limit is not applied" in caplog.text
