@@ -1,8 +1,10 @@
 """``adaptive-agent gate-sim``: serve the Gate-protocol simulator on 127.0.0.1.
 
 The API key and secret that clients must sign with come from ``GATE_API_KEY`` and
-``GATE_API_SECRET`` (never printed). One line with the URL goes to stdout; SIGINT or SIGTERM
-stops the server and the command exits 0. Exit 2: missing credentials or bad input files.
+``GATE_API_SECRET`` (never printed). With neither set, the simulator makes a throwaway pair for
+this run and prints it as two ``export`` lines for the agent's shell (they open nothing but this
+simulator). One line with the URL goes to stdout; SIGINT or SIGTERM stops the server and the
+command exits 0. Exit 2: only one of the two set, or bad input files.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import sys
 from functools import partial
@@ -26,6 +29,14 @@ ENV_KEY, ENV_SECRET = "GATE_API_KEY", "GATE_API_SECRET"
 
 def main(args: argparse.Namespace) -> int:
     key, secret = os.environ.get(ENV_KEY), os.environ.get(ENV_SECRET)
+    if not key and not secret:
+        key, secret = "sim-" + secrets.token_hex(8), secrets.token_hex(24)
+        print(
+            f"gate-sim: no {ENV_KEY}/{ENV_SECRET} set; throwaway keys for this simulator only,"
+            " for the agent's shell:",
+            flush=True,
+        )
+        print(f"export {ENV_KEY}={key}\nexport {ENV_SECRET}={secret}", flush=True)
     for name, value in ((ENV_KEY, key), (ENV_SECRET, secret)):
         if not value:
             print(f"gate-sim: environment variable {name} is not set", file=sys.stderr)

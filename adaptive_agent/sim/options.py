@@ -25,8 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--speed",
         type=float,
-        default=0.0,
-        help="bars per real second (0: advance only via POST /sim/advance)",
+        default=1.0,
+        help='bars per real second (0: the replay moves only on POST /sim/advance {"bars": N})',
     )
     parser.add_argument("--fill-model", choices=("realistic", "backtest"), default="realistic")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every REST reply")

@@ -9,10 +9,13 @@ import select
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 
+import ccxt
 import pytest
 
+from adaptive_agent.exchange.gate_constants import redirect_ccxt
 from adaptive_agent.sim import cli, options
 
 RUN = (
@@ -39,6 +42,45 @@ def test_refuses_to_start_without_credentials(monkeypatch, capsys, missing):
     assert missing in capsys.readouterr().err
 
 
+def test_without_keys_it_prints_a_throwaway_pair_that_signs(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("GATE_API_KEY", "GATE_API_SECRET")}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN, "--port", "0", "--fill-model", "backtest"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = []
+        while len(lines) < 4:
+            ready, _, _ = select.select([proc.stdout], [], [], 20)
+            assert ready, f"gate-sim printed only {lines}"
+            lines.append(proc.stdout.readline().strip())
+        assert lines[0].startswith("gate-sim: no GATE_API_KEY/GATE_API_SECRET set")
+        exports = dict(line.removeprefix("export ").split("=", 1) for line in lines[1:3])
+        assert set(exports) == {"GATE_API_KEY", "GATE_API_SECRET"}
+        assert len(exports["GATE_API_SECRET"]) == 48
+        url = lines[3].split()[3]
+        client = ccxt.gate(
+            {"apiKey": exports["GATE_API_KEY"], "secret": exports["GATE_API_SECRET"]}
+        )
+        redirect_ccxt(client, url)
+        assert client.fetch_balance()["USDT"]["total"] > 0  # a signed call with the printed pair
+        with urllib.request.urlopen(f"{url}/sim/state", timeout=5) as r:
+            first = json.load(r)["bar"]
+        time.sleep(2.5)
+        with urllib.request.urlopen(f"{url}/sim/state", timeout=5) as r:
+            assert json.load(r)["bar"] > first  # the default speed advances (1 bar a second)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0
+
+
 def test_bad_candle_file_is_an_input_error(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("GATE_API_KEY", "k")
     monkeypatch.setenv("GATE_API_SECRET", "s")
@@ -51,7 +93,7 @@ def test_serves_on_loopback_prints_the_url_and_stops_on_a_signal(sig):
     secret = "very-secret-value"
     env = dict(os.environ, GATE_API_KEY="cli-key", GATE_API_SECRET=secret)
     proc = subprocess.Popen(
-        [sys.executable, "-c", RUN, "--port", "0", "--fill-model", "backtest"],
+        [sys.executable, "-c", RUN, "--port", "0", "--fill-model", "backtest", "--speed", "0"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
