@@ -69,4 +69,7 @@ def utc_text(ms: int | None, seconds: bool = False) -> str:
     if ms is None:
         return "never"
     fmt = "%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC"
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime(fmt)
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime(fmt)
+    except (OverflowError, OSError, ValueError):  # a corrupt value must not raise in a message
+        return f"{ms} ms (not a time)"

@@ -20,20 +20,14 @@ import math
 import sqlite3
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
+
+from ..core.time_rules import utc_text
 
 __all__ = ["DEFAULT_MAX_AGE_S", "check_health", "main"]
 
 DEFAULT_MAX_AGE_S = 900.0
 FUTURE_TOLERANCE_S = 60.0  # a last bar further in the future means a wrong unit or clock
-
-
-def _iso(ms: int) -> str:
-    try:
-        return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except (OverflowError, OSError, ValueError):
-        return f"{ms} ms"
 
 
 def check_health(
@@ -69,10 +63,11 @@ def check_health(
     age_s = (now - last_ms) / 1000.0
     if age_s < -FUTURE_TOLERANCE_S:
         return False, (
-            f"unhealthy: {path}: last processed bar {last_ms} is {-age_s:.0f}s in the future"
+            f"unhealthy: {path}: last processed bar {utc_text(last_ms, seconds=True)} is"
+            f" {-age_s:.0f}s in the future"
             " (wrong unit or clock?)"
         )
-    when = _iso(last_ms)
+    when = utc_text(last_ms, seconds=True)
     if age_s >= max_age_s:
         return False, (
             f"unhealthy: last processed bar {when} is {age_s:.0f}s old (limit {max_age_s:g}s)"

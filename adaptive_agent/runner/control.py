@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from ..core.time_rules import utc_text
 from ..reports.digest import build_digest, format_digest, utc_day
 from .agent import Agent
 
@@ -19,7 +20,7 @@ class LiveControl:
         if last is None:
             return "no close processed yet"
         return (
-            f"last close {last.time_ms}: NAV {last.nav:,.2f} USDT, drift {last.drift:.3%}"
+            f"last close {utc_text(last.time_ms)}: NAV {last.nav:,.2f} USDT, drift {last.drift:.3%}"
             f" (threshold {last.threshold:.3%}), signal {last.signal},"
             f" safe mode {'ON: ' + '; '.join(last.safe_mode_reasons) if last.safe_mode else 'off'},"
             f" rebalances so far {a.rebalance_count}"

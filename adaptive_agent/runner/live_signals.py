@@ -20,6 +20,7 @@ from aiohttp import web
 
 from ..core.model import Signal
 from ..core.signals import parse_signal
+from ..core.time_rules import utc_text
 from ..io.timestamps import parse_timestamp
 from .agent import SignalSource
 
@@ -39,7 +40,10 @@ class SignalBook(SignalSource):
 
     def add(self, time_ms: int, signal: Signal, source: str) -> None:
         if self.ts and time_ms < self.ts[-1]:
-            raise ValueError(f"signal at {time_ms} is older than the last one ({self.ts[-1]})")
+            raise ValueError(
+                f"signal at {utc_text(time_ms, seconds=True)} is older than the last one"
+                f" ({utc_text(self.ts[-1], seconds=True)})"
+            )
         self.ts.append(time_ms)
         self.sig.append(signal)
         if self.on_add is not None:

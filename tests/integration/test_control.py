@@ -14,6 +14,7 @@ import pytest
 
 from adaptive_agent.config import AppConfig
 from adaptive_agent.core.model import Candle
+from adaptive_agent.core.time_rules import utc_text
 from adaptive_agent.monitoring.telegram import REFUSAL_TEXT, AgentControl, TelegramMonitor
 from adaptive_agent.policy.policy_layer import Secret
 from adaptive_agent.reports.digest import build_digest, previous_utc_day, utc_day
@@ -67,7 +68,7 @@ def test_status_balance_and_digest_of_a_paper_run(setup) -> None:
         await replay(agent, market, candles)
         status = await ctl.status()
         last = agent.plans[-1]
-        assert f"last close {last.time_ms}:" in status
+        assert f"last close {utc_text(last.time_ms)}:" in status
         assert f"NAV {last.nav:,.2f} USDT" in status
         assert "safe mode off" in status
         rebalances = sum(p.triggered for p in agent.plans)

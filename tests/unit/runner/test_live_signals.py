@@ -207,3 +207,14 @@ def test_the_webhook_refuses_dated_deep_oversized_and_flooding_requests():
     assert codes[8:12] == [200] * 4 and codes[12:] == [429, 429]
     assert book.ts == [T_MS - 60_000, T_MS, T_MS, T_MS, T_MS, T_MS]
     assert len(rejected) == 1 and "in the future" in rejected[0]  # once a minute, not a flood
+
+
+def test_an_older_signal_is_refused_in_utc_text_not_epoch_ms():
+    book = SignalBook()
+    t = 1_668_000_000_000
+    book.add(t, Signal.BUY, "test")
+    with pytest.raises(ValueError) as info:
+        book.add(t - 60_000, Signal.SELL, "test")
+    assert str(info.value) == (
+        "signal at 2022-11-09 13:19:00 UTC is older than the last one (2022-11-09 13:20:00 UTC)"
+    )
