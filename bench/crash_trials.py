@@ -1,6 +1,8 @@
-"""Crash trials at scale: SIGKILL the live agent at random points of rebalances, N times.
+"""Crash trials at scale: SIGKILL the live agent at random points of rebalances, N times;
+then a lost state (file truncated, an older copy restored, the WAL deleted after a SIGKILL) and
+a venue that refuses 30 % of the signed calls for 200 closes.
 
-    .venv/bin/python bench/crash_trials.py [--trials 100] [--seed 1]
+    .venv/bin/python bench/crash_trials.py [--trials 100] [--seed 1] [--error-closes 200]
 
 Same harness and invariants as tests/test_crash_safety.py (never two orders with one client
 id, never an order the state store does not know, nothing left open or unresolved after
@@ -21,7 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adaptive_agent.data import SPOT_5M
 from adaptive_agent.io.loaders import load_candles
-from tests.support.crash_harness import run_trials
+from tests.support.crash_harness import (
+    LOST_STATES,
+    run_error_rate_trial,
+    run_lost_state_trial,
+    run_trials,
+)
 
 
 def main() -> int:
@@ -29,6 +36,7 @@ def main() -> int:
     ap.add_argument("--trials", type=int, default=100)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", help="keep the state db and agent log in this folder")
+    ap.add_argument("--error-closes", type=int, default=200, help="closes at a 30 %% error rate")
     args = ap.parse_args()
     candles = load_candles(SPOT_5M).slice(28_800, 28_800 + args.trials + 50)
     t0 = time.perf_counter()
@@ -47,6 +55,23 @@ def main() -> int:
     print(
         f"  orders at the venue {log.venue_orders}, known to the store {log.store_orders},"
         f" rebalances interrupted and reconciled {log.interrupted}"
+    )
+    for how in LOST_STATES:
+        with tempfile.TemporaryDirectory() as tmp:
+            lost = asyncio.run(run_lost_state_trial(candles, Path(tmp), how))
+        kinds = ", ".join(sorted({k for k, _ in lost.alerts})) or "NONE"
+        print(
+            f"lost state ({how}): alerts {kinds}; venue orders {lost.venue_orders_before}"
+            f" before the restart, {lost.venue_orders_after} after {lost.closes_after} closes"
+        )
+    t0 = time.perf_counter()
+    errs = load_candles(SPOT_5M).slice(28_800, 28_800 + args.error_closes + 50)
+    with tempfile.TemporaryDirectory() as tmp:
+        e = asyncio.run(run_error_rate_trial(errs, Path(tmp), args.error_closes, 0.3))
+    print(
+        f"30 % error rate: {e.decided} of {e.closes} closes processed, {e.server_errors} signed"
+        f" calls refused, {e.rebalances} rebalances, agent running to the end"
+        f" ({time.perf_counter() - t0:.0f} s)"
     )
     return 0
 

@@ -41,8 +41,10 @@ from ..lifecycle import OrderStatus
 from ..monitoring.monitor import Monitor
 from ..records import BarSnapshot, RebalanceRecord, TradeRecord
 from ..state.store import StateStore
+from . import book_check
 from .candle_history import CandleHistory
 from .reconcile import ReconcileResult, cancel_all_open_orders, reconcile_with_venue
+from .retry import retrying
 
 log = logging.getLogger("adaptive_agent.agent")
 
@@ -149,32 +151,30 @@ class Agent:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def check_venue_state(self, adopt: bool = False) -> bool:
-        """Fail closed on a lost state: a store with no history (new, emptied, truncated) while
-        the venue holds positions means the agent does not know how it got there; it starts
-        in safe mode with an alert until the operator restarts it with ``adopt``."""
+        """Fail closed on a lost state (``book_check.venue_problem``): a store with no history
+        while the venue holds positions, or a venue book other than the one the store expects,
+        means the agent does not know how it got there; it starts in safe mode with an alert
+        until the operator restarts it with ``adopt``."""
         try:
-            book, _ = await self.read_book()
+            book, _ = await retrying(self.read_book, "reading the venue's book", sleep=self.sleep)
         except ExchangeError as exc:
             self.venue_unknown = True
             self.alert("venue_state_unknown", f"cannot read the venue's book at start: {exc}")
             return False
-        holds = book.spot_lots or book.long_contracts or book.short_contracts
         known = self.store.load_engine_state() is not None or self.store.rebalance_count() > 0
-        if holds and not known:
-            what = (
-                f"spot {book.spot_lots} lots, long {book.long_contracts},"
-                f" short {book.short_contracts} contracts"
+        last = book_check.decode(self.store.get_meta(book_check.LAST_BOOK_KEY))
+        since = self.store.orders_decided_since(last.time_ms) if last is not None else []
+        problem = book_check.venue_problem(known, last, since, book, self.params.venue.spot_lot)
+        if problem is not None and adopt:
+            self.store.add_event(self.now_ms(), "venue_state_adopted", problem.text)
+            log.warning("adopting the venue's book: %s", problem.text)
+        elif problem is not None:
+            self.venue_unknown = True
+            self.alert(
+                problem.kind,
+                f"{problem.text}; safe mode until reviewed (restart with --adopt-venue-state"
+                " to accept it)",
             )
-            if adopt:
-                self.store.add_event(self.now_ms(), "venue_state_adopted", what)
-                log.warning("adopting the venue's book, unknown to the state: %s", what)
-            else:
-                self.venue_unknown = True
-                self.alert(
-                    "venue_state_unknown",
-                    f"the state database knows no history but the venue holds {what}; safe"
-                    " mode until reviewed (restart with --adopt-venue-state to accept it)",
-                )
         return not self.venue_unknown
 
     # --- one decision ------------------------------------------------------------------------
@@ -244,6 +244,7 @@ class Agent:
                 self._streak_alerted = True
             return None
         streak, self.error_streak = self.error_streak, 0  # the failures before this read count
+        self.store.set_meta(book_check.LAST_BOOK_KEY, book_check.encode(decision_ms, book))
         assert venue is not None
         prices = Prices(candle.close, venue.spot, venue.perp)
         now = received_ms if received_ms is not None else self.now_ms()
@@ -294,7 +295,14 @@ class Agent:
                 len(plan.blocked),
                 len(plan.skipped),
             )
-            if plan.orders:
+            if plan.orders and self.venue_unknown:
+                # Not even a reducing order: the book it would act on is not understood yet.
+                log.warning(
+                    "%d orders held: the venue's book is not the state's; review it, then"
+                    " restart with --adopt-venue-state",
+                    len(plan.orders),
+                )
+            elif plan.orders:
                 try:
                     report = await execute(
                         plan, self.gate, self.store, self.exec_params, self.clock

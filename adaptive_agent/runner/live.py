@@ -29,6 +29,7 @@ from ..state.store import StateStore
 from .agent import Agent
 from .control import LiveControl
 from .live_signals import FileFollower, SignalBook, webhook_app
+from .retry import retrying
 from .services import build_monitors, daily_tasks
 
 log = logging.getLogger("adaptive_agent.live")
@@ -111,7 +112,7 @@ async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None
         for kind, mon in monitors:
             if kind == "telegram":
                 mon.start()
-        await gate.start()
+        await retrying(gate.start, "connecting to Gate (markets, account mode)")
         await gate.start_order_stream()
         res = await agent.reconcile()
         log.info("reconciled %d orders; interrupted rebalances: %s", res.checked, res.interrupted)

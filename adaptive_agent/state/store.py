@@ -359,6 +359,14 @@ class StateStore:
         ).fetchone()
         return None if row is None else (row[0], int(row[1]), row[2], row[3])
 
+    def orders_decided_since(self, decision_ms: int) -> list[StoredOrder]:
+        """The orders of every rebalance decided at or after ``decision_ms`` (book checks)."""
+        q = _ORDER_SELECT + (
+            " WHERE rebalance_id IN (SELECT id FROM rebalances WHERE decision_ms >= ?)"
+            " ORDER BY created_ms, client_id"
+        )
+        return [_stored(r) for r in self._db.execute(q, (decision_ms,))]
+
     def rebalance_ids(self) -> list[tuple[str, int, str]]:
         rows = self._db.execute("SELECT id, decision_ms, plan FROM rebalances ORDER BY decision_ms")
         return [(r[0], int(r[1]), r[2]) for r in rows]

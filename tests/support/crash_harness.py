@@ -20,7 +20,7 @@ from pathlib import Path
 from adaptive_agent.sim.faults import Faults
 from adaptive_agent.sim.gate_server import HUB
 from adaptive_agent.sim.runner import running_sim
-from tests.support.live_harness import last_bar
+from tests.support.live_harness import last_bar, query
 
 KEY, SECRET = "crash-key", "crash-secret-0123456789abcdef"
 AGENT_ENV = {
@@ -54,6 +54,11 @@ def _store(db: Path) -> dict[str, tuple[str, str]]:
         }
 
 
+def events(db: Path, *kinds: str) -> list[tuple[str, str]]:
+    q = f"SELECT kind, detail FROM events WHERE kind IN ({', '.join('?' * len(kinds))})"
+    return [(str(k), str(d)) for k, d in query(db, q, kinds)]
+
+
 def venue_texts(market) -> list[str]:
     return [
         o.text for m in ("spot", "futures") for o in market.order_history(m) + market.open_orders(m)
@@ -69,7 +74,7 @@ def check_invariants(market, db: Path) -> None:
     assert not unknown, f"orders at the venue the state store does not know: {unknown}"
 
 
-async def _start(db: Path, url: str, log: Path) -> asyncio.subprocess.Process:
+async def start_agent(db: Path, url: str, log: Path) -> asyncio.subprocess.Process:
     env = {**os.environ, **AGENT_ENV}
     fh = log.open("ab")
     try:
@@ -93,7 +98,7 @@ async def _start(db: Path, url: str, log: Path) -> asyncio.subprocess.Process:
         fh.close()
 
 
-async def _wait_for(pred, timeout_s: float, what: str, proc=None) -> None:
+async def wait_for(pred, timeout_s: float, what: str, proc=None) -> None:
     for _ in range(int(timeout_s / 0.02)):
         if pred():
             return
@@ -117,8 +122,8 @@ async def run_trials(
             # `old` holds the connection objects themselves: a dead one's id() could be reused
             return any("btcusdt@kline_5m" in c.subs and c not in old for c in hub.conns)
 
-        proc = await _start(db, sim.url, log)
-        await _wait_for(lambda: subscribed_new(set()), 60, "the agent to subscribe", proc)
+        proc = await start_agent(db, sim.url, log)
+        await wait_for(lambda: subscribed_new(set()), 60, "the agent to subscribe", proc)
         for _ in range(trials):
             old = set(hub.conns)
             sim.market.advance()  # a close: the agent decides and (nearly always) rebalances
@@ -128,18 +133,21 @@ async def run_trials(
             proc.send_signal(signal.SIGKILL)
             await proc.wait()
             check_invariants(sim.market, db)  # nothing doubled, nothing unknown, even mid-way
-            proc = await _start(db, sim.url, log)
-            await _wait_for(lambda old=old: subscribed_new(old), 60, "restart", proc)
+            proc = await start_agent(db, sim.url, log)
+            await wait_for(lambda old=old: subscribed_new(old), 60, "restart", proc)
             check_invariants(sim.market, db)  # after reconciliation too
             # Reconciliation closed every order it found open; the store agrees with the venue.
             open_at_venue = {o.text for m in ("spot", "futures") for o in sim.market.open_orders(m)}
             assert not open_at_venue, f"orders left open after reconciliation: {open_at_venue}"
             stuck = {c for c, (st, _) in _store(db).items() if st in ("intent", "open")}
             assert not stuck, f"orders still unresolved in the store: {stuck}"
+            # A crash is not a lost state: the restarted agent finds the book it expects.
+            lost = events(db, "venue_state_mismatch", "venue_state_unknown")
+            assert not lost, f"a crash was taken for a lost state: {lost}"
         # Trading resumes: the restarted agent decides at the next close.
         sim.market.advance()
         want = sim.market.now_ms
-        await _wait_for(lambda: last_bar(db) == want, 30, "a decision after the last restart", proc)
+        await wait_for(lambda: last_bar(db) == want, 30, "a decision after the last restart", proc)
         out.decisions_after_restart = 1
         proc.send_signal(signal.SIGTERM)
         rc = await asyncio.wait_for(proc.wait(), 30)
@@ -153,3 +161,131 @@ async def run_trials(
                 "SELECT COUNT(*) FROM rebalances WHERE status='interrupted'"
             ).fetchone()[0]
     return out
+
+
+LOST_STATES = ("truncated", "older_copy", "wal_deleted")
+
+
+@dataclass
+class LostStateLog:
+    alerts: list[tuple[str, str]]
+    venue_orders_before: int
+    venue_orders_after: int
+    closes_after: int
+
+
+async def run_lost_state_trial(candles, tmp: Path, how: str, closes: int = 3) -> LostStateLog:
+    """Trade a few closes, stop the agent, lose part of its state (``how``: the file truncated
+    to 0 bytes, an older copy restored, or the WAL deleted after a SIGKILL), restart it and let
+    it see ``closes`` more closes. The venue keeps the truth."""
+    if how not in LOST_STATES:
+        raise ValueError(how)
+    db, log = tmp / "live.sqlite", tmp / "agent.log"
+    async with running_sim(candles, KEY, SECRET, usdt=100_000.0) as sim:
+        hub = sim.app[HUB]
+
+        def subscribed_new(old: set) -> bool:
+            return any("btcusdt@kline_5m" in c.subs and c not in old for c in hub.conns)
+
+        async def trade(proc, n: int) -> None:
+            for _ in range(n):
+                sim.market.advance()
+                want = sim.market.now_ms
+                await wait_for(
+                    lambda w=want: last_bar(db) == w,
+                    30,
+                    f"a decision at {want} ({last_bar(db)})",
+                    proc,
+                )
+
+        procs = []
+        try:
+            proc = await start_agent(db, sim.url, log)
+            procs.append(proc)
+            await wait_for(lambda: subscribed_new(set()), 60, "the agent to subscribe", proc)
+            await trade(proc, 3)
+            copy = tmp / "older.sqlite"
+            src, dst = sqlite3.connect(f"file:{db}?mode=ro", uri=True), sqlite3.connect(copy)
+            try:
+                src.backup(dst)  # a consistent copy, as a backup tool makes it
+            finally:  # closed now: a connection left open would hold the replaced file's locks
+                src.close()
+                dst.close()
+            await trade(proc, 3)
+            proc.send_signal(signal.SIGKILL if how == "wal_deleted" else signal.SIGTERM)
+            await proc.wait()
+            for suffix in ("-wal", "-shm"):
+                Path(f"{db}{suffix}").unlink(missing_ok=True)
+            if how == "truncated":
+                db.write_bytes(b"")
+            elif how == "older_copy":
+                db.write_bytes(copy.read_bytes())
+            before = len(venue_texts(sim.market))
+            old = set(hub.conns)
+            proc = await start_agent(db, sim.url, log)
+            procs.append(proc)
+            await wait_for(lambda: subscribed_new(old), 60, "restart", proc)
+            await trade(proc, closes)
+            after = len(venue_texts(sim.market))
+            proc.send_signal(signal.SIGTERM)
+            rc = await asyncio.wait_for(proc.wait(), 30)
+            assert rc == 0, f"SIGTERM should exit 0, got {rc}"
+            return LostStateLog(
+                events(db, "venue_state_mismatch", "venue_state_unknown"), before, after, closes
+            )
+        finally:  # an assertion above must not leave an agent running
+            for p in procs:
+                if p.returncode is None:
+                    p.kill()
+                    await p.wait()
+
+
+@dataclass
+class ErrorRateLog:
+    closes: int
+    decided: int  # closes whose heartbeat the agent wrote
+    rebalances: int
+    server_errors: int  # signed calls the simulator refused
+
+
+async def run_error_rate_trial(candles, tmp: Path, closes: int, error_rate: float) -> ErrorRateLog:
+    """The live agent against a venue that answers ``error_rate`` of its signed calls with a
+    server error, for ``closes`` closes: it must still be running (and deciding) at the end."""
+    db, log = tmp / "live.sqlite", tmp / "agent.log"
+    faults = Faults(error_rate=error_rate, seed=7)
+    refused: list[int] = []
+    draw = faults.fail_now
+
+    def counted() -> bool:
+        fail = draw()
+        if fail:
+            refused.append(1)
+        return fail
+
+    faults.fail_now = counted  # type: ignore[method-assign]
+    async with running_sim(candles, KEY, SECRET, usdt=100_000.0, faults=faults) as sim:
+        hub = sim.app[HUB]
+        proc = await start_agent(db, sim.url, log)
+        try:
+            await wait_for(
+                lambda: any("btcusdt@kline_5m" in c.subs for c in hub.conns),
+                60,
+                "the agent to subscribe",
+                proc,
+            )
+            decided = 0
+            for _ in range(closes):
+                sim.market.advance()
+                want = sim.market.now_ms
+                await wait_for(lambda w=want: last_bar(db) == w, 30, f"a decision at {want}", proc)
+                decided += 1
+            assert proc.returncode is None, "the agent exited under venue errors"
+            proc.send_signal(signal.SIGTERM)
+            rc = await asyncio.wait_for(proc.wait(), 30)
+            assert rc == 0, f"SIGTERM should exit 0, got {rc}"
+            (rebalances,) = query(db, "SELECT COUNT(*) FROM rebalances")[0]
+            return ErrorRateLog(closes, decided, int(rebalances), len(refused))
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()

@@ -10,10 +10,13 @@ from adaptive_agent.runner.live import LiveOptions, run_live
 from adaptive_agent.sim.gate_server import HUB
 
 
-def query(db: Path, sql: str) -> list[tuple]:
-    """Read the agent's state database without disturbing it (read-only)."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
-        return c.execute(sql).fetchall()
+def query(db: Path, sql: str, args: tuple = ()) -> list[tuple]:
+    """Read the agent's state database without disturbing it (read-only), and close it."""
+    c = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return c.execute(sql, args).fetchall()
+    finally:
+        c.close()
 
 
 def last_bar(db: Path) -> int | None:

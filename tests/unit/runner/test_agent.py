@@ -290,3 +290,31 @@ def test_a_known_history_or_an_empty_venue_is_not_a_lost_state(agent):
     assert asyncio.run(agent.check_venue_state()) is True  # nothing held anywhere
     close(agent, 0)  # trades: the store now has history
     assert asyncio.run(agent.check_venue_state()) is True and agent.sink.alerts == []
+
+
+def test_a_venue_book_other_than_the_stored_one_starts_in_safe_mode(agent):
+    """The store knows a history (its WAL lost the newest part, or someone traded by hand):
+    the venue's book is not the last read book plus the fills since."""
+    close(agent, 0)  # the first rebalance: about 2.5 BTC spot and 25,000 short contracts
+    close(agent, 1)
+    assert asyncio.run(agent.check_venue_state()) is True  # consistent: nothing to say
+    assert agent.sink.alerts == []
+    agent.gate.short += 3_000  # a rebalance the store no longer knows of
+    agent.gate.btc -= 0.3
+    assert asyncio.run(agent.check_venue_state()) is False
+    assert agent.sink.alerts == ["venue_state_mismatch"]
+    (_, _, text), *_ = agent.store.events("venue_state_mismatch")
+    assert "short 28000 contracts (expected 25000)" in text and "spot " in text, text
+    sent = len(agent.gate.sent)
+    agent.gate.btc += 1.0  # far off target: a reducing SELL would be due
+    plan = close(agent, 20)  # past the minimum interval
+    assert SafeCode.MANUAL in plan.safe_mode_codes and plan.orders
+    assert agent.gate.sent[sent:] == []  # nothing at all goes out until the book is reviewed
+
+
+def test_the_operator_can_adopt_a_mismatched_book(agent):
+    close(agent, 0)
+    agent.gate.short += 10
+    agent.unexplained = agent.venue_unknown = False
+    assert asyncio.run(agent.check_venue_state(adopt=True)) is True
+    assert agent.sink.alerts == [] and agent.store.events("venue_state_adopted")
