@@ -22,13 +22,13 @@ class Faults:
     ``ws_drop``: let this many more websocket messages through, then cut every websocket
     (0: at the next message; ``POST /sim/faults`` with 0 cuts them at once).
 
-    Gate's own ways of saying no (the lifecycle slice): ``post_only_reject`` "error" answers a
-    crossing post-only order with Gate's label (POC_FILL_IMMEDIATELY / ORDER_POC_IMMEDIATE),
+    Gate's own ways of saying no (the lifecycle slice). ``post_only_reject``: "error" answers
+    a crossing post-only order with Gate's label (POC_FILL_IMMEDIATELY / ORDER_POC_IMMEDIATE);
     "order" creates a spot one finished with ``finish_as = poc`` (spot ``Order.finish_as``
-    documents ``poc``; the futures ``finish_as`` enum, in the docs and the gate-api SDK's
-    validation, has no ``poc``, so futures always answer with the label); ``batch_text``
-    "omit" leaves ``text`` out of rejected batch elements; ``rate_limit_next`` / ``rate_limit_rate``: the next N
-    signed calls, or this fraction of them, answer HTTP 429 TOO_MANY_REQUESTS;
+    documents ``poc``; the futures ``finish_as`` enum, in the docs and in the gate-api SDK's
+    validation, has none, so futures always answer with the label). ``batch_text``: "omit"
+    leaves ``text`` out of rejected batch elements. ``rate_limit_next`` / ``rate_limit_rate``:
+    the next N signed calls, or this fraction of them, answer HTTP 429 TOO_MANY_REQUESTS.
     ``unavailable_next``: the next N answer HTTP 503 with no JSON body (as a gateway does).
     All of these refuse before anything is done.
     """
