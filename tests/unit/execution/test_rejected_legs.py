@@ -101,3 +101,39 @@ def test_a_429_that_outlasts_the_retries_is_a_rejected_leg():
     assert gate.create_calls == 3 and not gate.sent  # nothing ever reached the venue
     assert [o.status for o in stored.values()] == [OrderStatus.REJECTED]
     assert any("rate limited 3 times" in e for e in report.errors)
+
+
+def _ioc_answer(gate, answer):
+    """Answer the IOC step's orders with ``answer(request)`` instead of a full fill."""
+    orig = gate.create_orders
+
+    async def create(requests):
+        if requests[0].client_id.endswith("m"):
+            return [answer(r) for r in requests]
+        return await orig(requests)
+
+    gate.create_orders = create
+
+
+def test_an_ioc_the_adapter_cannot_read_is_an_unknown_leg():
+    from adaptive_agent.exchange.exchange_gate import OrderState
+
+    gate = gate_of(reject_post_only=True)
+    _ioc_answer(gate, lambda r: OrderState(r.client_id, OrderStatus.UNKNOWN))
+    report, stored, status, _ = run(plan_of(order(OrderType.OPEN_LONG, 10)), gate)
+    assert (report.legs[0].result, status) == (LegResult.UNKNOWN, "incomplete")
+    assert {o.status for o in stored.values()} == {OrderStatus.REJECTED, OrderStatus.UNKNOWN}
+
+
+def test_an_ioc_that_fills_part_is_a_short_leg():
+    from adaptive_agent.exchange.exchange_gate import OrderState
+
+    gate = gate_of(reject_post_only=True)
+    _ioc_answer(
+        gate,
+        lambda r: OrderState(r.client_id, OrderStatus.CANCELED, 4.0, r.price, finish_as="ioc"),
+    )
+    report, _, status, _ = run(plan_of(order(OrderType.OPEN_SHORT, 10)), gate)
+    (leg,) = report.legs
+    assert (leg.result, leg.filled, status) == (LegResult.SHORT, 4.0, "incomplete")
+    assert any("IOC filled 4 of 10 (ioc)" in n for n in leg.notes)
