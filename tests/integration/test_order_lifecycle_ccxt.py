@@ -15,34 +15,14 @@ from adaptive_agent.exchange.exchange_gate import Market, OrderRequest, OrderSta
 from adaptive_agent.exchange.gate_ccxt import GateCcxtExchange
 from adaptive_agent.execution.executor import ExecParams, record_state
 from adaptive_agent.execution.leg_outcome import LegResult
-from adaptive_agent.lifecycle import UNFINISHED, RebalanceStatus
+from adaptive_agent.lifecycle import FINISH_AS, UNFINISHED, RebalanceStatus
 from adaptive_agent.sim.runner import running_sim
 from adaptive_agent.state.store import StateStore
 from tests.integration.test_exec_ccxt import KEY, SECRET, first_rebalance_through_ccxt
 
-SPOT_FINISHES = [
-    "filled",
-    "cancelled",
-    "ioc",
-    "stp",
-    "fok",
-    "small",
-    "depth_not_enough",
-    "trader_not_enough",
-    "liquidate_cancelled",
-    "poc",
-]
-FUTURES_FINISHES = [
-    "filled",
-    "cancelled",
-    "liquidated",
-    "ioc",
-    "auto_deleveraged",
-    "reduce_only",
-    "position_closed",
-    "reduce_out",
-    "stp",
-]
+# Every finish Gate documents (lifecycle.FINISH_AS cites the docs), "open" aside.
+SPOT_FINISHES = [how for how in FINISH_AS["spot"] if how != "open"]
+FUTURES_FINISHES = list(FINISH_AS["futures"])
 EXPECTED = {"filled": OrderStatus.CLOSED, "poc": OrderStatus.REJECTED}
 
 
@@ -141,12 +121,19 @@ def test_batch_replies_are_matched_by_position_with_or_without_text(spot, batch_
     assert (poor.status, poor.error) == (OrderStatus.REJECTED, "BALANCE_NOT_ENOUGH")
 
 
-def test_a_429_is_retried_not_looked_up_and_the_rebalance_completes(spot, tmp_path):
-    _, report, venue, statuses = first_rebalance_through_ccxt(
+def rehearse(spot, tmp_path, arm, **params):
+    """The first rebalance through ccxt with these faults armed once the adapter started."""
+    return first_rebalance_through_ccxt(
         spot.slice(1_000, 1_100),
         tmp_path / "s.sqlite",
-        ExecParams(post_only_timeout_s=0.1, rate_limit_backoff_s=0.05),
-        arm={"rate_limit_next": 2},
+        ExecParams(post_only_timeout_s=0.1, **params),
+        arm=arm,
+    )
+
+
+def test_a_429_is_retried_not_looked_up_and_the_rebalance_completes(spot, tmp_path):
+    _, report, venue, statuses = rehearse(
+        spot, tmp_path, {"rate_limit_next": 2}, rate_limit_backoff_s=0.05
     )
     assert not any("ambiguous" in e for e in report.errors), report.errors
     assert report.status is RebalanceStatus.DONE
@@ -155,11 +142,8 @@ def test_a_429_is_retried_not_looked_up_and_the_rebalance_completes(spot, tmp_pa
 
 
 def test_a_429_that_lasts_leaves_the_legs_rejected_and_the_rebalance_incomplete(spot, tmp_path):
-    _, report, venue, statuses = first_rebalance_through_ccxt(
-        spot.slice(1_000, 1_100),
-        tmp_path / "s.sqlite",
-        ExecParams(post_only_timeout_s=0.1, rate_limit_retries=1, rate_limit_backoff_s=0.01),
-        arm={"rate_limit_rate": 1.0},
+    _, report, venue, statuses = rehearse(
+        spot, tmp_path, {"rate_limit_rate": 1.0}, rate_limit_retries=1, rate_limit_backoff_s=0.01
     )
     assert report.status is RebalanceStatus.INCOMPLETE and venue == []
     assert {leg.result for leg in report.legs} == {LegResult.REJECTED}
@@ -168,11 +152,8 @@ def test_a_429_that_lasts_leaves_the_legs_rejected_and_the_rebalance_incomplete(
 
 
 def test_a_503_on_send_stays_ambiguous_and_is_looked_up(spot, tmp_path):
-    _, report, _, statuses = first_rebalance_through_ccxt(
-        spot.slice(1_000, 1_100),
-        tmp_path / "s.sqlite",
-        ExecParams(post_only_timeout_s=0.1, lookup_attempts=1, lookup_delay_s=0.0),
-        arm={"unavailable_next": 1},
+    _, report, _, statuses = rehearse(
+        spot, tmp_path, {"unavailable_next": 1}, lookup_attempts=1, lookup_delay_s=0.0
     )
     assert any("ambiguous" in e for e in report.errors), report.errors
     assert report.status is RebalanceStatus.INCOMPLETE  # one leg's fate was not settled
