@@ -120,6 +120,10 @@ class ExecutionConfig(_Section):
     batch_limit: int = Field(10, ge=1, le=10)
     market_style: str = Field("ioc_limit", pattern="^(ioc_limit|market)$")
     ioc_protection: float = Field(0.005, gt=0.0, lt=0.1)
+    # A batch refused with HTTP 429 (Gate TOO_MANY_REQUESTS: nothing was done) is sent again
+    # at most this often, after a pause that starts here and doubles.
+    rate_limit_retries: int = Field(3, ge=0, le=10)
+    rate_limit_backoff_s: float = Field(1.0, gt=0.0, le=60.0)
 
 
 class SafeModeConfig(_Section):
@@ -256,6 +260,8 @@ class AppConfig(_Section):
             market_style=e.market_style,
             ioc_protection=e.ioc_protection,
             batch_limit=e.batch_limit,
+            rate_limit_retries=e.rate_limit_retries,
+            rate_limit_backoff_s=e.rate_limit_backoff_s,
             venue=self.venue_rules(),
         )
 

@@ -21,6 +21,7 @@ PROBLEM_EVENTS = frozenset(
         "webhook_rejected",
         "venue_state_unknown",
         "safe_mode_entered",
+        "rebalance_incomplete",
     }
 )
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ..core.model import REDUCE_ONLY, SIDE_OF, OrderType
-from ..lifecycle import OrderStatus
+from ..lifecycle import FINISHED, OrderStatus
 
 __all__ = ["OrderStatus"]  # the lifecycle enum, as the port speaks it (see lifecycle.py)
 
@@ -111,10 +111,12 @@ class OrderState:
     fee_usdt: float = 0.0
     exchange_id: str | None = None
     error: str = ""  # the venue's label for a rejection, e.g. ORDER_POC_IMMEDIATE
+    finish_as: str = ""  # how the venue says it finished (Gate ``finish_as``), if it did
 
     @property
     def done(self) -> bool:
-        return self.status is not OrderStatus.OPEN
+        """Finished for sure: an UNKNOWN order may still rest (look it up, never act on it)."""
+        return self.status in FINISHED
 
     @property
     def post_only_rejected(self) -> bool:
@@ -195,3 +197,12 @@ class ExchangeGate(ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+
+# --- lifecycle slice ---------------------------------------------------------------------------
+
+
+class RateLimitedError(ExchangeError):
+    """The venue refused the request for its rate limit (Gate: HTTP 429, label
+    TOO_MANY_REQUESTS): nothing was done, so the same request may be sent again after a pause.
+    Not ambiguous, unlike a timeout or a 5xx reply."""

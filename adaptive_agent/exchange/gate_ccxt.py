@@ -3,9 +3,10 @@
 Gate facts (limits, labels, URLs) live in ``gate_constants``, with their sources. What this
 adapter adds: perpetual sizes are whole contracts (ccxt truncates silently, so we convert
 ourselves); dual-mode legs are chosen by the sign of ``size`` plus ``reduce_only``; a batch
-holds orders of one market type (``SPOT_BATCH_MAX`` / ``FUTURES_BATCH_MAX``) and rejected
-elements come back without an id, so results are matched by client id; a post-only order that
-would cross is rejected (``ErrorKind.POST_ONLY_CROSS``).
+holds orders of one market type (``SPOT_BATCH_MAX`` / ``FUTURES_BATCH_MAX``) and its reply is
+matched to the requests by position (``gate_ccxt_orders``, which also maps Gate's
+``finish_as`` to the lifecycle); a post-only order that would cross is rejected
+(``ErrorKind.POST_ONLY_CROSS``); a 429 is a ``RateLimitedError``, a definite refusal.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from .exchange_gate import (
     Market,
     OrderRequest,
     OrderState,
-    OrderStatus,
+    RateLimitedError,
 )
+from .gate_ccxt_orders import GateOrdersMixin
 from .gate_constants import (
     FUTURES_BATCH_MAX,
     SETTLE,
@@ -44,15 +46,6 @@ PERP = "BTC/USDT:USDT"
 SYMBOL = {Market.SPOT: SPOT, Market.FUTURES: PERP}
 BATCH_MAX = {Market.SPOT: SPOT_BATCH_MAX, Market.FUTURES: FUTURES_BATCH_MAX}  # one pair each
 
-_STATUS = {
-    "open": OrderStatus.OPEN,
-    "closed": OrderStatus.CLOSED,
-    "canceled": OrderStatus.CANCELED,
-    "cancelled": OrderStatus.CANCELED,
-    "rejected": OrderStatus.REJECTED,
-    "expired": OrderStatus.CANCELED,
-}
-
 
 def _f(x: Any, default: float = 0.0) -> float:
     try:
@@ -61,7 +54,7 @@ def _f(x: Any, default: float = 0.0) -> float:
         return default
 
 
-class GateCcxtExchange(ExchangeGate):
+class GateCcxtExchange(GateOrdersMixin, ExchangeGate):
     """Spot ``BTC/USDT`` + USDT perpetual ``BTC/USDT:USDT`` in dual position mode."""
 
     def __init__(
@@ -177,6 +170,10 @@ class GateCcxtExchange(ExchangeGate):
         """ccxt errors -> ours. A transport failure may hide a request that did arrive."""
         try:
             return await fn(*args, **kwargs)
+        except (self._ccxt.RateLimitExceeded, self._ccxt.DDoSProtection) as exc:  # lifecycle
+            raise RateLimitedError(
+                f"{type(exc).__name__}: {exc}", Label.TOO_MANY_REQUESTS
+            ) from None
         except self._ccxt.NetworkError as exc:
             raise AmbiguousOrderError(f"{type(exc).__name__}: {exc}") from None
         except self._ccxt.BaseError as exc:
@@ -257,75 +254,6 @@ class GateCcxtExchange(ExchangeGate):
             "price": r.price,
             "params": params,
         }
-
-    async def create_orders(self, requests: list[OrderRequest]) -> list[OrderState]:
-        if not requests:
-            return []
-        if len({r.market for r in requests}) != 1:
-            raise ValueError("a batch holds orders of one market type")
-        limit = BATCH_MAX[requests[0].market]
-        if len(requests) > limit:
-            raise ValueError(f"a {requests[0].market} batch holds at most {limit} orders")
-        if len(requests) == 1:
-            r = requests[0]
-            o = self._ccxt_order(r)
-            try:
-                raw = await self._call(
-                    self.ex.create_order,
-                    o["symbol"],
-                    o["type"],
-                    o["side"],
-                    o["amount"],
-                    o["price"],
-                    o["params"],
-                )
-            except ExchangeError as exc:
-                if isinstance(exc, AmbiguousOrderError):
-                    raise
-                return [OrderState(r.client_id, OrderStatus.REJECTED, error=exc.label or str(exc))]
-            return [self._state(raw, r.client_id)]
-        raws = await self._call(self.ex.create_orders, [self._ccxt_order(r) for r in requests])
-        by_id = {}
-        for raw in raws:
-            cid = raw.get("clientOrderId") or raw.get("info", {}).get("text")
-            if cid:
-                by_id[cid] = raw
-        out = []
-        for r in requests:
-            raw = by_id.get(r.client_id)
-            if raw is None:
-                raise AmbiguousOrderError(f"batch reply has no element for {r.client_id}")
-            out.append(self._state(raw, r.client_id))
-        return out
-
-    def _state(self, raw: dict[str, Any], cid: str) -> OrderState:
-        info = raw.get("info", {}) or {}
-        if info.get("succeeded") is False or (
-            raw.get("status") == "rejected" and not raw.get("id")
-        ):
-            label = str(info.get("label") or info.get("message") or "rejected")
-            return OrderState(cid, OrderStatus.REJECTED, error=label)
-        status = _STATUS.get(str(raw.get("status")), OrderStatus.OPEN)
-        filled = abs(_f(raw.get("filled")))
-        avg = raw.get("average") or raw.get("price") if filled else None
-        avg_f = _f(avg) if avg is not None else None
-        fee = 0.0
-        fee_info = raw.get("fee") or {}
-        if fee_info.get("cost") is not None:
-            cost = abs(_f(fee_info.get("cost")))
-            fee = cost * (avg_f or 0.0) if fee_info.get("currency") == "BTC" else cost
-        if (
-            status is OrderStatus.CANCELED
-            and filled == 0
-            and "poc" in str(info.get("finish_as", "")).lower()
-        ):
-            return OrderState(
-                cid,
-                OrderStatus.REJECTED,
-                error=Label.ORDER_POC_IMMEDIATE,
-                exchange_id=raw.get("id"),
-            )
-        return OrderState(cid, status, filled, avg_f, fee, raw.get("id"))
 
     async def cancel_order(self, market: Market, client_id: str) -> OrderState | None:
         try:

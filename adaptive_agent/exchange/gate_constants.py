@@ -31,6 +31,10 @@ DEFAULT_TEXT = "apiv4"
 # the order book "and within 60 seconds after the end of the order"; spot looks a ``text`` up
 # only while the order is open.
 FUTURES_TEXT_GRACE_MS = 60_000
+# Gate API v4 "Query futures order list" (``GET /futures/{settle}/orders``): "Zero-fill order
+# cannot be retrieved for 10 minutes after cancellation" (older wording: "cannot be retrieved
+# 10 minutes after order cancellation"). The simulator reads it strictly: gone after 10 min.
+ZERO_FILL_HISTORY_MS = 600_000
 
 
 def is_client_id(text: str) -> bool:

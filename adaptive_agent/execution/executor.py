@@ -10,18 +10,20 @@ IOC orders for the remainder. Three rules keep it from ever doubling an order:
 3. After a timeout or an ambiguous reply, the order is looked up by its client id; an order
    whose fate stays unknown is never re-sent under a new id in the same rebalance.
 
-A post-only rejection (the touch moved) is an expected outcome: the leg goes straight to the
-IOC step.
+A post-only rejection (the touch moved) is an expected outcome, whether Gate answers it with
+an error label or with an order finished as ``poc``: the leg goes straight to the IOC step. Any
+other refusal (balance, margin, reduce-only, rate limit) ends the leg there: it is reported,
+no IOC is sent for it, and the rebalance is ``INCOMPLETE`` (``leg_outcome``). A 429 is a
+definite refusal: the batch is sent again after a pause, a bounded number of times.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 from dataclasses import dataclass, field
 
 from ..clock import Clock, SystemClock
-from ..core.model import Leg, Order, Plan, Side, VenueRules
+from ..core.model import Leg, Order, Plan, Side
 from ..exchange.exchange_gate import (
     AmbiguousOrderError,
     BookTop,
@@ -31,40 +33,38 @@ from ..exchange.exchange_gate import (
     OrderRequest,
     OrderState,
     OrderStatus,
+    RateLimitedError,
     market_of,
 )
-from ..exchange.gate_constants import CLIENT_ID_PREFIX, QUOTE_EPS, is_client_id
+from ..exchange.gate_constants import (
+    Label,
+    error_kind,
+)
 from ..lifecycle import RebalanceStatus
 from ..state.store import StateStore
+from .leg_outcome import LegResult, rebalance_status
+from .order_pricing import (  # re-exported: the executor's public names
+    LEG_CODE,
+    ExecParams,
+    _floor_lots,
+    _round_to,
+    client_id,
+    ioc_request,
+    ioc_short,
+    rebalance_id_for,
+)
 
-LEG_CODE = {Leg.BTC_SPOT: "s", Leg.BTC_PERP_LONG: "l", Leg.BTC_PERP_SHORT: "h"}
-
-
-def rebalance_id_for(decision_ms: int) -> str:
-    """Rebalances are at least a bar apart, so the decision second names one uniquely."""
-    return f"{decision_ms // 1000:x}"
-
-
-def client_id(rebalance_id: str, leg: Leg, phase: str) -> str:
-    """Gate ``text``: ``t-`` + rebalance id + leg + phase (p post-only, m IOC), by Gate's rule
-    for a user-defined ``text`` (``gate_constants.CLIENT_ID_RE``)."""
-    cid = f"{CLIENT_ID_PREFIX}{rebalance_id}{LEG_CODE[leg]}{phase}"
-    if not is_client_id(cid):
-        raise ValueError(f"client id {cid!r} breaks Gate's text rule")
-    return cid
-
-
-@dataclass(frozen=True, slots=True)
-class ExecParams:
-    post_only_timeout_s: float = 5.0
-    poll_interval_s: float = 0.25
-    batch_limit: int = 10
-    lookup_attempts: int = 3
-    lookup_delay_s: float = 0.5
-    venue: VenueRules = field(default_factory=VenueRules)
-    ioc_protection: float = 0.005  # IOC limit this far through the touch caps slippage
-    market_style: str = "ioc_limit"  # or "market": true market orders (spot buys sized in USDT)
-    exact_remainder: bool = False  # paper with the backtest's fill model: no rounding, no minimum
+__all__ = [
+    "LEG_CODE",
+    "ExecParams",
+    "ExecutionReport",
+    "LegFill",
+    "_floor_lots",
+    "client_id",
+    "execute",
+    "rebalance_id_for",
+    "record_state",
+]
 
 
 @dataclass
@@ -82,6 +82,8 @@ class LegFill:
     taker_fee: float = 0.0
     taker_client_id: str = ""
     notes: list[str] = field(default_factory=list)
+    result: LegResult = LegResult.FILLED  # how the leg ended (leg_outcome)
+    rejection: str = ""  # the venue's label when it refused the leg
 
     @property
     def fee_usdt(self) -> float:
@@ -101,16 +103,7 @@ class ExecutionReport:
     first_ack_ms: int | None = None
     finished_ms: int | None = None
     errors: list[str] = field(default_factory=list)
-
-
-def _round_to(value: float, tick: float, up: bool) -> float:
-    steps = value / tick
-    steps = math.ceil(steps - 1e-9) if up else math.floor(steps + 1e-9)
-    return round(steps * tick, 10)
-
-
-def _floor_lots(amount: float, lot: float) -> float:
-    return round(math.floor(amount / lot + 1e-9) * lot, 10)
+    status: RebalanceStatus = RebalanceStatus.DONE
 
 
 def record_state(store: StateStore, client_id: str, now_ms: int, state: OrderState) -> None:
@@ -194,7 +187,7 @@ class _Run:
 
     async def _send_batch(self, batch: list[OrderRequest]) -> dict[str, OrderState | None]:
         try:
-            states = await self.gate.create_orders(batch)
+            states = await self._create_rate_limited(batch)
             if self.first_ack_ms is None:
                 self.first_ack_ms = self.now_ms()
         except AmbiguousOrderError as exc:
@@ -208,6 +201,24 @@ class _Run:
                 for r in batch
             ]
         return {s.client_id: s for s in states}
+
+    async def _create_rate_limited(self, batch: list[OrderRequest]) -> list[OrderState]:
+        """Gate answers 429 before doing anything (API v4 "Return Format": 429 Too Many
+        Requests), so the same batch, same client ids, goes again after a growing pause."""
+        delay = self.p.rate_limit_backoff_s
+        for attempt in range(self.p.rate_limit_retries + 1):
+            try:
+                return await self.gate.create_orders(batch)
+            except RateLimitedError as exc:
+                if attempt == self.p.rate_limit_retries:
+                    self.errors.append(f"rate limited {attempt + 1} times: {exc}")
+                    label = exc.label or Label.TOO_MANY_REQUESTS
+                    return [
+                        OrderState(r.client_id, OrderStatus.REJECTED, error=label) for r in batch
+                    ]
+                await self.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def lookup(self, market: Market, cid: str) -> OrderState | None:
         for attempt in range(self.p.lookup_attempts):
@@ -281,7 +292,7 @@ async def execute(
     plan: Plan,
     gate: ExchangeGate,
     store: StateStore,
-    params: ExecParams = ExecParams(),
+    params: ExecParams = ExecParams(),  # noqa: B008 - frozen
     clock: Clock | None = None,
 ) -> ExecutionReport:
     """Carry out ``plan.orders``; returns what filled. Idempotent per decision time."""
@@ -348,15 +359,21 @@ async def execute(
             leg.maker_fee, leg.maker_client_id = s.fee_usdt, r.client_id
         if s is None:
             leg.notes.append("post-only order fate unknown: no IOC for this leg")
+            leg.result = LegResult.UNKNOWN
             continue
         if not s.done:  # the cancel is not confirmed: an IOC now could double the leg
-            leg.notes.append("post-only order still open after cancel: no IOC for this leg")
-            run.errors.append(f"{r.client_id} still open after cancel")
+            leg.notes.append(f"post-only order {s.status} after cancel: no IOC for this leg")
+            run.errors.append(f"{r.client_id} {s.status} after cancel")
+            leg.result = LegResult.UNKNOWN
             continue
         if s.post_only_rejected:
             leg.notes.append("post-only rejected (touch moved): IOC for all of it")
+        elif s.status is OrderStatus.REJECTED:  # balance, margin, reduce-only, rate limit...
+            leg.notes.append(f"rejected ({error_kind(s.error)}): {s.error}; no IOC")
+            leg.result, leg.rejection = LegResult.REJECTED, s.error
+            continue
         rest = r.amount - s.filled
-        req = _ioc_request(rid, o, rest, tops[r.market], params)
+        req = ioc_request(rid, o, rest, tops[r.market], params)
         if req is None:
             if rest > 0:
                 leg.notes.append(f"remainder {rest:g} below the venue minimum: left")
@@ -387,14 +404,30 @@ async def execute(
             leg = legs[o.leg]
             if s is None:
                 leg.notes.append("IOC order fate unknown; reconciliation will settle it")
+                leg.result = LegResult.UNKNOWN
             elif s.status is OrderStatus.REJECTED:
-                leg.notes.append(f"IOC rejected: {s.error}")
+                leg.notes.append(f"IOC rejected ({error_kind(s.error)}): {s.error}")
+                leg.result, leg.rejection = LegResult.REJECTED, s.error
             else:
                 leg.taker_filled, leg.taker_price = s.filled, s.avg_price
                 leg.taker_fee, leg.taker_client_id = s.fee_usdt, q.client_id
-    store.finish_rebalance(rid, RebalanceStatus.DONE, now())
+                if s.status is OrderStatus.UNKNOWN:  # (OPEN: paper's next-open fill)
+                    leg.notes.append("IOC order status not understood; it will be looked up")
+                    leg.result = LegResult.UNKNOWN
+                elif s.done and ioc_short(q, s, params):
+                    leg.notes.append(f"IOC filled {s.filled:g} of {q.amount:g} ({s.finish_as})")
+                    leg.result = LegResult.SHORT
+    status = rebalance_status(leg.result for leg in legs.values())
+    store.finish_rebalance(rid, status, now())
     return ExecutionReport(
-        rid, list(legs.values()), False, run.first_sent_ms, run.first_ack_ms, now(), run.errors
+        rid,
+        list(legs.values()),
+        False,
+        run.first_sent_ms,
+        run.first_ack_ms,
+        now(),
+        run.errors,
+        status,
     )
 
 
@@ -403,31 +436,3 @@ async def _book_tops(gate: ExchangeGate, markets: set[Market]) -> dict[Market, B
     ordered = sorted(markets)
     tops = await asyncio.gather(*(gate.get_book_top(m) for m in ordered))
     return dict(zip(ordered, tops, strict=True))
-
-
-def _ioc_request(rid: str, o: Order, rest: float, top, p: ExecParams) -> OrderRequest | None:
-    m = market_of(o.order_type)
-    buy = o.side is Side.BUY
-    touch = top.ask if buy else top.bid
-    if p.exact_remainder:
-        if rest <= 1e-12:
-            return None
-        amount = rest
-        tick = p.venue.perp_tick if m is Market.FUTURES else p.venue.spot_tick
-    elif m is Market.FUTURES:
-        amount = float(math.floor(rest + 1e-9))
-        if amount < p.venue.perp_min_contracts:
-            return None
-        tick = p.venue.perp_tick
-    else:
-        amount = _floor_lots(rest, p.venue.spot_lot)
-        # Gate compares the quote amount in decimals (min_quote_amount): gate_constants.QUOTE_EPS
-        if amount <= 0 or amount * touch < p.venue.spot_min_notional - QUOTE_EPS:
-            return None
-        tick = p.venue.spot_tick
-    cid = client_id(rid, o.leg, "m")
-    if p.market_style == "market":
-        cost = round(amount * touch, 8) if (buy and m is Market.SPOT) else None
-        return OrderRequest(cid, o.order_type, amount, None, cost=cost)
-    limit = touch * (1 + p.ioc_protection) if buy else touch * (1 - p.ioc_protection)
-    return OrderRequest(cid, o.order_type, amount, _round_to(limit, tick, up=buy), ioc=True)

@@ -43,6 +43,7 @@ from ..records import BarSnapshot, RebalanceRecord, TradeRecord
 from ..state.store import StateStore
 from . import book_check
 from .candle_history import CandleHistory
+from .exec_outcome import report_outcome
 from .reconcile import ReconcileResult, cancel_all_open_orders, reconcile_with_venue
 from .retry import retrying
 
@@ -314,8 +315,10 @@ class Agent:
                 self.reports.append(report)
                 if self.keep_history is not None:
                     del self.reports[: -self.keep_history]
-                if report.errors:
+                incomplete = report_outcome(self, plan, report, book, prices.ref)  # never silent
+                if report.errors or incomplete:
                     self.error_streak += 1
+                if report.errors:
                     log.error("rebalance %s: %s", report.rebalance_id, "; ".join(report.errors))
                 self._report_rebalance(plan, report, prices.ref)
         return plan

@@ -41,14 +41,14 @@ async def reconcile_with_venue(
             res.cancelled.append(o.client_id)
         if state is None:
             status = OrderStatus.REJECTED if o.status is OrderStatus.INTENT else OrderStatus.UNKNOWN
-            if status is OrderStatus.UNKNOWN and lookups is not None:
-                lookups[o.client_id] = lookups.get(o.client_id, 0) + 1
-                if lookups[o.client_id] >= MAX_LOOKUPS:
-                    status = OrderStatus.PARKED
-                    res.parked.append(o.client_id)
+            if status is OrderStatus.UNKNOWN:
+                status = _count_lookup(o.client_id, lookups, res)
             store.update_order(o.client_id, now, status=status, error="not at venue")
         else:
             record_state(store, o.client_id, now, state)
+            if state.status is OrderStatus.UNKNOWN:  # a status Gate sent that we do not know
+                status = _count_lookup(o.client_id, lookups, res)
+                store.update_order(o.client_id, now, status=status, error="status not understood")
         res.updated += 1
     for rid in store.unfinished_rebalances():
         store.finish_rebalance(rid, RebalanceStatus.INTERRUPTED, now)
@@ -73,6 +73,17 @@ async def reconcile_with_venue(
     if res.interrupted:
         log.warning("reconcile: interrupted rebalances closed: %s", res.interrupted)
     return res
+
+
+def _count_lookup(cid: str, lookups: dict[str, int] | None, res: ReconcileResult) -> OrderStatus:
+    """One more reconcile that could not settle ``cid``: UNKNOWN, or PARKED at the limit."""
+    if lookups is None:
+        return OrderStatus.UNKNOWN
+    lookups[cid] = lookups.get(cid, 0) + 1
+    if lookups[cid] < MAX_LOOKUPS:
+        return OrderStatus.UNKNOWN
+    res.parked.append(cid)
+    return OrderStatus.PARKED
 
 
 async def cancel_all_open_orders(gate: ExchangeGate) -> list[str]:

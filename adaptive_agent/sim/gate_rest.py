@@ -60,6 +60,10 @@ class GateRest:
                     await self._authenticate(request)
                     if self.faults.fail_now():
                         raise SimError(Label.SERVER_ERROR, "Internal server error")
+                    if self.faults.rate_limited_now():  # Gate: HTTP 429, nothing done
+                        raise SimError(Label.TOO_MANY_REQUESTS, "Request Rate limit Exceeded")
+                    if self.faults.unavailable_now():
+                        return web.Response(status=503, text="503 Service Temporarily Unavailable")
                 return await handler(request)
             except SimError as exc:
                 return error_response(exc.label, exc.message)

@@ -112,6 +112,10 @@ class RouteGroup:
     def private(self) -> list[Route]:
         return []
 
+    def echoed_text(self, item: Any) -> str | None:
+        """A rejected batch element's ``text``: the request's, unless the fault omits it."""
+        return text_of(item) if self.faults.batch_text == "echo" else None
+
     def futures_row(self, o: SimOrder, request: web.Request) -> dict[str, Any]:
         return render.futures_order(o, self.m.fees, decimal_sizes(request))
 

@@ -18,7 +18,6 @@ from .gate_rest_base import (
     number,
     orders_in_range,
     page,
-    text_of,
     trades_in_range,
 )
 from .orders import FUTURES, SimError, SimOrder
@@ -75,7 +74,7 @@ class FuturesRoutes(RouteGroup):
                 row.update(succeeded=True)
             except SimError as exc:
                 row = {"succeeded": False, "label": exc.label, "message": exc.message}
-                row.update(detail=exc.message, text=text_of(item))
+                row.update(detail=exc.message, text=self.echoed_text(item))
             out.append(row)
         return await self.accepted(request, out)
 
@@ -124,7 +123,9 @@ class FuturesRoutes(RouteGroup):
         status = q.get("status", "open")
         if status not in ("open", "finished"):
             raise SimError(Label.INVALID_PARAM_VALUE, "invalid argument: status")
-        orders = self.m.open_orders(FUTURES) if status == "open" else self.m.order_history(FUTURES)
+        orders = (
+            self.m.open_orders(FUTURES) if status == "open" else self.m.visible_history(FUTURES)
+        )
         if "last_id" in q:
             ids = [o.id for o in orders]
             orders = orders[ids.index(q["last_id"]) + 1 :] if q["last_id"] in ids else []
@@ -134,7 +135,7 @@ class FuturesRoutes(RouteGroup):
         check_settle(request)
         q = request.query
         check_contract(q.get("contract"))
-        orders = self.m.order_history(FUTURES) + self.m.open_orders(FUTURES)
+        orders = self.m.visible_history(FUTURES) + self.m.open_orders(FUTURES)
         return self._page(orders_in_range(orders, q), request)
 
     def _page(self, orders: list[SimOrder], request: web.Request) -> web.Response:

@@ -16,7 +16,6 @@ from .gate_rest_base import (
     json_body,
     number,
     orders_in_range,
-    text_of,
     trades_in_range,
 )
 from .markets import PAIR
@@ -56,6 +55,7 @@ class SpotRoutes(RouteGroup):
             None if market_order else number(body["price"], "price"),
             tif=body.get("time_in_force", "ioc" if market_order else "gtc"),
             text=body.get("text"),
+            poc_as_order=self.faults.post_only_reject == "order",
         )
 
     async def create(self, request: web.Request) -> web.StreamResponse:
@@ -70,7 +70,7 @@ class SpotRoutes(RouteGroup):
                 row.update(succeeded=True, label="", message="", order_id=row["id"])
             except SimError as exc:
                 row = {"succeeded": False, "label": exc.label, "message": exc.message}
-                row.update(account="spot", text=text_of(item))
+                row.update(account="spot", text=self.echoed_text(item))
             out.append(row)
         return await self.accepted(request, out)
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..core.time_rules import BAR_MS
-from ..exchange.gate_constants import POC_LABEL, Label
+from ..exchange.gate_constants import POC_LABEL
 from ..io.loaders import Candles, FundingSeries
 from . import order_checks as checks
 from .fill_models import FILL_MODELS
@@ -37,6 +37,7 @@ from .fill_models import fill_model as make_fill_model
 from .funding import DEFAULT_HOURS_UTC, FundingSchedule
 from .futures_account import FuturesAccount, closed_leg
 from .markets import FUTURES_TICK, SPOT_TICK
+from .order_finish import OrderFinishing
 from .order_index import TEXT_LOOKUPS, OrderIndex
 from .orders import (
     FUTURES,
@@ -60,7 +61,7 @@ __all__ = ["FILL_MODELS", "TEXT_LOOKUPS", "SimError", "SimFees", "SimMarket"]
 _EPS = 1e-12
 
 
-class SimMarket:
+class SimMarket(OrderFinishing):
     """The simulated exchange. Quantities are floats; errors are ``SimError`` with Gate labels."""
 
     def __init__(
@@ -240,6 +241,7 @@ class SimMarket:
         text: str | None = None,
         *,
         auto_size: str | None = None,
+        poc_as_order: bool = False,
     ) -> SimOrder:
         """Place an order as Gate would take it; raise ``SimError`` where Gate refuses it.
 
@@ -247,7 +249,9 @@ class SimMarket:
         cost. Futures ``amount`` is Gate's signed ``size`` (+ buy, - sell); ``side`` may be
         None then, and must agree with the sign when given. ``tif`` defaults to "ioc" for
         market and "gtc" for limit orders. ``auto_size`` ("close_long"/"close_short", dual
-        mode, ``amount`` 0) closes a whole leg, as Gate's field of that name does.
+        mode, ``amount`` 0) closes a whole leg, as Gate's field of that name does. A crossing
+        post-only order is Gate's error label, or with ``poc_as_order`` an order finished
+        ``poc`` at once (spot: Gate reports it either way; fault knob ``post_only_reject``).
         """
         checks.check_market(market)
         price = None if price is None or float(price) == 0.0 else float(price)
@@ -261,7 +265,7 @@ class SimMarket:
         text = self._index.check_text(market, text)
         self._check(market, side, amount, price, reduce_only)
         crossing = self._crosses(market, side, price)
-        if tif == "poc" and crossing:
+        if tif == "poc" and crossing and not poc_as_order:
             bid, ask = self.top(market)
             counter = ask if side == "buy" else bid
             raise SimError(
@@ -285,7 +289,10 @@ class SimMarket:
         self._reserve(order)
         self._index.add(order)
         self._order_event(order, "put")
-        self._model.on_place(self, order, crossing)
+        if tif == "poc" and crossing:
+            self.finish_order(order, "poc")
+        else:
+            self._model.on_place(self, order, crossing)
         return order
 
     def _check(
@@ -314,20 +321,6 @@ class SimMarket:
         """The order with this numeric id or client ``text`` (see ``text_lookup``)."""
         checks.check_market(market)
         return self._index.find(market, str(key), self.now_ms)
-
-    def cancel(self, market: str, key: str) -> SimOrder:
-        order = self.get_order(market, key)
-        if not order.is_open:
-            if market == FUTURES:
-                raise SimError(Label.ORDER_FINISHED, "Order already finished")
-            if order.finish_as == "filled":
-                raise SimError(Label.ORDER_CLOSED, "Order already closed")
-            raise SimError(Label.ORDER_CANCELLED, "Order already cancelled")
-        self.finish_order(order, "cancelled")
-        return order
-
-    def cancel_all(self, market: str) -> list[SimOrder]:
-        return [self.cancel(market, o.id) for o in self.open_orders(market)]
 
     def open_orders(self, market: str) -> list[SimOrder]:
         checks.check_market(market)
@@ -402,6 +395,7 @@ class SimMarket:
             self._book_fill(order, qty, px, role)
         if capped:
             self.finish_order(order, "reduce_only")
+        self.close_orders_of_closed_leg(order)
 
     def _book_fill(self, order: SimOrder, qty: float, px: float, role: str) -> None:
         rate = self.fees.rate(order.market, role)
@@ -432,13 +426,3 @@ class SimMarket:
         self._index.add_trade(trade)
         self._emit(TradeEvent(trade))
         self._order_event(order, "update")
-
-    def finish_order(self, order: SimOrder, how: str) -> None:
-        order.status = "finished"
-        order.finish_as = how
-        order.finish_ms = order.update_ms = self.now_ms
-        order.awaiting_open = False
-        self._index.finish(order)
-        if order.market == SPOT:
-            self._spot.release(order)
-        self._order_event(order, "finish")

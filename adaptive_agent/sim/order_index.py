@@ -13,13 +13,26 @@ from ..exchange.gate_constants import (
     CLIENT_ID_PREFIX,
     DEFAULT_TEXT,
     FUTURES_TEXT_GRACE_MS,
+    ZERO_FILL_HISTORY_MS,
     Label,
     is_client_id,
     names_client_id,
 )
-from .orders import MARKETS, SPOT, SimError, SimOrder, SimTrade
+from .orders import FUTURES, MARKETS, SPOT, SimError, SimOrder, SimTrade
 
 TEXT_LOOKUPS = ("gate", "always")
+_EPS = 1e-12
+
+
+def hidden(order: SimOrder, now_ms: int) -> bool:
+    """A zero-fill futures order Gate no longer returns: ``ZERO_FILL_HISTORY_MS`` after it
+    finished it is gone from the order lists and the lookup by id (``order_finish``)."""
+    return (
+        order.market == FUTURES
+        and not order.is_open
+        and order.filled <= _EPS
+        and now_ms - (order.finish_ms or 0) > ZERO_FILL_HISTORY_MS
+    )
 
 
 class OrderIndex:
@@ -67,7 +80,7 @@ class OrderIndex:
             order = self.texts[market].get(key)
             if order is not None and self._text_visible(order, now_ms):
                 return order
-        elif key in self.orders[market]:
+        elif key in self.orders[market] and not hidden(self.orders[market][key], now_ms):
             return self.orders[market][key]
         raise SimError(Label.ORDER_NOT_FOUND, "Order not found")
 

@@ -25,10 +25,13 @@ from adaptive_agent.state.store import StateStore
 KEY, SECRET = "exec-key", "exec-secret-0123456789"
 
 
-def first_rebalance_through_ccxt(candles, db, params: ExecParams, faults=None, timeout_ms=10_000):
+def first_rebalance_through_ccxt(
+    candles, db, params: ExecParams, faults=None, timeout_ms=10_000, arm=None
+):
     """A fresh account's first rebalance: decided by the core, executed by execute() through
-    the unmodified ccxt client against gate-sim. Returns the plan, the report, the venue's
-    orders by client id (finished and open) and the store's order statuses."""
+    the unmodified ccxt client against gate-sim (``arm``: fault settings applied once the
+    adapter has started). Returns the plan, the report, the venue's orders by client id
+    (finished and open) and the store's order statuses."""
 
     async def scenario():
         async with running_sim(candles, KEY, SECRET, faults=faults, dual_mode=True) as sim:
@@ -39,6 +42,8 @@ def first_rebalance_through_ccxt(candles, db, params: ExecParams, faults=None, t
             store = StateStore(db)
             try:
                 await gate.start()
+                if arm:
+                    sim.faults.update(arm)
                 px = sim.market.last("spot")
                 plan = build_orders(
                     Book(cash=60_000.0),

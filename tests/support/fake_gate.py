@@ -20,6 +20,7 @@ from adaptive_agent.exchange.exchange_gate import (
     OrderRequest,
     OrderState,
     OrderStatus,
+    RateLimitedError,
 )
 
 
@@ -30,10 +31,17 @@ class FakeGate(ExchangeGate):
         *,
         maker_fills: dict[OrderType, float] | None = None,
         reject_post_only: bool = False,
+        refuse: dict[OrderType, str] | None = None,
+        rate_limited_calls: int = 0,
     ) -> None:
         """``tops``: the touch each ``get_book_top`` call returns, in turn (the last repeats);
-        ``maker_fills``: what a resting post-only order of that type has filled when cancelled.
+        ``maker_fills``: what a resting post-only order of that type has filled when cancelled;
+        ``refuse``: order types the venue refuses, with its label (e.g. BALANCE_NOT_ENOUGH);
+        ``rate_limited_calls``: the first N ``create_orders`` calls raise a 429.
         """
+        self.refuse = refuse or {}
+        self.rate_limited_calls = rate_limited_calls
+        self.create_calls = 0
         self.tops = {m: list(seq) for m, seq in tops.items()}
         self.maker_fills = maker_fills or {}
         self.reject_post_only = reject_post_only
@@ -49,11 +57,16 @@ class FakeGate(ExchangeGate):
         return seq.pop(0) if len(seq) > 1 else seq[0]
 
     async def create_orders(self, requests: list[OrderRequest]) -> list[OrderState]:
+        self.create_calls += 1
+        if self.create_calls <= self.rate_limited_calls:
+            raise RateLimitedError("429 Too Many Requests", "TOO_MANY_REQUESTS")
         out = []
         for r in requests:
             self.sent.append(r)
             self._requests[r.client_id] = r
-            if r.post_only and self.reject_post_only:
+            if r.order_type in self.refuse:
+                s = OrderState(r.client_id, OrderStatus.REJECTED, error=self.refuse[r.order_type])
+            elif r.post_only and self.reject_post_only:
                 s = OrderState(r.client_id, OrderStatus.REJECTED, error="ORDER_POC_IMMEDIATE")
             elif r.post_only:
                 s = OrderState(r.client_id, OrderStatus.OPEN, exchange_id=f"x{len(self.sent)}")
