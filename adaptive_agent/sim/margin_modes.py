@@ -15,7 +15,8 @@ that needs more margin than is available is ``INSUFFICIENT_AVAILABLE``; one that
 side under its maintenance margin at once is ``LIQUIDATE_IMMEDIATELY`` ("Operation may cause
 liquidation"). The docs do not say whether the margin MODE may change while a position or an
 order is open: the simulator refuses then (the stricter reading), with the labels of the
-dual-mode switch (``POSITION_HOLDING``, ``ORDER_PENDING``).
+dual-mode switch (``POSITION_HOLDING``, ``ORDER_PENDING``), whichever endpoint asks for it
+(``leverage=0`` is a switch to cross, as ccxt gate.py ``setLeverage`` uses it).
 """
 
 from __future__ import annotations
@@ -90,12 +91,23 @@ class MarginControl:
         before = (s.mode, s.isolated_leverage, s.cross_leverage_limit)
         if leverage == 0:
             limit = s.cross_leverage_limit if cross_limit is None else cross_limit
-            s.cross_leverage_limit = check_leverage(limit, "cross_leverage_limit")
-            s.mode = MarginMode.CROSS
+            limit = check_leverage(limit, "cross_leverage_limit")
+            self._may_switch(MarginMode.CROSS)
+            s.cross_leverage_limit, s.mode = limit, MarginMode.CROSS
         else:
-            s.isolated_leverage = check_leverage(leverage)
-            s.mode = MarginMode.ISOLATED
+            value = check_leverage(leverage)
+            self._may_switch(MarginMode.ISOLATED)
+            s.isolated_leverage, s.mode = value, MarginMode.ISOLATED
         self._apply_or_undo(before)
+
+    def _may_switch(self, wanted: MarginMode) -> None:
+        """A change of margin mode (through either endpoint) needs a flat book, no orders."""
+        if wanted is self.a.margin_settings.mode:
+            return
+        if any(leg.size > 0 for leg in self.a.legs.values()):
+            raise SimError(Label.POSITION_HOLDING, "Operation forbidden with holding position")
+        if self.orders_open:
+            raise SimError(Label.ORDER_PENDING, "Operation forbidden with pending orders")
 
     def set_mode(self, mode: str) -> None:
         try:
@@ -105,10 +117,7 @@ class MarginControl:
         s: MarginSettings = self.a.margin_settings
         if wanted is s.mode:
             return
-        if any(leg.size > 0 for leg in self.a.legs.values()):
-            raise SimError(Label.POSITION_HOLDING, "Operation forbidden with holding position")
-        if self.orders_open:
-            raise SimError(Label.ORDER_PENDING, "Operation forbidden with pending orders")
+        self._may_switch(wanted)
         s.mode = wanted
         self.a.leverage = s.effective_leverage
 
