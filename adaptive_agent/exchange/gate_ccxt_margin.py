@@ -36,6 +36,10 @@ def _f(x: Any, default: float = 0.0) -> float:
 def margin_side(row: dict[str, Any]) -> MarginSide:
     """One Gate position row (docs/Position.md) as the port's ``MarginSide``."""
     size = _f(row.get("size"))
+    rate = _f(row.get("maintenance_rate"))
+    # Position.md lists ``maintenance_margin`` for portfolio-margin accounts only; otherwise
+    # it is the maintenance rate of the position's value
+    maintenance = _f(row.get("maintenance_margin")) or rate * abs(_f(row.get("value")))
     mode = str(row.get("mode", ""))
     side = "long" if mode == "dual_long" or (mode != "dual_short" and size > 0) else "short"
     return MarginSide(
@@ -47,8 +51,8 @@ def margin_side(row: dict[str, Any]) -> MarginSide:
         cross_leverage_limit=_f(row.get("cross_leverage_limit")),
         margin=_f(row.get("margin")),
         liq_price=_f(row.get("liq_price")),
-        maintenance_rate=_f(row.get("maintenance_rate")),
-        maintenance_margin=_f(row.get("maintenance_margin")),
+        maintenance_rate=rate,
+        maintenance_margin=maintenance,
     )
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from ..exchange.gate_constants import CONTRACT, LIQUIDATION_TEXT, MarginMode
+from ..exchange.gate_constants import CONTRACT, LIQUIDATION_TEXT, MAINTENANCE_RATE, MarginMode
 from .markets import CONTRACT_BTC
 from .orders import FUTURES, SimOrder
 
@@ -49,8 +49,6 @@ def leg_margin(a: FuturesAccount, name: str) -> float:
 
 def maintenance_margin(a: FuturesAccount, name: str, mark: float) -> float:
     """Maintenance margin of one side at ``mark`` (the contract's maintenance rate)."""
-    from ..exchange.gate_constants import MAINTENANCE_RATE
-
     return a.legs[name].size * CONTRACT_BTC * mark * MAINTENANCE_RATE
 
 

@@ -76,6 +76,7 @@ def test_liquidation_price_and_maintenance_of_a_held_side(path):
         assert short.contracts == 1_000 and short.liq_price == pytest.approx(view["liq_price"])
         assert short.liq_price > short.mark_price > 0
         assert short.maintenance_rate == 0.003 and short.margin > 0
+        assert short.maintenance_margin == pytest.approx(0.003 * view["value"])
 
     with_gate(path, body)
 
