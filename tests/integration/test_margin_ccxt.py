@@ -118,3 +118,31 @@ def test_the_official_sdk_sets_leverage_and_margin_mode(path):
             await asyncio.to_thread(work)
 
     asyncio.run(main())
+
+
+def test_dual_comp_endpoints_need_dual_mode_and_their_parameters(path):
+    async def main():
+        async with running_sim(path, KEY, SECRET, dual_mode=False) as sim:
+            gate = GateCcxtExchange(KEY, SECRET, rest_url=sim.url, rate_limit=False)
+            try:
+                with pytest.raises(ExchangeError) as err:
+                    await gate.set_margin(3, "isolated")
+                assert err.value.label == "POSITION_NOT_FOUND"
+                assert await gate.in_dual_mode() is False
+                assert await gate.market_rules() is None  # markets not loaded yet
+                sim.market.set_dual_mode(True)
+                with pytest.raises(ExchangeError) as err:
+                    await gate._call(
+                        gate.ex.privateFuturesPostSettleDualCompPositionsContractLeverage,
+                        {"settle": "usdt", "contract": "BTC_USDT"},
+                    )
+                assert err.value.label == "MISSING_REQUIRED_PARAM"
+                bad = GateCcxtExchange(KEY, "wrong", rest_url=sim.url, rate_limit=False)
+                try:
+                    assert set((await bad.probe_scopes()).values()) == {"INVALID_SIGNATURE"}
+                finally:
+                    await bad.close()
+            finally:
+                await gate.close()
+
+    asyncio.run(main())
