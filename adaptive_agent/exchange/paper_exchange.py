@@ -116,7 +116,7 @@ class PaperExchange(ExchangeGate):
         return tuple(margin_side(row) for row in positions(self.m))
 
     async def set_margin(self, leverage: float, mode: str) -> tuple[MarginSide, ...]:
-        from ..sim.gate_rest_margin import control
+        from ..sim.margin_modes import control
 
         try:
             if MarginMode(str(mode).upper()) is MarginMode.CROSS:

@@ -25,13 +25,8 @@ from .gate_rest_base import (
     json_body,
     number,
 )
-from .margin_modes import MarginControl
-from .orders import FUTURES, SimError
-
-
-def control(m) -> MarginControl:
-    """The margin controls over the market's futures account, as it is now."""
-    return MarginControl(m._futures, m.mark(), m._order_margin(), bool(m.open_orders(FUTURES)))
+from .margin_modes import control
+from .orders import SimError
 
 
 class MarginRoutes(RouteGroup):

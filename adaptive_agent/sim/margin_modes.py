@@ -32,7 +32,7 @@ from ..exchange.gate_constants import (
     Label,
     MarginMode,
 )
-from .orders import SimError
+from .orders import FUTURES, SimError
 
 
 @dataclass(slots=True)
@@ -137,3 +137,8 @@ class MarginControl:
             s.mode, s.isolated_leverage, s.cross_leverage_limit = before
             self.a.leverage = s.effective_leverage
             raise SimError(label, "the change would leave the position without enough margin")
+
+
+def control(m) -> MarginControl:
+    """The margin controls over a ``SimMarket``'s futures account, as it is now."""
+    return MarginControl(m._futures, m.mark(), m._order_margin(), bool(m.open_orders(FUTURES)))

@@ -8,7 +8,7 @@ import pytest
 from adaptive_agent.exchange.gate_constants import MAINTENANCE_RATE, Label, MarginMode
 from adaptive_agent.io.loaders import Candles
 from adaptive_agent.sim import liquidation
-from adaptive_agent.sim.gate_rest_margin import control
+from adaptive_agent.sim.margin_modes import control
 from tests.support.sim_market import FEES, label_of, make
 
 K = MAINTENANCE_RATE + FEES.perp_taker
