@@ -133,6 +133,29 @@ class SafeModeConfig(_Section):
     max_margin_frac: float = Field(0.70, gt=0.0, le=1.0)
     max_drawdown: float = Field(0.20, gt=0.0, lt=1.0)
     clear_minutes: float = Field(30.0, gt=0.0, le=1_440.0)
+    # margin slice (docs/rules.md, Liquidation watch): safe mode while a side's liquidation
+    # price is nearer than this fraction of the mark; a cross account is topped up (when a
+    # top-up is wired) until its liquidation price is ``liquidation_top_up_distance`` away.
+    min_liquidation_distance: float = Field(0.15, gt=0.0, lt=1.0)
+    liquidation_top_up_distance: float = Field(0.30, gt=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _top_up_beyond_alarm(self) -> SafeModeConfig:
+        if self.liquidation_top_up_distance <= self.min_liquidation_distance:
+            raise ValueError(
+                "safe_mode.liquidation_top_up_distance must be above"
+                " safe_mode.min_liquidation_distance"
+            )
+        return self
+
+
+class ExchangeConfig(_Section):
+    """Gate account settings the agent sets at start (margin slice; docs/rules.md, Leverage
+    and margin mode, Pre-flight). The leverage is ``strategy.leverage``."""
+
+    margin_mode: str = Field("cross", pattern="^(cross|isolated)$")
+    set_margin: bool = True  # false: only check that Gate's settings equal the configured
+    max_clock_offset_ms: float = Field(5_000.0, ge=0.0, le=60_000.0)
 
 
 class PolicyConfig(_Section):
@@ -207,6 +230,7 @@ class AppConfig(_Section):
     backtest: BacktestConfig = BacktestConfig()
     execution: ExecutionConfig = ExecutionConfig()
     safe_mode: SafeModeConfig = SafeModeConfig()
+    exchange: ExchangeConfig = ExchangeConfig()  # margin slice
     policy: PolicyConfig = PolicyConfig()
     alerts: AlertsConfig = AlertsConfig()
     audit: AuditConfig = AuditConfig()
@@ -249,6 +273,7 @@ class AppConfig(_Section):
             max_margin_frac=m.max_margin_frac,
             max_drawdown=m.max_drawdown,
             safe_clear_ms=round(m.clear_minutes * MINUTE_MS),
+            min_liq_distance=m.min_liquidation_distance,
         )
 
     def exec_params(self):

@@ -88,6 +88,7 @@ class Params:
     max_margin_frac: float = 0.70
     max_drawdown: float = 0.20
     safe_clear_ms: int = 1_800_000
+    min_liq_distance: float = 0.15  # margin slice: LIQUIDATION_NEAR under this
 
     def lot_of(self, leg: Leg) -> float:
         return self.venue.spot_lot if leg is Leg.BTC_SPOT else self.venue.perp_contract
@@ -104,6 +105,7 @@ class SafeCode(StrEnum):
     WATCHDOG = "watchdog"
     MANUAL = "manual"
     CLEARING = "clearing"  # conditions clear for less than the required time
+    LIQUIDATION_NEAR = "liquidation_near"  # a side nearer its liquidation price than allowed
 
 
 # The circuit breaker (cancel open orders, alarm) acts on these (docs/rules.md, Safe mode).
@@ -162,6 +164,7 @@ class RiskInputs(NamedTuple):
     error_streak: int = 0
     watchdog_tripped: bool = False
     manual: bool = False
+    liq_distance: float | None = None  # nearest side's distance to liquidation (margin slice)
 
 
 class EngineState(NamedTuple):

@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from ..metrics import drawdown
+from .liquidation_rules import liquidation_near
 from .model import (
     LEGS,
     Book,
@@ -171,6 +172,13 @@ def _safe_mode_conditions(
         found.append((SafeCode.ERROR_STREAK, f"{risk.error_streak} consecutive exchange errors"))
     if risk.watchdog_tripped:
         found.append((SafeCode.WATCHDOG, "resource watchdog tripped"))
+    if liquidation_near(risk.liq_distance, params.min_liq_distance):
+        found.append(
+            (
+                SafeCode.LIQUIDATION_NEAR,
+                f"liquidation {risk.liq_distance:.1%} away, under {params.min_liq_distance:.0%}",
+            )
+        )
     return found
 
 

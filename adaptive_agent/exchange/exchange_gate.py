@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..core.model import REDUCE_ONLY, SIDE_OF, OrderType
+from ..core.model import REDUCE_ONLY, SIDE_OF, OrderType, VenueRules
 from ..lifecycle import FINISHED, OrderStatus
 
 __all__ = ["OrderStatus"]  # the lifecycle enum, as the port speaks it (see lifecycle.py)
@@ -198,6 +198,37 @@ class ExchangeGate(ABC):
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
+    # --- margin slice: leverage, margin mode, liquidation, pre-flight reads ----------------
+    # Defaults fit a venue without these controls (the test fakes): no sides, nothing set,
+    # nothing to compare. GateCcxtExchange (gate_ccxt_margin.py) and PaperExchange implement
+    # them.
+
+    async def get_margin_sides(self) -> tuple[MarginSide, ...]:
+        """Both dual-mode sides with leverage, margin mode, liquidation price, maintenance."""
+        return ()
+
+    async def set_margin(self, leverage: float, mode: str) -> tuple[MarginSide, ...]:
+        """Set the contract's margin mode (``gate_constants.MarginMode``) and leverage (cross:
+        the cross leverage limit) for both dual sides; returns the sides as the venue has them
+        now. Raises ExchangeError (Gate's label) when the venue refuses."""
+        raise ExchangeError("this venue has no margin settings", "NOT_SUPPORTED")
+
+    async def market_rules(self) -> VenueRules | None:
+        """Lot, tick and minimums from the venue's loaded markets; None when it has none."""
+        return None
+
+    async def server_time_ms(self) -> int | None:
+        """The venue's clock (Gate ``GET /spot/time``); None when it has none."""
+        return None
+
+    async def in_dual_mode(self) -> bool:
+        """Is the USDT futures account in dual (hedge) position mode?"""
+        return True
+
+    async def probe_scopes(self) -> dict[str, str]:
+        """API key scope -> "" when the key can use it, else the venue's refusal label."""
+        return {}
+
 
 # --- lifecycle slice ---------------------------------------------------------------------------
 
@@ -206,3 +237,33 @@ class RateLimitedError(ExchangeError):
     """The venue refused the request for its rate limit (Gate: HTTP 429, label
     TOO_MANY_REQUESTS): nothing was done, so the same request may be sent again after a pause.
     Not ambiguous, unlike a timeout or a 5xx reply."""
+
+
+# --- margin slice ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MarginSide:
+    """One dual-mode side as Gate reports it (docs/Position.md). ``leverage`` 0 means cross
+    margin (then ``cross_leverage_limit`` is the leverage); ``liq_price`` 0 means none."""
+
+    side: str  # "long" | "short"
+    contracts: int
+    entry_price: float
+    mark_price: float
+    leverage: float
+    cross_leverage_limit: float
+    margin: float
+    liq_price: float
+    maintenance_rate: float
+    maintenance_margin: float = 0.0
+
+    @property
+    def margin_mode(self) -> str:
+        from .gate_constants import MarginMode
+
+        return str(MarginMode.CROSS if self.leverage == 0 else MarginMode.ISOLATED)
+
+    @property
+    def effective_leverage(self) -> float:
+        return self.cross_leverage_limit if self.leverage == 0 else self.leverage

@@ -28,6 +28,7 @@ from .exchange_gate import (
     OrderState,
     RateLimitedError,
 )
+from .gate_ccxt_margin import GateMarginMixin
 from .gate_ccxt_orders import GateOrdersMixin
 from .gate_constants import (
     FUTURES_BATCH_MAX,
@@ -54,7 +55,7 @@ def _f(x: Any, default: float = 0.0) -> float:
         return default
 
 
-class GateCcxtExchange(GateOrdersMixin, ExchangeGate):
+class GateCcxtExchange(GateOrdersMixin, GateMarginMixin, ExchangeGate):
     """Spot ``BTC/USDT`` + USDT perpetual ``BTC/USDT:USDT`` in dual position mode."""
 
     def __init__(

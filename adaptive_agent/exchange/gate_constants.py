@@ -124,6 +124,14 @@ class Path:
     FUTURES_MY_TRADES = "/futures/{settle}/my_trades"
     FUTURES_MY_TRADES_TIMERANGE = "/futures/{settle}/my_trades_timerange"
     FUTURES_ACCOUNT_BOOK = "/futures/{settle}/account_book"
+    # --- margin slice ---
+    # gateapi-python docs/FuturesApi.md: update_dual_mode_position_leverage (query ``leverage``,
+    # optional ``cross_leverage_limit``) and update_dual_comp_position_cross_mode (JSON body
+    # ``{"mode": "ISOLATED"|"CROSS", "contract": ...}``); both answer list[Position], i.e. they
+    # set BOTH dual-mode sides of the contract at once. docs/SpotApi.md get_system_time.
+    FUTURES_DUAL_LEVERAGE = "/futures/{settle}/dual_comp/positions/{contract}/leverage"
+    FUTURES_DUAL_CROSS_MODE = "/futures/{settle}/dual_comp/positions/cross_mode"
+    SPOT_TIME = "/spot/time"
 
 
 # ---- error labels and their kinds ---------------------------------------------------------
@@ -161,6 +169,10 @@ class Label:
     POSITION_HOLDING = "POSITION_HOLDING"
     REDUCE_EXCEEDED = "REDUCE_EXCEEDED"  # "Reduce order would exceed position in dual-mode"
     SERVER_ERROR = "SERVER_ERROR"
+    # --- margin slice --- (ccxt gate.py ``exceptions['exact']``; Gate "label list")
+    LEVERAGE_TOO_HIGH = "LEVERAGE_TOO_HIGH"
+    LEVERAGE_TOO_LOW = "LEVERAGE_TOO_LOW"
+    LIQUIDATE_IMMEDIATELY = "LIQUIDATE_IMMEDIATELY"  # "Operation may cause liquidation"
 
 
 # The post-only rejection label of each market (the "label list": spot and futures sections).
@@ -241,6 +253,8 @@ _KIND_OF_LABEL: dict[str, ErrorKind] = {
             "AMOUNT_TOO_LITTLE",
             "AMOUNT_TOO_MUCH",
             "TOO_MANY_ORDERS",
+            Label.LEVERAGE_TOO_HIGH,  # margin slice
+            Label.LEVERAGE_TOO_LOW,
         ),
         ErrorKind.INVALID,
     ),
@@ -332,3 +346,28 @@ def redirect_ccxt(
         api["spot"] = ws_spot
     if ws_futures:
         api["swap"]["usdt"] = ws_futures
+
+
+# ---- leverage, margin mode and liquidation (margin slice) ---------------------------------
+# Gate API v4 ``GET /futures/usdt/contracts/BTC_USDT``: leverage_min "1", leverage_max "200",
+# maintenance_rate "0.003" (at the base risk limit), cross_leverage_default "10" (snapshot in
+# sim/gate_markets.json). Position (gateapi-python docs/Position.md): ``leverage`` "0 means
+# cross margin; positive number means isolated margin"; ``cross_leverage_limit`` "valid only
+# when leverage is 0"; ``liq_price``, ``maintenance_rate``, ``margin``, ``mode``
+# (single / dual_long / dual_short).
+LEVERAGE_MIN = 1.0
+LEVERAGE_MAX = 200.0
+MAINTENANCE_RATE = 0.003
+CROSS_LEVERAGE_DEFAULT = 10.0
+
+
+class MarginMode(StrEnum):
+    """Gate's two margin modes, spelt as ``dual_comp/positions/cross_mode`` takes them."""
+
+    ISOLATED = "ISOLATED"
+    CROSS = "CROSS"
+
+
+# Gate FuturesOrder ``text``: "liquidation: from liquidation"; ``finish_as`` "liquidated:
+# cancelled because of liquidation" (gateapi-python docs/FuturesOrder.md).
+LIQUIDATION_TEXT = "liquidation"

@@ -12,13 +12,16 @@ from .exchange_gate import (
     Balances,
     BookTop,
     DualPositions,
+    ExchangeError,
     ExchangeGate,
+    MarginSide,
     Market,
     OrderRequest,
     OrderState,
     OrderStatus,
 )
-from .gate_constants import Label
+from .gate_ccxt_margin import margin_side
+from .gate_constants import Label, MarginMode
 
 
 class PaperExchange(ExchangeGate):
@@ -104,6 +107,28 @@ class PaperExchange(ExchangeGate):
 
     async def fetch_open_orders(self, market: Market) -> list[OrderState]:
         return [_state(o, o.text or "") for o in self.m.open_orders(str(market))]
+
+    # --- margin slice ---
+
+    async def get_margin_sides(self) -> tuple[MarginSide, ...]:
+        from ..sim.gate_render import positions
+
+        return tuple(margin_side(row) for row in positions(self.m))
+
+    async def set_margin(self, leverage: float, mode: str) -> tuple[MarginSide, ...]:
+        from ..sim.margin_modes import control
+
+        try:
+            if MarginMode(str(mode).upper()) is MarginMode.CROSS:
+                control(self.m).set_leverage(0, leverage)
+            else:
+                control(self.m).set_leverage(leverage)
+        except SimError as exc:
+            raise ExchangeError(exc.message, exc.label) from None
+        return await self.get_margin_sides()
+
+    async def in_dual_mode(self) -> bool:
+        return bool(self.m.dual_mode)
 
 
 def _total(v) -> float:

@@ -98,6 +98,7 @@ class Agent:
         last_bar = store.get_meta("last_bar_ms")
         self._last_decision_ms: int | None = int(last_bar) if last_bar is not None else None
         self._day_nav: dict[int, float] = {}  # UTC day -> NAV at its last close (Sharpe 30d)
+        self.liq_watch = None  # margin slice: a LiquidationWatch (runner/liquidation_watch.py)
 
     def use_clock(self, clock: Clock) -> None:
         """The one clock of the loop and the executor (a rehearsal moves it to the feed's)."""
@@ -246,6 +247,7 @@ class Agent:
             return None
         streak, self.error_streak = self.error_streak, 0  # the failures before this read count
         self.store.set_meta(book_check.LAST_BOOK_KEY, book_check.encode(decision_ms, book))
+        liq = await self.liq_watch.check() if self.liq_watch is not None else None
         assert venue is not None
         prices = Prices(candle.close, venue.spot, venue.perp)
         now = received_ms if received_ms is not None else self.now_ms()
@@ -254,6 +256,7 @@ class Agent:
             error_streak=streak,
             watchdog_tripped=self.watchdog_tripped(),
             manual=self.store.manual_safe_mode or self.unexplained or self.venue_unknown,
+            liq_distance=liq,
         )
         plan = build_orders(
             book,

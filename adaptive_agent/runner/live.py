@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +23,16 @@ from ..clock import SystemClock
 from ..config import AppConfig
 from ..core.time_rules import DAY_MS
 from ..exchange.binance_feed import BinanceReference
+from ..exchange.exchange_gate import ExchangeError
 from ..exchange.gate_ccxt import GateCcxtExchange
 from ..policy.policy_layer import enforce, get_secret, is_replay
 from ..policy.watchdog import in_loop
 from ..state.store import StateStore
 from .agent import Agent
 from .control import LiveControl
+from .liquidation_watch import LiquidationWatch, TopUp
 from .live_signals import FileFollower, SignalBook, webhook_app
+from .preflight import EXIT_PREFLIGHT, PreflightContext, run_preflight
 from .retry import retrying
 from .services import build_monitors, daily_tasks
 
@@ -53,6 +57,14 @@ class LiveOptions:
     feed_silence_s: float | None = None  # default: one bar + safe_mode.max_ref_age_minutes
 
 
+def _refuse(lines: list[str]) -> int:
+    """Refuse to start: each reason one line on stderr (and in the log); nothing traded."""
+    for line in lines:
+        log.error("%s", line)
+        print(line, file=sys.stderr)
+    return EXIT_PREFLIGHT
+
+
 def _binance_urls(base: str | None) -> tuple[str, str]:
     if base is None:
         return "https://api.binance.com", "wss://stream.binance.com:9443/ws"
@@ -61,7 +73,12 @@ def _binance_urls(base: str | None) -> tuple[str, str]:
     return base, ws
 
 
-async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None = None) -> int:
+async def run_live(
+    cfg: AppConfig,
+    opts: LiveOptions,
+    stop: asyncio.Event | None = None,
+    top_up: TopUp | None = None,  # the wallet manager's futures top-up (classic accounts)
+) -> int:
     key, secret = get_secret("GATE_API_KEY"), get_secret("GATE_API_SECRET")
     token = None
     if opts.webhook_port is not None:
@@ -112,11 +129,18 @@ async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None
         for kind, mon in monitors:
             if kind == "telegram":
                 mon.start()
-        await retrying(gate.start, "connecting to Gate (markets, account mode)")
+        try:
+            await retrying(gate.start, "connecting to Gate (markets, account mode)")
+        except ExchangeError as exc:  # e.g. dual mode off: one line, as the pre-flight's
+            return _refuse([f"pre-flight: {exc}"])
         await gate.start_order_stream()
         res = await agent.reconcile()
         log.info("reconciled %d orders; interrupted rebalances: %s", res.checked, res.interrupted)
         await agent.check_venue_state(adopt=opts.adopt_venue_state)
+        failures = await run_preflight(PreflightContext(cfg, gate, store))
+        if failures:
+            return _refuse(failures)
+        agent.liq_watch = LiquidationWatch(gate, cfg, agent.alert, top_up)
         now = await ref.server_time()  # the feed's clock: also right when rehearsing a replay
         offset = now - int(time.time() * 1000)  # ~0 live; the replay's lag when rehearsing
         agent.use_clock(SystemClock(lambda: int(time.time() * 1000) + offset))

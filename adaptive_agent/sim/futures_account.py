@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..exchange.gate_constants import Label
+from .liquidation import margin_view
+from .margin_modes import MarginSettings
 from .markets import CONTRACT, CONTRACT_BTC
 from .orders import BookEntry, SimError, SimOrder
 
@@ -55,6 +57,7 @@ class FuturesAccount:
     ) -> None:
         self.cash = float(cash)
         self.leverage = float(leverage)
+        self.margin_settings = MarginSettings(isolated_leverage=self.leverage)  # margin slice
         self.dual_mode = dual_mode
         self.legs = {"long": Leg(), "short": Leg()}
         self._ids = ids  # shared with the market: one id sequence, as before
@@ -242,6 +245,7 @@ class FuturesAccount:
             "open_time_ms": leg.open_ms,
             "update_time_ms": leg.update_ms,
             "pending_orders": pending,
+            **margin_view(self, name, mark),  # leverage, liq_price, ... (margin slice)
         }
 
     def set_dual_mode(self, dual: bool, orders_open: bool) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..exchange.gate_constants import LIQUIDATION_TEXT
 from .markets import CONTRACT, FUTURES_CONTRACT, MAINTENANCE_RATE, PAIR, SPOT_PAIR
 from .matching import SimMarket
 from .orders import FUTURES, SPOT, BookEntry, SimFees, SimOrder, SimTrade
@@ -102,7 +103,7 @@ def futures_order(o: SimOrder, fees: SimFees, size_as_string: bool = False) -> d
         "is_close": False,
         "reduce_only": o.reduce_only,
         "is_reduce_only": o.reduce_only,
-        "is_liq": False,
+        "is_liq": o.text == LIQUIDATION_TEXT,
         "tif": o.tif,
         "left": contracts(sign * o.left, size_as_string),
         "fill_price": num(o.avg_price),
@@ -218,7 +219,7 @@ def position(view: dict[str, Any], as_string: bool = False) -> dict[str, Any]:
         "value": num(view["value"]),
         "margin": num(view["margin"]),
         "entry_price": num(view["entry_price"]),
-        "liq_price": "0",
+        "liq_price": num(view.get("liq_price", 0.0)),
         "mark_price": num(view["mark_price"]),
         "unrealised_pnl": num(view["unrealised_pnl"]),
         "realised_pnl": num(view["realised_pnl"]),
@@ -233,7 +234,7 @@ def position(view: dict[str, Any], as_string: bool = False) -> dict[str, Any]:
         "pending_orders": int(view["pending_orders"]),
         "close_order": None,
         "mode": view["mode"],
-        "cross_leverage_limit": "0",
+        "cross_leverage_limit": num(view.get("cross_leverage_limit", 0.0)),
         "update_time": int(view["update_time_ms"]) // 1000,
         "open_time": int(view["open_time_ms"]) // 1000,
     }

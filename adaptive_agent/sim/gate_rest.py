@@ -21,6 +21,7 @@ from .faults import Faults
 from .gate_rest_account import AccountRoutes
 from .gate_rest_base import Handler, RouteGroup
 from .gate_rest_futures import FuturesRoutes
+from .gate_rest_margin import MarginRoutes
 from .gate_rest_market import MarketRoutes
 from .gate_rest_spot import SpotRoutes
 from .matching import SimMarket
@@ -29,7 +30,13 @@ from .signing import same, sign_rest
 
 PREFIX = REST_PREFIX
 MAX_CLOCK_SKEW_S = 60.0  # Gate rejects a Timestamp further than this from its clock
-GROUPS: tuple[type[RouteGroup], ...] = (MarketRoutes, AccountRoutes, SpotRoutes, FuturesRoutes)
+GROUPS: tuple[type[RouteGroup], ...] = (
+    MarketRoutes,
+    AccountRoutes,
+    SpotRoutes,
+    FuturesRoutes,
+    MarginRoutes,  # margin slice
+)
 
 
 def error_response(label: str, message: str) -> web.Response:

@@ -17,6 +17,8 @@ from ..exchange.gate_constants import (
     CONTRACT,
     FUTURES_MIN_SIZE,
     FUTURES_PRICE_TICK,
+    LEVERAGE_MAX,
+    LEVERAGE_MIN,
     PAIR,
     PRICE_DEVIATE,
     QUANTO_MULTIPLIER,
@@ -26,6 +28,7 @@ from ..exchange.gate_constants import (
     SPOT_MIN_QUOTE,
     SPOT_PRICE_TICK,
 )
+from ..exchange.gate_constants import MAINTENANCE_RATE as _MAINTENANCE_RATE
 
 _RAW = json.loads(Path(__file__).with_name("gate_markets.json").read_text(encoding="utf-8"))
 
@@ -69,6 +72,9 @@ def fixture_disagreements(spot: dict[str, Any], contract: dict[str, Any]) -> lis
         ("quanto_multiplier", float(contract["quanto_multiplier"]), CONTRACT_BTC),
         ("order_size_min", int(contract["order_size_min"]), FUTURES_MIN_SIZE),
         ("order_price_deviate", float(contract["order_price_deviate"]), PRICE_DEVIATE),
+        ("leverage_min", float(contract["leverage_min"]), LEVERAGE_MIN),  # margin slice
+        ("leverage_max", float(contract["leverage_max"]), LEVERAGE_MAX),
+        ("maintenance_rate", float(contract["maintenance_rate"]), _MAINTENANCE_RATE),
     ]
     return [f"{name}: {got!r} != {want!r}" for name, got, want in pairs if got != want]
 

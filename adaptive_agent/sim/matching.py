@@ -31,6 +31,7 @@ import numpy as np
 from ..core.time_rules import BAR_MS
 from ..exchange.gate_constants import POC_LABEL
 from ..io.loaders import Candles, FundingSeries
+from . import liquidation
 from . import order_checks as checks
 from .fill_models import FILL_MODELS
 from .fill_models import fill_model as make_fill_model
@@ -104,6 +105,7 @@ class SimMarket(OrderFinishing):
         # futures wallet balance (excludes unrealised pnl); by default as much as the spot one
         cash = float(usdt if futures_usdt is None else futures_usdt)
         self._futures = FuturesAccount(cash, leverage, dual_mode, self._ids, usdt, self.now_ms)
+        self._futures.margin_settings.taker_fee = self.fees.perp_taker
         # price grid for orders: Gate's 0.1 unless replaying finer reference prices (paper)
         self._ticks = {SPOT: price_tick or SPOT_TICK, FUTURES: price_tick or FUTURES_TICK}
         self._texts = self._index.texts  # client text -> order, per market
@@ -226,6 +228,7 @@ class SimMarket(OrderFinishing):
         self.bar = j
         self._model.on_bar(self, j)
         self._settle_funding(opens, self.now_ms, float(self.candles.close[j]))
+        liquidation.on_bar(self, float(self.candles.low[j]), float(self.candles.high[j]))
         self._emit(BarEvent(j, self.now_ms))
 
     # ---- orders -------------------------------------------------------------------------
