@@ -239,6 +239,17 @@ class RateLimitedError(ExchangeError):
     Not ambiguous, unlike a timeout or a 5xx reply."""
 
 
+def is_transient(exc: ExchangeError) -> bool:
+    """A failure the same request may not meet again: a transport error (it may not have
+    arrived), a server error (HTTP 5xx, Gate SERVER_ERROR) or rate limiting (429)."""
+    from .gate_constants import ErrorKind, error_kind
+
+    return isinstance(exc, AmbiguousOrderError | RateLimitedError) or error_kind(exc.label) in (
+        ErrorKind.TRANSIENT,
+        ErrorKind.RATE_LIMITED,
+    )
+
+
 # --- margin slice ------------------------------------------------------------------------
 
 

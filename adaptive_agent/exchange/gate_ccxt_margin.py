@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.model import VenueRules
-from .exchange_gate import ExchangeError, MarginSide
+from .exchange_gate import ExchangeError, MarginSide, is_transient
 from .gate_constants import CONTRACT, SETTLE, MarginMode
 
 
@@ -124,5 +124,7 @@ class GateMarginMixin:
                 await self._call(fn, params)
                 out[scope] = ""
             except ExchangeError as exc:
+                if is_transient(exc):  # a server error says nothing of the key: ask again
+                    raise
                 out[scope] = exc.label or str(exc)
         return out

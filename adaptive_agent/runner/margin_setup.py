@@ -13,7 +13,7 @@ import math
 
 from ..config import AppConfig
 from ..core.model import VenueRules
-from ..exchange.exchange_gate import ExchangeError, ExchangeGate, MarginSide
+from ..exchange.exchange_gate import ExchangeError, ExchangeGate, MarginSide, is_transient
 
 # VenueRules field -> (config setting, Gate field it comes from)
 _RULE_SOURCES = {
@@ -62,6 +62,8 @@ async def apply_margin(gate: ExchangeGate, cfg: AppConfig) -> list[str]:
         try:
             await gate.set_margin(leverage, mode)
         except ExchangeError as exc:
+            if is_transient(exc):  # not a refusal: the pre-flight asks again
+                raise
             refused = f" (Gate refused the change: {exc.label or exc})"
     sides = await gate.get_margin_sides()
     return [line + refused for line in margin_mismatches(sides, leverage, mode)]

@@ -7,6 +7,7 @@ naming what to fix; ``run_live`` prints them and exits 2 before anything is trad
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from ..config import AppConfig
 from ..exchange.exchange_gate import ExchangeError, ExchangeGate, Market
 from ..state.store import StateStore
 from .margin_setup import apply_margin, check_rules
+from .retry import retrying
 
 EXIT_PREFLIGHT = 2
 
@@ -28,6 +30,7 @@ class PreflightContext:
     # API key scopes the run needs: spot and futures always; wallet for classic-account
     # transfers (the account-mode code may narrow this for a unified account)
     scopes: tuple[str, ...] = ("spot", "futures", "wallet")
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep  # between retries
 
 
 Check = Callable[[PreflightContext], Awaitable[list[str]]]
@@ -101,9 +104,10 @@ async def run_preflight(ctx: PreflightContext, checks: list[Check] | None = None
     """Run every check; the failure lines, each prefixed ``pre-flight:`` (empty: go)."""
     failures: list[str] = []
     for check in PREFLIGHT_CHECKS if checks is None else checks:
-        try:
-            lines = await check(ctx)
+        name = check.__name__.removeprefix("check_")
+        try:  # a transient venue failure is asked again (runner/retry.py), a lasting one fails
+            lines = await retrying(lambda c=check: c(ctx), f"pre-flight {name}", sleep=ctx.sleep)
         except ExchangeError as exc:
-            lines = [f"{check.__name__.removeprefix('check_')}: the venue failed: {exc}"]
+            lines = [f"{name}: the venue failed: {exc}"]
         failures.extend(f"pre-flight: {line}" for line in lines)
     return failures

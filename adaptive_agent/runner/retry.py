@@ -13,23 +13,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from ..exchange.exchange_gate import AmbiguousOrderError, ExchangeError
-from ..exchange.gate_constants import ErrorKind, error_kind
+from ..exchange.exchange_gate import ExchangeError, is_transient
 
 log = logging.getLogger("adaptive_agent.agent")
 T = TypeVar("T")
+__all__ = ["is_transient", "retrying"]
 
 ATTEMPTS = 6  # 1 + 2 + 4 + 8 + 16 s of waiting: about half a minute
 FIRST_DELAY_S = 1.0
 MAX_DELAY_S = 30.0
-
-
-def is_transient(exc: ExchangeError) -> bool:
-    """A failure that the same request may not meet again."""
-    return isinstance(exc, AmbiguousOrderError) or error_kind(exc.label) in (
-        ErrorKind.TRANSIENT,
-        ErrorKind.RATE_LIMITED,
-    )
 
 
 async def retrying(

@@ -50,7 +50,12 @@ def store(tmp_path):
 
 def run(venue, store, env=None, local_ms=NOW, checks=None):
     cfg = load_config(None, env=env or {})
-    ctx = PreflightContext(cfg, venue, store, local_now_ms=lambda: local_ms)
+    waits = []
+
+    async def sleep(s):
+        waits.append(s)
+
+    ctx = PreflightContext(cfg, venue, store, local_now_ms=lambda: local_ms, sleep=sleep)
     return asyncio.run(run_preflight(ctx, checks))
 
 
@@ -132,8 +137,22 @@ def test_with_set_margin_off_the_settings_are_only_checked(store):
 
 
 def test_a_failing_venue_is_a_line_too(store):
-    lines = run(Venue(market(), fail=True), store)
+    venue = Venue(market(), fail=True)
+    lines = run(venue, store)
     assert lines[0] == "pre-flight: dual_mode: the venue failed: HTTP 502"
+
+
+def test_a_passing_server_error_is_asked_again_not_a_failure(store):
+    venue = Venue(market())
+    failures = iter([True, True])  # two 502s, then the venue answers
+
+    async def flaky():
+        if next(failures, False):
+            raise ExchangeError("HTTP 502", "SERVER_ERROR")
+        return True
+
+    venue.in_dual_mode = flaky
+    assert run(venue, store) == []
 
 
 def test_checks_are_a_list_one_line_adds_one(store):
