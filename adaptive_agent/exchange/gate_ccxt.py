@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from .exchange_gate import (
+    AccountMode,
     AmbiguousOrderError,
     Balances,
     BookTop,
@@ -27,6 +28,7 @@ from .exchange_gate import (
     OrderState,
     OrderStatus,
 )
+from .gate_ccxt_wallets import GateWalletsMixin
 from .gate_constants import (
     FUTURES_BATCH_MAX,
     SETTLE,
@@ -61,7 +63,7 @@ def _f(x: Any, default: float = 0.0) -> float:
         return default
 
 
-class GateCcxtExchange(ExchangeGate):
+class GateCcxtExchange(GateWalletsMixin, ExchangeGate):
     """Spot ``BTC/USDT`` + USDT perpetual ``BTC/USDT:USDT`` in dual position mode."""
 
     def __init__(
@@ -204,6 +206,8 @@ class GateCcxtExchange(ExchangeGate):
     # --- account -----------------------------------------------------------------------------
 
     async def get_balances(self) -> Balances:
+        if self.account_mode is AccountMode.UNIFIED:  # one shared balance (gate_ccxt_wallets)
+            return await self.unified_balances()
         spot, fut = await asyncio.gather(
             self._call(self.ex.fetch_balance),
             self._call(self.ex.fetch_balance, {"type": "swap"}),

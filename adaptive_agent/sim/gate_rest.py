@@ -23,13 +23,20 @@ from .gate_rest_base import Handler, RouteGroup
 from .gate_rest_futures import FuturesRoutes
 from .gate_rest_market import MarketRoutes
 from .gate_rest_spot import SpotRoutes
+from .gate_rest_wallet import WalletRoutes
 from .matching import SimMarket
 from .orders import SimError
 from .signing import same, sign_rest
 
 PREFIX = REST_PREFIX
 MAX_CLOCK_SKEW_S = 60.0  # Gate rejects a Timestamp further than this from its clock
-GROUPS: tuple[type[RouteGroup], ...] = (MarketRoutes, AccountRoutes, SpotRoutes, FuturesRoutes)
+GROUPS: tuple[type[RouteGroup], ...] = (
+    MarketRoutes,
+    AccountRoutes,
+    SpotRoutes,
+    FuturesRoutes,
+    WalletRoutes,  # accounts and wallets (issue 8)
+)
 
 
 def error_response(label: str, message: str) -> web.Response:
