@@ -128,6 +128,18 @@ class SafeModeConfig(_Section):
     clear_minutes: float = Field(30.0, gt=0.0, le=1_440.0)
 
 
+class WalletsConfig(_Section):
+    """Classic-account wallet manager (docs/rules.md, Wallets): how much margin the futures
+    wallet keeps and when USDT moves between spot and futures."""
+
+    adverse_move: float = Field(0.25, ge=0.0, le=1.0)  # survive this move without liquidation
+    hysteresis: float = Field(0.25, ge=0.0, le=5.0)
+    min_transfer_usdt: float = Field(10.0, ge=0.0, le=1e6)
+    spot_buffer: float = Field(0.01, ge=0.0, le=0.1)  # on spot buys: fees, IOC protection
+    # the contract's maintenance_rate as loaded from Gate's markets; this is the check value
+    maintenance_rate: float = Field(0.003, gt=0.0, lt=1.0)
+
+
 class PolicyConfig(_Section):
     max_cpu_frac: float = Field(0.5, gt=0.0, le=64.0)
     max_rss_mb: float = Field(2048.0, gt=0.0, le=1_048_576.0)
@@ -195,6 +207,7 @@ class AppConfig(_Section):
     backtest: BacktestConfig = BacktestConfig()
     execution: ExecutionConfig = ExecutionConfig()
     safe_mode: SafeModeConfig = SafeModeConfig()
+    wallets: WalletsConfig = WalletsConfig()
     policy: PolicyConfig = PolicyConfig()
     alerts: AlertsConfig = AlertsConfig()
     audit: AuditConfig = AuditConfig()
@@ -237,6 +250,21 @@ class AppConfig(_Section):
             max_margin_frac=m.max_margin_frac,
             max_drawdown=m.max_drawdown,
             safe_clear_ms=round(m.clear_minutes * MINUTE_MS),
+        )
+
+    def wallet_params(self, maintenance_rate: float | None = None):
+        """The transfer rule's numbers; ``maintenance_rate`` from the loaded market if known."""
+        from .core.wallet_plan import WalletParams
+
+        w = self.wallets
+        return WalletParams(
+            leverage=self.strategy.leverage,
+            contract_btc=self.venue.perp_contract_btc,
+            maintenance_rate=maintenance_rate or w.maintenance_rate,
+            adverse_move=w.adverse_move,
+            hysteresis=w.hysteresis,
+            min_transfer=w.min_transfer_usdt,
+            spot_buffer=w.spot_buffer,
         )
 
     def exec_params(self):

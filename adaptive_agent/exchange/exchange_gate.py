@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ..core.model import REDUCE_ONLY, SIDE_OF, OrderType
+from ..core.wallet_plan import Wallet
 from ..lifecycle import OrderStatus
 
-__all__ = ["OrderStatus"]  # the lifecycle enum, as the port speaks it (see lifecycle.py)
+__all__ = ["OrderStatus", "Wallet"]  # the lifecycle enum, as the port speaks it (see lifecycle.py)
 
 
 class Market(StrEnum):
@@ -224,13 +225,6 @@ class AccountMode(StrEnum):
 
     CLASSIC = "classic"
     UNIFIED = "unified"
-
-
-class Wallet(StrEnum):
-    """The two wallets of a classic account that USDT moves between."""
-
-    SPOT = "spot"
-    FUTURES = "futures"
 
 
 class AccountModeError(ExchangeError):

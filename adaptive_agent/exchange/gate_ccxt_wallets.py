@@ -127,3 +127,10 @@ class GateWalletsMixin:
             for r in rows or []
         ]
         return sorted(moves, key=lambda m: (m.time_ms, m.book_id))
+
+    def maintenance_rate(self) -> float | None:
+        """The perpetual's ``maintenance_rate`` from the loaded markets (Gate futures contract,
+        ``Contract.md``), None before ``load_markets`` or when Gate does not say."""
+        market = (getattr(self.ex, "markets", None) or {}).get("BTC/USDT:USDT") or {}
+        rate = _f((market.get("info") or {}).get("maintenance_rate"))
+        return rate if rate > 0 else None

@@ -30,6 +30,7 @@ from .agent import Agent
 from .control import LiveControl
 from .live_signals import FileFollower, SignalBook, webhook_app
 from .services import build_monitors, daily_tasks
+from .wallets import check_balances, manager_for
 
 log = logging.getLogger("adaptive_agent.live")
 BAR_S = 300.0
@@ -112,10 +113,14 @@ async def run_live(cfg: AppConfig, opts: LiveOptions, stop: asyncio.Event | None
             if kind == "telegram":
                 mon.start()
         await gate.start()
+        mode = await gate.get_account_mode()  # classic or unified; anything else refused
+        agent.wallets = manager_for(agent, mode, gate.maintenance_rate())
+        log.info("Gate account mode: %s", mode)
         await gate.start_order_stream()
         res = await agent.reconcile()
         log.info("reconciled %d orders; interrupted rebalances: %s", res.checked, res.interrupted)
         await agent.check_venue_state(adopt=opts.adopt_venue_state)
+        await check_balances(agent, mode)  # pre-flight: each wallet covers the targets
         now = await ref.server_time()  # the feed's clock: also right when rehearsing a replay
         offset = now - int(time.time() * 1000)  # ~0 live; the replay's lag when rehearsing
         agent.use_clock(SystemClock(lambda: int(time.time() * 1000) + offset))

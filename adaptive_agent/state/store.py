@@ -17,6 +17,7 @@ from pathlib import Path
 from ..core.model import EngineState
 from ..lifecycle import OrderStatus, RebalanceStatus
 from ..records import BarSnapshot, TradeRecord
+from .transfer_store import TransferStoreMixin
 
 SCHEMA_VERSION = 1
 
@@ -61,6 +62,18 @@ CREATE TABLE IF NOT EXISTS trades (        -- one TradeRecord per fill
     time_ms INTEGER NOT NULL, client_id TEXT NOT NULL, liquidity TEXT NOT NULL,
     record TEXT NOT NULL, PRIMARY KEY (client_id, liquidity)
 );
+CREATE TABLE IF NOT EXISTS transfers (     -- wallet transfers: recorded before they are sent
+    client_id TEXT PRIMARY KEY,             -- ours, deterministic (Gate keeps no client id)
+    created_ms INTEGER NOT NULL,
+    to_wallet TEXT NOT NULL,                -- spot | futures
+    amount REAL NOT NULL,                   -- USDT, whole cents
+    reason TEXT NOT NULL,
+    status TEXT NOT NULL,                   -- intent | unknown | done | failed
+    tx_id TEXT,
+    book_id TEXT,                           -- the futures account-book line that shows it
+    error TEXT NOT NULL DEFAULT '',
+    updated_ms INTEGER NOT NULL
+);
 """
 
 
@@ -87,7 +100,7 @@ class StateError(Exception):
     """A state database that cannot be used as asked; the message names the path."""
 
 
-class StateStore:
+class StateStore(TransferStoreMixin):  # transfers: transfer_store.py
     """A thin, synchronous repository; every method commits before it returns."""
 
     def __init__(
@@ -335,6 +348,7 @@ class StateStore:
         with self._tx() as db:
             for table in ("orders", "rebalances", "bars", "trades", "signals", "events"):
                 db.execute(f"DELETE FROM {table}")
+            db.execute("DELETE FROM transfers")  # accounts and wallets (issue 8)
             db.execute("DELETE FROM meta WHERE key NOT IN ('schema_version', 'manual_safe_mode')")
 
     def has_rebalance(self, rebalance_id: str) -> bool:
