@@ -74,14 +74,33 @@ def load_paper_inputs(
 PAPER_TICK = 0.01  # the backtest fills at reference closes, which have cent precision
 
 
-def make_market(cfg: AppConfig, candles: Candles, funding: FundingSeries | None, fill_model: str):
+def wallet_split(cfg: AppConfig) -> tuple[float, float]:
+    """nav0 across the two wallets, for tests that trade without a wallet manager: each
+    leg's need plus half the slack (spot its target weight, futures the initial margin)."""
+    t, nav0 = cfg.strategy.targets, cfg.backtest.nav0
+    margin = (t.BTC_PERP_LONG + t.BTC_PERP_SHORT) / cfg.strategy.leverage
+    slack = max(0.0, 1.0 - t.BTC_SPOT - margin)
+    spot = nav0 * (t.BTC_SPOT + slack / 2)
+    return spot, nav0 - spot
+
+
+def make_market(
+    cfg: AppConfig,
+    candles: Candles,
+    funding: FundingSeries | None,
+    fill_model: str,
+    prefund_futures: bool = False,
+):
+    """The simulated venue, funded as a new user funds Gate: all of nav0 in spot (the agent's
+    wallet manager moves what the perpetual legs need); ``prefund_futures``: ``wallet_split``."""
     from ..sim.matching import SimFees, SimMarket
 
     f, bt = cfg.fees, cfg.backtest
+    spot_usdt, futures_usdt = wallet_split(cfg) if prefund_futures else (bt.nav0, 0.0)
     return SimMarket(
         candles,
-        spot_usdt=bt.nav0,  # funded as a new user funds Gate: all in spot; the agent's
-        futures_usdt=0.0,  # wallet manager moves what the perpetual legs need (runner/wallets)
+        spot_usdt=spot_usdt,
+        futures_usdt=futures_usdt,
         price_tick=PAPER_TICK if fill_model == "backtest" else None,
         fees=SimFees(f.spot_maker, f.spot_taker, f.perp_maker, f.perp_taker),
         fill_model=fill_model,
