@@ -29,6 +29,9 @@ class WalletRoutes(RouteGroup):
             if name not in body:
                 raise SimError(Label.MISSING_REQUIRED_PARAM, f"{name} is required")
         cid = body.get("client_order_id")
+        hold = self.m.wallets.hold
+        if hold is not None and not await hold():
+            return web.Response(status=499)  # dropped unapplied: as if it never arrived
         rec = self.m.wallets.transfer(
             str(body["currency"]),
             str(body["from"]),

@@ -24,7 +24,7 @@ Gate facts modelled here (Gate API v4 / gateapi-python docs):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +64,9 @@ class WalletTransfers:
         self._account = futures_account  # its margin in use cannot leave
         self.unified = unified
         self.records: list[SimTransfer] = []
+        # crash-trial fault: a transfer request waits on this before it is applied; False
+        # drops it unapplied (the venue never saw it), True applies it (the client may be gone)
+        self.hold: Callable[[], Awaitable[bool]] | None = None
 
     def transfer(
         self,
