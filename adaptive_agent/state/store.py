@@ -302,19 +302,26 @@ class StateStore(TransferStoreMixin):  # transfers: transfer_store.py
 
     def update_order(self, client_id: str, now_ms: int, **fields: object) -> None:
         allowed = {"status", "filled", "avg_price", "fee", "exchange_id", "error"}
+        # a status outside the lifecycle fails
+        self._update_row("orders", OrderStatus, allowed, client_id, now_ms, fields)
+
+    def _update_row(
+        self, table: str, status: type, allowed: set[str], cid: str, now_ms: int, fields: dict
+    ) -> None:
+        """Update some ``allowed`` fields of one row of ``table`` (orders, transfers)."""
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"cannot update {bad}")
         if "status" in fields:
-            fields["status"] = OrderStatus(fields["status"])  # a status outside the lifecycle fails
+            fields["status"] = status(fields["status"])
         sets = ", ".join(f"{k} = :{k}" for k in fields)
         with self._tx() as db:
             cur = db.execute(
-                f"UPDATE orders SET {sets}, updated_ms = :now WHERE client_id = :cid",
-                {**fields, "now": now_ms, "cid": client_id},
+                f"UPDATE {table} SET {sets}, updated_ms = :now WHERE client_id = :cid",
+                {**fields, "now": now_ms, "cid": cid},
             )
             if cur.rowcount != 1:
-                raise KeyError(f"unknown client id {client_id}")
+                raise KeyError(f"unknown client id {cid}")
 
     def finish_rebalance(self, rebalance_id: str, status: str, now_ms: int) -> None:
         with self._tx() as db:

@@ -40,6 +40,8 @@ class TransferStoreMixin:
 
     def _tx(self) -> AbstractContextManager[sqlite3.Connection]: ...  # pragma: no cover
 
+    def _update_row(self, *args: object) -> None: ...  # pragma: no cover - StateStore's
+
     def add_transfer(
         self, client_id: str, now_ms: int, to_wallet: str, amount: float, reason: str
     ) -> None:
@@ -52,19 +54,8 @@ class TransferStoreMixin:
             )
 
     def update_transfer(self, client_id: str, now_ms: int, **fields: object) -> None:
-        bad = set(fields) - {"status", "tx_id", "book_id", "error"}
-        if bad:
-            raise ValueError(f"cannot update {bad}")
-        if "status" in fields:
-            fields["status"] = TransferStatus(fields["status"])
-        sets = ", ".join(f"{k} = :{k}" for k in fields)
-        with self._tx() as db:
-            cur = db.execute(
-                f"UPDATE transfers SET {sets}, updated_ms = :now WHERE client_id = :cid",
-                {**fields, "now": now_ms, "cid": client_id},
-            )
-            if cur.rowcount != 1:
-                raise KeyError(f"unknown transfer {client_id}")
+        allowed = {"status", "tx_id", "book_id", "error"}
+        self._update_row("transfers", TransferStatus, allowed, client_id, now_ms, fields)
 
     def transfer(self, client_id: str) -> StoredTransfer | None:
         row = self._db.execute(_TRANSFER_SELECT + " WHERE client_id = ?", (client_id,)).fetchone()
