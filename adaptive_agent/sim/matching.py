@@ -104,11 +104,9 @@ class SimMarket:
         self._ids = itertools.count(1_000_001)
         spot_cash = float(usdt if spot_usdt is None else spot_usdt)
         cash = float(usdt if futures_usdt is None else futures_usdt)  # excludes unrealised pnl
-        acct = self.futures_account
-        self._spot, self._futures = open_accounts(
-            spot_cash, cash, unified, leverage, dual_mode, self._ids, self.now_ms, acct
-        )
-        self.wallets = WalletTransfers(self._spot, self._futures, self._ids, acct, unified)
+        accounts = open_accounts(spot_cash, cash, unified, leverage, dual_mode, self._ids, self)
+        self._spot, self._futures = accounts
+        self.wallets = WalletTransfers(*accounts, self._ids, self.futures_account, unified)
         # price grid for orders: Gate's 0.1 unless replaying finer reference prices (paper)
         self._ticks = {SPOT: price_tick or SPOT_TICK, FUTURES: price_tick or FUTURES_TICK}
         self._texts = self._index.texts  # client text -> order, per market

@@ -62,17 +62,17 @@ def open_accounts(
     leverage: float,
     dual_mode: bool,
     ids: Iterator[int],
-    now_ms: int,
-    account: Callable[[], dict[str, Any]],
+    market: Any,
 ) -> tuple[SpotWallet, FuturesAccount]:
     """The spot wallet and the futures account as the user funded them; in a unified account
     one USDT balance (``spot_usdt + futures_usdt``) serves both, and spot buys see only what
-    futures margin and unrealised losses (``held`` of the futures ``account()``) leave."""
+    futures margin and unrealised losses (``held`` of the market's futures account) leave."""
+    now_ms = market.now_ms
     if not unified:
         spot = SpotWallet(spot_usdt)
         return spot, FuturesAccount(futures_usdt, leverage, dual_mode, ids, futures_usdt, now_ms)
     shared = UnifiedSpotWallet(spot_usdt + futures_usdt)
-    shared.margin_in_use = lambda: held(account())
+    shared.margin_in_use = lambda: held(market.futures_account())
     return shared, UnifiedFuturesAccount(shared, leverage, dual_mode, ids, 0.0, now_ms)
 
 
