@@ -2,11 +2,14 @@
 then a lost state (file truncated, an older copy restored, the WAL deleted after a SIGKILL) and
 a venue that refuses 30 % of the signed calls for 200 closes.
 
-    .venv/bin/python bench/crash_trials.py [--trials 100] [--seed 1] [--error-closes 200]
+    .venv/bin/python bench/crash_trials.py [--trials 100] [--transfer-trials 20] [--seed 1]
+        [--error-closes 200]
 
 Same harness and invariants as tests/test_crash_safety.py (never two orders with one client
 id, never an order the state store does not know, nothing left open or unresolved after
-reconciliation, trading resumes, SIGTERM exits 0); prints what the kills hit.
+reconciliation, trading resumes, SIGTERM exits 0); prints what the kills hit. Then kills the
+agent mid-transfer (between a transfer's record and its send, and after the send; see
+``run_transfer_trials``): no transfer doubled or lost. Then the lost states and the error rate.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from tests.support.crash_harness import (
     LOST_STATES,
     run_error_rate_trial,
     run_lost_state_trial,
+    run_transfer_trials,
     run_trials,
 )
 
@@ -34,6 +38,7 @@ from tests.support.crash_harness import (
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--trials", type=int, default=100)
+    ap.add_argument("--transfer-trials", type=int, default=20)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", help="keep the state db and agent log in this folder")
     ap.add_argument("--error-closes", type=int, default=200, help="closes at a 30 %% error rate")
@@ -56,6 +61,21 @@ def main() -> int:
         f"  orders at the venue {log.venue_orders}, known to the store {log.store_orders},"
         f" rebalances interrupted and reconciled {log.interrupted}"
     )
+    if args.transfer_trials > 0:
+        t0 = time.perf_counter()
+        path = load_candles(SPOT_5M).slice(28_800, 28_800 + 30 * args.transfer_trials + 50)
+        with tempfile.TemporaryDirectory() as tmp:
+            tl = asyncio.run(run_transfer_trials(path, Path(tmp), args.transfer_trials, args.seed))
+        print(
+            f"{args.transfer_trials} SIGKILL trials mid-transfer in"
+            f" {time.perf_counter() - t0:.0f} s ({tl.bars} closes): no transfer doubled or lost"
+        )
+        print(
+            f"  killed between record and send {tl.killed_before_send}, after the send"
+            f" {tl.killed_after_send}; transfers at the venue {tl.transfers_at_venue} = done in"
+            f" the store; failed (never arrived) {tl.failed_in_store};"
+            f" recorded {tl.transfers_in_store}"
+        )
     for how in LOST_STATES:
         with tempfile.TemporaryDirectory() as tmp:
             lost = asyncio.run(run_lost_state_trial(candles, Path(tmp), how))

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ..core.model import REDUCE_ONLY, SIDE_OF, OrderType, VenueRules
+from ..core.wallet_plan import Wallet
 from ..lifecycle import FINISHED, OrderStatus
 
-__all__ = ["OrderStatus"]  # the lifecycle enum, as the port speaks it (see lifecycle.py)
+__all__ = ["OrderStatus", "Wallet"]  # the lifecycle enum, as the port speaks it (see lifecycle.py)
 
 
 class Market(StrEnum):
@@ -229,6 +230,25 @@ class ExchangeGate(ABC):
         """API key scope -> "" when the key can use it, else the venue's refusal label."""
         return {}
 
+    # --- accounts and wallets (issue 8): defaults for a venue without transfers ---
+
+    async def get_account_mode(self) -> AccountMode:
+        return AccountMode.CLASSIC
+
+    async def transfer(self, to: Wallet, amount_usdt: float, client_id: str) -> str:
+        """Move USDT to ``to`` from the other wallet; returns the venue's ``tx_id``.
+
+        Raises ``ExchangeError`` for a refusal, ``AmbiguousOrderError`` when the outcome is
+        unknown (look it up with ``transfer_moves``, never resend blindly)."""
+        raise ExchangeError("this venue does not transfer between wallets", "NOT_SUPPORTED")
+
+    async def transfer_moves(self, since_ms: int) -> list[WalletMove]:
+        """The futures wallet's transfer lines (account book ``dnw``) since ``since_ms``."""
+        return []
+
+    async def get_unified_account(self) -> UnifiedAccount:
+        raise ExchangeError("not a unified account", "NOT_SUPPORTED")
+
 
 # --- lifecycle slice ---------------------------------------------------------------------------
 
@@ -278,3 +298,36 @@ class MarginSide:
     @property
     def effective_leverage(self) -> float:
         return self.cross_leverage_limit if self.leverage == 0 else self.leverage
+
+
+# --- accounts and wallets (issue 8) ---------------------------------------------------------
+
+
+class AccountMode(StrEnum):
+    """Classic: separate spot and futures wallets. Unified: one shared USDT balance."""
+
+    CLASSIC = "classic"
+    UNIFIED = "unified"
+
+
+class AccountModeError(ExchangeError):
+    """The account is of a kind the agent does not trade (e.g. portfolio margin)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WalletMove:
+    """One ``dnw`` line of the futures account book: USDT in (+) or out (-) of futures."""
+
+    book_id: str
+    time_ms: int
+    change: float
+
+
+@dataclass(frozen=True, slots=True)
+class UnifiedAccount:
+    """A unified account's USDT figures (``GET /unified/accounts``)."""
+
+    equity: float  # balance + unrealised PnL
+    available: float  # free for new orders or withdrawal
+    initial_margin: float
+    maintenance_margin: float

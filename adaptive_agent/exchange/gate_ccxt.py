@@ -17,6 +17,7 @@ import logging
 from typing import Any
 
 from .exchange_gate import (
+    AccountMode,
     AmbiguousOrderError,
     Balances,
     BookTop,
@@ -27,9 +28,11 @@ from .exchange_gate import (
     OrderRequest,
     OrderState,
     RateLimitedError,
+    is_transient,
 )
 from .gate_ccxt_margin import GateMarginMixin
 from .gate_ccxt_orders import GateOrdersMixin
+from .gate_ccxt_wallets import GateWalletsMixin
 from .gate_constants import (
     FUTURES_BATCH_MAX,
     SETTLE,
@@ -55,7 +58,25 @@ def _f(x: Any, default: float = 0.0) -> float:
         return default
 
 
-class GateCcxtExchange(GateOrdersMixin, GateMarginMixin, ExchangeGate):
+def _name(fn) -> str:
+    return getattr(fn, "__name__", "") or type(fn).__name__
+
+
+def _is_read(fn) -> bool:
+    """ccxt's unified reads (``fetch_*``, ``load_*``) and implicit GET endpoints
+    (``privateSpotGetAccounts``: ccxt makes those from an ``Entry`` that holds the HTTP method;
+    tests/unit/exchange/test_gate_ccxt.py pins this on the pinned ccxt). Unknown: not a read."""
+    name = _name(fn)
+    if name.startswith(("fetch", "load")):
+        return True
+    for cell in getattr(getattr(fn, "__func__", fn), "__closure__", None) or ():
+        method = getattr(cell.cell_contents, "method", None)
+        if isinstance(method, str):
+            return method.upper() == "GET"
+    return False
+
+
+class GateCcxtExchange(GateOrdersMixin, GateMarginMixin, GateWalletsMixin, ExchangeGate):
     """Spot ``BTC/USDT`` + USDT perpetual ``BTC/USDT:USDT`` in dual position mode."""
 
     def __init__(
@@ -167,8 +188,25 @@ class GateCcxtExchange(GateOrdersMixin, GateMarginMixin, ExchangeGate):
 
     # --- errors ------------------------------------------------------------------------------
 
+    #: A read (GET) that meets a transient failure is asked again after these pauses: reads
+    #: change nothing at the venue, so repeating one is always safe. Writes are never retried
+    #: here (an order or a transfer is looked up, never re-sent blindly).
+    read_retry_delays_s: tuple[float, ...] = (0.2, 0.5, 1.0)
+
     async def _call(self, fn, *args, **kwargs):
         """ccxt errors -> ours. A transport failure may hide a request that did arrive."""
+        delays = self.read_retry_delays_s if _is_read(fn) else ()
+        for delay in (*delays, None):
+            try:
+                return await self._call_once(fn, *args, **kwargs)
+            except ExchangeError as exc:
+                if delay is None or not is_transient(exc):
+                    raise
+                log.debug("%s: %s; asked again in %.1f s", _name(fn), exc, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _call_once(self, fn, *args, **kwargs):
         try:
             return await fn(*args, **kwargs)
         except (self._ccxt.RateLimitExceeded, self._ccxt.DDoSProtection) as exc:  # lifecycle
@@ -202,6 +240,8 @@ class GateCcxtExchange(GateOrdersMixin, GateMarginMixin, ExchangeGate):
     # --- account -----------------------------------------------------------------------------
 
     async def get_balances(self) -> Balances:
+        if self.account_mode is AccountMode.UNIFIED:  # one shared balance (gate_ccxt_wallets)
+            return await self.unified_balances()
         spot, fut = await asyncio.gather(
             self._call(self.ex.fetch_balance),
             self._call(self.ex.fetch_balance, {"type": "swap"}),

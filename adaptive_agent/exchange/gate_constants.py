@@ -371,3 +371,32 @@ class MarginMode(StrEnum):
 # Gate FuturesOrder ``text``: "liquidation: from liquidation"; ``finish_as`` "liquidated:
 # cancelled because of liquidation" (gateapi-python docs/FuturesOrder.md).
 LIQUIDATION_TEXT = "liquidation"
+
+
+# --- accounts and wallets (issue 8) ---------------------------------------------------------
+
+
+class WalletPath:
+    """REST paths for account mode and wallet transfers (gateapi-python docs: ``AccountApi.md``
+    get_account_detail, ``UnifiedApi.md`` get_unified_mode / list_unified_accounts,
+    ``WalletApi.md`` transfer / get_transfer_order_status)."""
+
+    UNIFIED_MODE = "/unified/unified_mode"
+    UNIFIED_ACCOUNTS = "/unified/accounts"
+    WALLET_TRANSFERS = "/wallet/transfers"
+    WALLET_ORDER_STATUS = "/wallet/order_status"
+
+
+#: ``GET /account/detail`` ``key.mode`` (``AccountDetailKey.md``): "1 - Classic mode,
+#: 2 - Legacy unified mode".
+KEY_MODE_CLASSIC, KEY_MODE_LEGACY_UNIFIED = 1, 2
+#: ``GET /unified/unified_mode`` ``mode`` (``UnifiedModeSet.md``): classic, multi_currency,
+#: portfolio, single_currency.
+UNIFIED_MODE_CLASSIC = "classic"
+UNIFIED_MODES_USDT_MARGIN = frozenset({"single_currency", "multi_currency"})
+UNIFIED_MODE_PORTFOLIO = "portfolio"
+#: ``Transfer.md`` ``amount``: "supports up to 8 decimal places, must be greater than 0".
+TRANSFER_DECIMALS = 8
+#: ``FuturesAccountBook.md`` ``type``: "dnw: Deposit and withdrawal" (transfers in and out of
+#: the futures wallet are booked under it).
+BOOK_TYPE_TRANSFER = "dnw"

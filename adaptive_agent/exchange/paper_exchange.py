@@ -8,7 +8,9 @@ the same ``Agent`` and ``execute()`` as live trading.
 from __future__ import annotations
 
 from ..sim.matching import SimError
+from ..sim.unified import unified_account
 from .exchange_gate import (
+    AccountMode,
     Balances,
     BookTop,
     DualPositions,
@@ -19,9 +21,12 @@ from .exchange_gate import (
     OrderRequest,
     OrderState,
     OrderStatus,
+    UnifiedAccount,
+    Wallet,
+    WalletMove,
 )
 from .gate_ccxt_margin import margin_side
-from .gate_constants import Label, MarginMode
+from .gate_constants import BOOK_TYPE_TRANSFER, SETTLE, TRANSFER_DECIMALS, Label, MarginMode
 
 
 class PaperExchange(ExchangeGate):
@@ -40,6 +45,8 @@ class PaperExchange(ExchangeGate):
     async def get_balances(self) -> Balances:
         spot = self.m.spot_balances()
         fut = self.m.futures_account()
+        if self.m.wallets.unified:  # one shared USDT balance: counted once, on the spot side
+            return Balances(_total(spot["USDT"]), _total(spot["BTC"]), 0.0, fut["available"])
         return Balances(
             spot_usdt=_total(spot["USDT"]),
             spot_btc=_total(spot["BTC"]),
@@ -129,6 +136,39 @@ class PaperExchange(ExchangeGate):
 
     async def in_dual_mode(self) -> bool:
         return bool(self.m.dual_mode)
+
+    # --- accounts and wallets (issue 8) ---
+
+    async def get_account_mode(self) -> AccountMode:
+        return AccountMode.UNIFIED if self.m.wallets.unified else AccountMode.CLASSIC
+
+    async def transfer(self, to: Wallet, amount_usdt: float, client_id: str) -> str:
+        src = Wallet.SPOT if to is Wallet.FUTURES else Wallet.FUTURES
+        amount = round(float(amount_usdt), TRANSFER_DECIMALS)
+        try:
+            rec = self.m.wallets.transfer("USDT", str(src), str(to), amount, SETTLE, self.m.now_ms)
+        except SimError as exc:
+            raise ExchangeError(exc.message, exc.label) from None
+        return rec.tx_id
+
+    async def transfer_moves(self, since_ms: int) -> list[WalletMove]:
+        return [
+            WalletMove(e.id, e.time_ms, e.change)
+            for e in self.m.account_book(BOOK_TYPE_TRANSFER)
+            if e.time_ms >= since_ms
+        ]
+
+    async def get_unified_account(self) -> UnifiedAccount:
+        if not self.m.wallets.unified:
+            raise ExchangeError("not a unified account", "NOT_SUPPORTED")
+        u = unified_account(self.m)
+        usdt = u["balances"]["USDT"]
+        return UnifiedAccount(
+            float(usdt["equity"]),
+            float(usdt["available"]),
+            float(u["total_initial_margin"]),
+            float(u["total_maintenance_margin"]),
+        )
 
 
 def _total(v) -> float:

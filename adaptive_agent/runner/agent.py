@@ -46,6 +46,7 @@ from .candle_history import CandleHistory
 from .exec_outcome import report_outcome
 from .reconcile import ReconcileResult, cancel_all_open_orders, reconcile_with_venue
 from .retry import retrying
+from .wallets import WalletManager
 
 log = logging.getLogger("adaptive_agent.agent")
 
@@ -99,6 +100,7 @@ class Agent:
         self._last_decision_ms: int | None = int(last_bar) if last_bar is not None else None
         self._day_nav: dict[int, float] = {}  # UTC day -> NAV at its last close (Sharpe 30d)
         self.liq_watch = None  # margin slice: a LiquidationWatch (runner/liquidation_watch.py)
+        self.wallets: WalletManager | None = None  # classic account: spot<->futures transfers
 
     def use_clock(self, clock: Clock) -> None:
         """The one clock of the loop and the executor (a rehearsal moves it to the feed's)."""
@@ -133,6 +135,8 @@ class Agent:
                 res = await reconcile_with_venue(
                     self.gate, self.store, self.now_ms(), self._lookups
                 )
+                if self.wallets is not None:  # transfers recorded but never answered
+                    await self.wallets.reconcile()
             except ExchangeError as exc:
                 log.warning("reconcile: try %d of %d failed: %s", attempt, attempts, exc)
                 if attempt == attempts:
@@ -308,9 +312,13 @@ class Agent:
                 )
             elif plan.orders:
                 try:
+                    if self.wallets is not None:  # fund each wallet for its orders first
+                        await self.wallets.before(plan, book, prices)
                     report = await execute(
                         plan, self.gate, self.store, self.exec_params, self.clock
                     )
+                    if self.wallets is not None:  # then the futures surplus back to spot
+                        await self.wallets.after(plan.time_ms)
                 except ExchangeError as exc:
                     self.error_streak += 1
                     log.error("execution failed: %s", exc)

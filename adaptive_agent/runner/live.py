@@ -23,7 +23,7 @@ from ..clock import SystemClock
 from ..config import AppConfig
 from ..core.time_rules import DAY_MS
 from ..exchange.binance_feed import BinanceReference
-from ..exchange.exchange_gate import ExchangeError
+from ..exchange.exchange_gate import AccountMode, ExchangeError
 from ..exchange.gate_ccxt import GateCcxtExchange
 from ..policy.policy_layer import enforce, get_secret, is_replay
 from ..policy.watchdog import in_loop
@@ -32,9 +32,10 @@ from .agent import Agent
 from .control import LiveControl
 from .liquidation_watch import LiquidationWatch, TopUp
 from .live_signals import FileFollower, SignalBook, webhook_app
-from .preflight import EXIT_PREFLIGHT, PreflightContext, run_preflight
+from .preflight import EXIT_PREFLIGHT, PREFLIGHT_CHECKS, PreflightContext, run_preflight
 from .retry import retrying
 from .services import build_monitors, daily_tasks
+from .wallets import balance_lines, manager_for
 
 log = logging.getLogger("adaptive_agent.live")
 BAR_S = 300.0
@@ -131,15 +132,30 @@ async def run_live(
                 mon.start()
         try:
             await retrying(gate.start, "connecting to Gate (markets, account mode)")
+            # classic or unified; anything else is refused (AccountModeError)
+            mode = await retrying(gate.get_account_mode, "reading the account mode")
         except ExchangeError as exc:  # e.g. dual mode off: one line, as the pre-flight's
             return _refuse([f"pre-flight: {exc}"])
+        agent.wallets = manager_for(agent, mode, gate.maintenance_rate())
+        log.info("Gate account mode: %s", mode)
         await gate.start_order_stream()
         res = await agent.reconcile()
         log.info("reconciled %d orders; interrupted rebalances: %s", res.checked, res.interrupted)
         await agent.check_venue_state(adopt=opts.adopt_venue_state)
-        failures = await run_preflight(PreflightContext(cfg, gate, store))
+
+        async def check_balances(ctx: PreflightContext) -> list[str]:
+            return await balance_lines(agent, mode)  # each wallet covers the targets
+
+        scopes = (
+            ("spot", "futures") if mode is AccountMode.UNIFIED else ("spot", "futures", "wallet")
+        )
+        failures = await run_preflight(
+            PreflightContext(cfg, gate, store, scopes=scopes), [*PREFLIGHT_CHECKS, check_balances]
+        )
         if failures:
             return _refuse(failures)
+        if top_up is None and agent.wallets is not None:
+            top_up = agent.wallets.top_up  # classic: the liquidation watch tops futures up first
         agent.liq_watch = LiquidationWatch(gate, cfg, agent.alert, top_up)
         now = await ref.server_time()  # the feed's clock: also right when rehearsing a replay
         offset = now - int(time.time() * 1000)  # ~0 live; the replay's lag when rehearsing

@@ -18,12 +18,14 @@ from ..clock import VirtualClock
 from ..config import AppConfig
 from ..core.model import Candle, Signal
 from ..core.signals import SignalSeries
+from ..exchange.exchange_gate import AccountMode
 from ..exchange.paper_exchange import PaperExchange
 from ..io.loaders import Candles, FundingSeries
 from ..state.store import StateStore
 from .agent import Agent, SignalSource
 from .control import LiveControl
 from .services import build_monitors, daily_tasks
+from .wallets import manager_for
 
 
 class FixedSignals(SignalSource):
@@ -73,11 +75,8 @@ PAPER_TICK = 0.01  # the backtest fills at reference closes, which have cent pre
 
 
 def wallet_split(cfg: AppConfig) -> tuple[float, float]:
-    """nav0 across the two wallets: each leg's need plus half the slack.
-
-    Spot needs its target weight; futures needs the initial margin of both sides; what is left
-    is shared so that either side can absorb drift.
-    """
+    """nav0 across the two wallets, for tests that trade without a wallet manager: each
+    leg's need plus half the slack (spot its target weight, futures the initial margin)."""
     t, nav0 = cfg.strategy.targets, cfg.backtest.nav0
     margin = (t.BTC_PERP_LONG + t.BTC_PERP_SHORT) / cfg.strategy.leverage
     slack = max(0.0, 1.0 - t.BTC_SPOT - margin)
@@ -85,14 +84,22 @@ def wallet_split(cfg: AppConfig) -> tuple[float, float]:
     return spot, nav0 - spot
 
 
-def make_market(cfg: AppConfig, candles: Candles, funding: FundingSeries | None, fill_model: str):
+def make_market(
+    cfg: AppConfig,
+    candles: Candles,
+    funding: FundingSeries | None,
+    fill_model: str,
+    prefund_futures: bool = False,
+):
+    """The simulated venue, funded as a new user funds Gate: all of nav0 in spot (the agent's
+    wallet manager moves what the perpetual legs need); ``prefund_futures``: ``wallet_split``."""
     from ..sim.matching import SimFees, SimMarket
 
     f, bt = cfg.fees, cfg.backtest
-    spot_usdt, futures_usdt = wallet_split(cfg)
+    spot_usdt, futures_usdt = wallet_split(cfg) if prefund_futures else (bt.nav0, 0.0)
     return SimMarket(
         candles,
-        usdt=spot_usdt,
+        spot_usdt=spot_usdt,
         futures_usdt=futures_usdt,
         price_tick=PAPER_TICK if fill_model == "backtest" else None,
         fees=SimFees(f.spot_maker, f.spot_taker, f.perp_maker, f.perp_taker),
@@ -117,6 +124,8 @@ def paper_agent(cfg: AppConfig, market, store: StateStore, signals: SignalSeries
         FixedSignals(signals, cfg.core_params().signal_ttl_ms),
         clock=VirtualClock(lambda: int(market.now_ms)),
     )
+    mode = AccountMode.UNIFIED if market.wallets.unified else AccountMode.CLASSIC
+    agent.wallets = manager_for(agent, mode)  # separate wallets: transfers as live
     if market.fill_model == "backtest":
         venue = replace(agent.exec_params.venue, spot_tick=PAPER_TICK, perp_tick=PAPER_TICK)
         agent.exec_params = replace(agent.exec_params, venue=venue, exact_remainder=True)

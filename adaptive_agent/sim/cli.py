@@ -61,7 +61,9 @@ def _market(args: argparse.Namespace) -> SimMarket:
     funding = load_funding(args.funding) if args.funding else None
     return SimMarket(
         candles,
-        usdt=args.usdt,
+        spot_usdt=args.spot_usdt,
+        futures_usdt=args.futures_usdt,
+        unified=args.unified,
         fill_model=args.fill_model,
         funding=funding,
         # the top-level parser (adaptive_agent/cli.py) may not define the option yet

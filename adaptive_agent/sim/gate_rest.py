@@ -24,6 +24,7 @@ from .gate_rest_futures import FuturesRoutes
 from .gate_rest_margin import MarginRoutes
 from .gate_rest_market import MarketRoutes
 from .gate_rest_spot import SpotRoutes
+from .gate_rest_wallet import WalletRoutes
 from .matching import SimMarket
 from .orders import SimError
 from .signing import same, sign_rest
@@ -36,6 +37,7 @@ GROUPS: tuple[type[RouteGroup], ...] = (
     SpotRoutes,
     FuturesRoutes,
     MarginRoutes,  # margin slice
+    WalletRoutes,  # accounts and wallets (issue 8)
 )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..exchange.gate_constants import Label, Path
+from ..exchange.gate_constants import KEY_MODE_LEGACY_UNIFIED, Label, Path
 from . import gate_render as render
 from .gate_rest_base import (
     Route,
@@ -42,7 +42,8 @@ class AccountRoutes(RouteGroup):
                 "user_id": render.USER_ID,
                 "ip_whitelist": [],
                 "currency_pairs": [],
-                "key": {"mode": 1},  # classic account, not unified
+                # AccountDetailKey.md: 1 classic, 2 (legacy) unified
+                "key": {"mode": KEY_MODE_LEGACY_UNIFIED if self.m.wallets.unified else 1},
                 "tier": 0,
                 "tier_expire_time": "0001-01-01T00:00:00Z",
                 "copy_trading_role": 0,

@@ -40,7 +40,9 @@ class SpotRoutes(RouteGroup):
         if not isinstance(body, dict):
             raise SimError(Label.INVALID_REQUEST_BODY, "an order must be a JSON object")
         check_pair(body)
-        if body.get("account", "spot") != "spot":
+        # a unified account's orders may say account=unified (Order.md ``account``)
+        allowed = ("spot", "unified") if self.m.wallets.unified else ("spot",)
+        if body.get("account", "spot") not in allowed:
             raise SimError(Label.INVALID_PARAM_VALUE, "only the spot account is simulated")
         for name in ("side", "amount"):
             if name not in body:

@@ -1,15 +1,15 @@
 """``SimMarket``: a deterministic in-memory Gate exchange replaying a 5-minute candle path.
 
 It holds a spot account (USDT, BTC; ``spot_wallet``) and a USDT-futures account trading one
-perpetual (BTC_USDT, 0.0001 BTC per contract; ``futures_account``), funded with ``usdt`` at the
-start (the futures one with ``futures_usdt`` when given). There is no I/O and no wall clock:
+perpetual (BTC_USDT, 0.0001 BTC per contract; ``futures_account``), funded with ``spot_usdt``
+and ``futures_usdt`` (default ``usdt`` each; ``unified``: one shared balance). No I/O, no clock:
 the time is the close of the last completed bar, and only ``advance()`` moves it. The
 REST/websocket server and the in-process paper mode drive the same object.
 
 The parts: ``fill_models`` (how orders fill: "realistic" or "backtest"), ``order_checks``
 (what Gate refuses), ``order_index`` (orders, fills, client-text lookups), ``funding`` (when
-funding settles). The spot and futures wallets are separate, as on Gate; there are no
-transfers between them.
+funding settles). The spot and futures wallets are separate, as on Gate; USDT moves between
+them only by ``POST /wallet/transfers``.
 
 Funding settles at every funding instant that ``advance()`` passes, at the UTC hours
 ``funding_hours_utc`` (default 00/08/16, as on Gate; the backtester's
@@ -36,7 +36,7 @@ from . import order_checks as checks
 from .fill_models import FILL_MODELS
 from .fill_models import fill_model as make_fill_model
 from .funding import DEFAULT_HOURS_UTC, FundingSchedule
-from .futures_account import FuturesAccount, closed_leg
+from .futures_account import closed_leg
 from .markets import FUTURES_TICK, SPOT_TICK
 from .order_finish import OrderFinishing
 from .order_index import TEXT_LOOKUPS, OrderIndex
@@ -55,7 +55,8 @@ from .orders import (
     SimTrade,
     TradeEvent,
 )
-from .spot_wallet import SpotWallet
+from .unified import open_accounts
+from .wallet_transfers import WalletTransfers
 
 __all__ = ["FILL_MODELS", "TEXT_LOOKUPS", "SimError", "SimFees", "SimMarket"]
 
@@ -82,6 +83,8 @@ class SimMarket(OrderFinishing):
         text_lookup: str = "gate",
         futures_usdt: float | None = None,
         price_tick: float | None = None,
+        spot_usdt: float | None = None,
+        unified: bool = False,
     ) -> None:
         if len(candles) == 0:
             raise ValueError("SimMarket needs at least one candle")
@@ -100,11 +103,12 @@ class SimMarket(OrderFinishing):
         self._funding = FundingSchedule(
             self.now_ms, funding_hours_utc, funding, funding_rate_default
         )
-        self._spot = SpotWallet(usdt)
         self._ids = itertools.count(1_000_001)
-        # futures wallet balance (excludes unrealised pnl); by default as much as the spot one
-        cash = float(usdt if futures_usdt is None else futures_usdt)
-        self._futures = FuturesAccount(cash, leverage, dual_mode, self._ids, usdt, self.now_ms)
+        spot_cash = float(usdt if spot_usdt is None else spot_usdt)
+        cash = float(usdt if futures_usdt is None else futures_usdt)  # excludes unrealised pnl
+        accounts = open_accounts(spot_cash, cash, unified, leverage, dual_mode, self._ids, self)
+        self._spot, self._futures = accounts
+        self.wallets = WalletTransfers(*accounts, self._ids, self.futures_account, unified)
         self._futures.margin_settings.taker_fee = self.fees.perp_taker
         # price grid for orders: Gate's 0.1 unless replaying finer reference prices (paper)
         self._ticks = {SPOT: price_tick or SPOT_TICK, FUTURES: price_tick or FUTURES_TICK}

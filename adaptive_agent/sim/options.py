@@ -13,7 +13,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port", type=port_number, default=8080, help="port on 127.0.0.1 (0: any free one)"
     )
-    parser.add_argument("--usdt", type=float, default=100_000.0, help="USDT in each account")
+    # funded as a new user funds a classic account: all USDT in spot, the futures wallet empty
+    parser.add_argument(
+        "--spot-usdt", type=usdt_amount, default=100_000.0, help="USDT in the spot wallet"
+    )
+    parser.add_argument(
+        "--futures-usdt", type=usdt_amount, default=0.0, help="USDT in the futures wallet"
+    )
+    parser.add_argument(
+        "--unified",
+        action="store_true",
+        help="a unified account: one USDT balance (spot + futures amounts) for both",
+    )
     parser.add_argument("--funding", help="funding CSV (default: constant rate 0.0001)")
     parser.add_argument(
         "--funding-hours",
@@ -36,6 +47,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         help="fraction of private calls answered with a server error",
     )
+
+
+def usdt_amount(text: str) -> float:
+    """A finite USDT amount >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value < 1e12:
+        raise argparse.ArgumentTypeError(f"{text} is outside 0..1e12 USDT")
+    return value
 
 
 def port_number(text: str) -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..core.model import EngineState
 from ..lifecycle import OrderStatus, RebalanceStatus
 from ..records import BarSnapshot, TradeRecord
+from .transfer_store import TransferStoreMixin
 
 SCHEMA_VERSION = 1
 
@@ -61,6 +62,18 @@ CREATE TABLE IF NOT EXISTS trades (        -- one TradeRecord per fill
     time_ms INTEGER NOT NULL, client_id TEXT NOT NULL, liquidity TEXT NOT NULL,
     record TEXT NOT NULL, PRIMARY KEY (client_id, liquidity)
 );
+CREATE TABLE IF NOT EXISTS transfers (     -- wallet transfers: recorded before they are sent
+    client_id TEXT PRIMARY KEY,             -- ours, deterministic (Gate keeps no client id)
+    created_ms INTEGER NOT NULL,
+    to_wallet TEXT NOT NULL,                -- spot | futures
+    amount REAL NOT NULL,                   -- USDT, whole cents
+    reason TEXT NOT NULL,
+    status TEXT NOT NULL,                   -- intent | unknown | done | failed
+    tx_id TEXT,
+    book_id TEXT,                           -- the futures account-book line that shows it
+    error TEXT NOT NULL DEFAULT '',
+    updated_ms INTEGER NOT NULL
+);
 """
 
 
@@ -87,7 +100,7 @@ class StateError(Exception):
     """A state database that cannot be used as asked; the message names the path."""
 
 
-class StateStore:
+class StateStore(TransferStoreMixin):  # transfers: transfer_store.py
     """A thin, synchronous repository; every method commits before it returns."""
 
     def __init__(
@@ -289,19 +302,26 @@ class StateStore:
 
     def update_order(self, client_id: str, now_ms: int, **fields: object) -> None:
         allowed = {"status", "filled", "avg_price", "fee", "exchange_id", "error"}
+        # a status outside the lifecycle fails
+        self._update_row("orders", OrderStatus, allowed, client_id, now_ms, fields)
+
+    def _update_row(
+        self, table: str, status: type, allowed: set[str], cid: str, now_ms: int, fields: dict
+    ) -> None:
+        """Update some ``allowed`` fields of one row of ``table`` (orders, transfers)."""
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"cannot update {bad}")
         if "status" in fields:
-            fields["status"] = OrderStatus(fields["status"])  # a status outside the lifecycle fails
+            fields["status"] = status(fields["status"])
         sets = ", ".join(f"{k} = :{k}" for k in fields)
         with self._tx() as db:
             cur = db.execute(
-                f"UPDATE orders SET {sets}, updated_ms = :now WHERE client_id = :cid",
-                {**fields, "now": now_ms, "cid": client_id},
+                f"UPDATE {table} SET {sets}, updated_ms = :now WHERE client_id = :cid",
+                {**fields, "now": now_ms, "cid": cid},
             )
             if cur.rowcount != 1:
-                raise KeyError(f"unknown client id {client_id}")
+                raise KeyError(f"unknown client id {cid}")
 
     def finish_rebalance(self, rebalance_id: str, status: str, now_ms: int) -> None:
         with self._tx() as db:
@@ -335,6 +355,7 @@ class StateStore:
         with self._tx() as db:
             for table in ("orders", "rebalances", "bars", "trades", "signals", "events"):
                 db.execute(f"DELETE FROM {table}")
+            db.execute("DELETE FROM transfers")  # accounts and wallets (issue 8)
             db.execute("DELETE FROM meta WHERE key NOT IN ('schema_version', 'manual_safe_mode')")
 
     def has_rebalance(self, rebalance_id: str) -> bool:

@@ -27,10 +27,17 @@ def test_a_refused_spot_buy_is_a_warning_an_alert_and_an_incomplete_rebalance(
     db = tmp_path / "live.sqlite"
 
     async def scenario():
-        # 1 000 USDT in spot, 99 000 in futures: a 30 000 USDT spot BUY cannot be paid for.
+        # 1 000 USDT in spot, 99 000 in futures: a 30 000 USDT spot BUY cannot be paid for,
+        # and the venue drops every transfer the wallet manager sends to fund spot (so the
+        # refusal the issue saw still happens: a wallet left short by a failed transfer).
         async with running_sim(
             day, KEY, SECRET, usdt=1_000.0, futures_usdt=99_000.0, dual_mode=True
         ) as sim:
+
+            async def drop_transfers() -> bool:
+                return False
+
+            sim.market.wallets.hold = drop_transfers
             task, stop = start_live(sim, cfg, db)
             await drive(sim, db, 3, task)
             return await stop_live(task, stop), sim.market

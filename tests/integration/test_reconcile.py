@@ -54,7 +54,7 @@ class Recorder:
 
 @pytest.fixture()
 def venue(spot):
-    market = make_market(CFG, spot.slice(1000, 1600), None, "realistic")
+    market = make_market(CFG, spot.slice(1000, 1600), None, "realistic", prefund_futures=True)
     assert market.dual_mode and market.fill_model == "realistic"
     market.advance(5)
     return market

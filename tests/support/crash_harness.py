@@ -289,3 +289,111 @@ async def run_error_rate_trial(candles, tmp: Path, closes: int, error_rate: floa
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
+
+
+# --- transfers (accounts and wallets, issue 8) ------------------------------------------------
+
+
+@dataclass
+class TransferTrialLog:
+    killed_before_send: int = 0  # recorded, never reached the venue
+    killed_after_send: int = 0  # the venue moved it, the answer never came back
+    transfers_at_venue: int = 0  # the agent's, in the simulator's records
+    transfers_in_store: int = 0
+    failed_in_store: int = 0
+    bars: int = 0
+
+
+def _transfers(db: Path) -> dict[str, tuple[str, str, float, str | None]]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+        rows = c.execute("SELECT client_id, status, to_wallet, amount, book_id FROM transfers")
+        return {cid: (st, to, amt, book) for cid, st, to, amt, book in rows}
+
+
+def check_transfers(market, db: Path, foreign: set[str]) -> tuple[int, int]:
+    """No transfer doubled or lost: the store's done transfers are exactly the agent's ones at
+    the venue (same direction and amount, oldest first), and none is left unsettled."""
+    store = _transfers(db)
+    stuck = {c for c, (st, *_) in store.items() if st in ("intent", "unknown")}
+    assert not stuck, f"transfers still unsettled in the store: {stuck}"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+        done = c.execute(
+            "SELECT to_wallet, amount FROM transfers WHERE status='done'"
+            " ORDER BY created_ms, client_id"
+        ).fetchall()
+    venue = [(r.to_account, r.amount) for r in market.wallets.records if r.tx_id not in foreign]
+    assert [tuple(d) for d in done] == venue, f"store {done} != venue {venue}"
+    return len(venue), sum(1 for st, *_ in store.values() if st == "failed")
+
+
+async def run_transfer_trials(candles, tmp: Path, trials: int, seed: int) -> TransferTrialLog:
+    """Kill the agent while a transfer of its own is in flight, ``trials`` times: the request
+    is held at the simulator, the agent is SIGKILLed, then the request is dropped unapplied
+    (a kill between the transfer's record and its send) or applied (a kill after the send),
+    alternately. Before each trial the futures wallet's free USDT is taken out by a foreign
+    transfer (the user, in Gate's web UI), so that the agent has to fund it again."""
+    rng = random.Random(seed)
+    db, log = tmp / "transfers.sqlite", tmp / "agent-transfers.log"
+    out = TransferTrialLog()
+    foreign: set[str] = set()
+    async with running_sim(
+        candles, KEY, SECRET, spot_usdt=100_000.0, futures_usdt=0.0, faults=Faults()
+    ) as sim:
+        m, hub = sim.market, sim.app[HUB]
+        loop = asyncio.get_running_loop()
+        armed = {"on": False}
+        held = asyncio.Event()
+        verdict: asyncio.Future[bool] = loop.create_future()
+
+        async def hold() -> bool:
+            if not armed["on"]:
+                return True
+            armed["on"] = False
+            held.set()
+            return await verdict
+
+        m.wallets.hold = hold
+
+        def subscribed_new(old: set) -> bool:
+            return any("btcusdt@kline_5m" in c.subs and c not in old for c in hub.conns)
+
+        proc = await start_agent(db, sim.url, log)
+        await wait_for(lambda: subscribed_new(set()), 60, "the agent to subscribe", proc)
+        for i in range(trials):
+            free = m.futures_account()["available"] - rng.uniform(0.5, 5.0)
+            if free > 1:  # a foreign, odd amount: it never looks like one of ours
+                foreign.add(m.wallets.transfer("USDT", "futures", "spot", round(free, 3), "usdt",
+                                               m.now_ms).tx_id)  # fmt: skip
+            held.clear()
+            verdict = loop.create_future()
+            armed["on"] = True
+            for _ in range(20):  # until a rebalance needs a transfer
+                want = m.now_ms + 300_000
+                m.advance()
+                out.bars += 1
+                done = asyncio.ensure_future(held.wait())
+                while not done.done() and last_bar(db) != want:
+                    await asyncio.sleep(0.02)
+                if done.done() or held.is_set():
+                    break
+                done.cancel()
+            assert held.is_set(), "no transfer in 20 closes"
+            recorded = _transfers(db)
+            assert any(st == "intent" for st, *_ in recorded.values()), "sent before recorded"
+            proc.send_signal(signal.SIGKILL)
+            await proc.wait()
+            apply = i % 2 == 1
+            verdict.set_result(apply)
+            out.killed_after_send += apply
+            out.killed_before_send += not apply
+            await asyncio.sleep(0.05)  # the held request finishes at the venue
+            old = set(hub.conns)
+            proc = await start_agent(db, sim.url, log)
+            await wait_for(lambda old=old: subscribed_new(old), 60, "restart", proc)
+            check_transfers(m, db, foreign)
+            check_invariants(m, db)
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        out.transfers_at_venue, out.failed_in_store = check_transfers(m, db, foreign)
+        out.transfers_in_store = len(_transfers(db))
+    return out

@@ -27,7 +27,9 @@ async def _no_sleep(_s: float) -> None:
 
 @pytest.fixture()
 def venue(spot):
-    market = make_market(AppConfig(), spot.slice(1000, 1400), None, "realistic")
+    market = make_market(
+        AppConfig(), spot.slice(1000, 1400), None, "realistic", prefund_futures=True
+    )
     market.advance(5)
     return market
 

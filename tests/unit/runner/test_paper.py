@@ -1,14 +1,13 @@
-"""The paper driver's pieces: the fixed signal source and the wallet split."""
+"""The paper driver's pieces: the fixed signal source and the simulated account's funding."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from adaptive_agent.config import AppConfig
 from adaptive_agent.core.model import Signal
 from adaptive_agent.core.signals import SignalSeries
-from adaptive_agent.runner.paper import FixedSignals, wallet_split
+from adaptive_agent.runner.paper import FixedSignals, make_market
 
 SERIES = SignalSeries(np.array([1_000, 5_000], dtype=np.int64), np.array([1, -1], dtype=np.int8))
 
@@ -32,8 +31,7 @@ def test_fixed_signals_expire_by_the_backtests_rule():
     assert src.at(3_000) is Signal.BUY and src.at(3_001) is Signal.NONE
 
 
-def test_wallet_split_keeps_nav0():
-    cfg = AppConfig()
-    spot, futures = wallet_split(cfg)
-    assert spot + futures == pytest.approx(cfg.backtest.nav0)
-    assert spot > 0 and futures > 0
+def test_paper_is_funded_like_a_new_gate_user_all_usdt_in_spot(spot):
+    m = make_market(AppConfig(), spot.slice(0, 10), None, "backtest")
+    assert m.spot_balances()["USDT"].available == AppConfig().backtest.nav0
+    assert m.futures_account()["total"] == 0.0

@@ -133,3 +133,25 @@ def test_bad_funding_hours_are_a_usage_error(capsys, bad):
         parse("--funding-hours", bad)
     assert exc.value.code == 2
     assert "--funding-hours" in capsys.readouterr().err
+
+
+def test_wallets_are_funded_as_a_new_user_unless_told(monkeypatch, path):
+    monkeypatch.setattr(cli, "load_candles", lambda _file: path)
+    m = cli._market(parse("--candles", "any.csv"))
+    assert m.spot_balances()["USDT"].available == 100_000.0
+    assert m.futures_account()["total"] == 0.0 and not m.wallets.unified
+    args = parse("--candles", "x", "--spot-usdt", "600", "--futures-usdt", "400")
+    m = cli._market(args)
+    assert (m.spot_balances()["USDT"].available, m.futures_account()["total"]) == (600, 400)
+    m = cli._market(
+        parse("--candles", "x", "--unified", "--spot-usdt", "600", "--futures-usdt", "4")
+    )
+    assert m.wallets.unified and m.spot_balances()["USDT"].available == 604.0
+
+
+@pytest.mark.parametrize("bad", ["-1", "nan", "inf", "abc", "1e13"])
+def test_bad_usdt_amounts_are_a_usage_error(capsys, bad):
+    with pytest.raises(SystemExit) as exc:
+        parse("--spot-usdt", bad)
+    assert exc.value.code == 2
+    assert "--spot-usdt" in capsys.readouterr().err
