@@ -52,6 +52,12 @@ def page(q: Any) -> tuple[int, int]:
     return int_arg(q, "offset", 0, 10**9), int_arg(q, "limit", 100)
 
 
+def spot_page(items: list[Any], q: Any) -> list[Any]:
+    """One page of a spot listing: Gate's ``page`` counts from 1, ``limit`` rows each."""
+    page, limit = max(int_arg(q, "page", 1, 10**9), 1), int_arg(q, "limit", 100)
+    return items[(page - 1) * limit : page * limit]
+
+
 def text_of(item: Any) -> str | None:
     return item.get("text") if isinstance(item, dict) else None
 

@@ -12,10 +12,10 @@ from .gate_rest_base import (
     Route,
     RouteGroup,
     check_pair,
-    int_arg,
     json_body,
     number,
     orders_in_range,
+    spot_page,
     text_of,
     trades_in_range,
 )
@@ -117,9 +117,7 @@ class SpotRoutes(RouteGroup):
             raise SimError(Label.INVALID_PARAM_VALUE, "invalid argument: status")
         orders = self.m.open_orders(SPOT) if status == "open" else self.m.order_history(SPOT)
         orders = orders_in_range(orders, q)
-        page, limit = int_arg(q, "page", 1, 10**9), int_arg(q, "limit", 100)
-        chunk = orders[(max(page, 1) - 1) * limit : max(page, 1) * limit]
-        return web.json_response([render.spot_order(o) for o in chunk])
+        return web.json_response([render.spot_order(o) for o in spot_page(orders, q)])
 
     async def open(self, request: web.Request) -> web.Response:
         orders = self.m.open_orders(SPOT)
@@ -135,4 +133,4 @@ class SpotRoutes(RouteGroup):
         if "order_id" in q:
             trades = [t for t in trades if t.order_id == q["order_id"]]
         trades = trades_in_range(trades, q)
-        return web.json_response([render.spot_trade(t) for t in trades[: int_arg(q, "limit", 100)]])
+        return web.json_response([render.spot_trade(t) for t in spot_page(trades, q)])
