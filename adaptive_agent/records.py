@@ -70,3 +70,41 @@ class RebalanceRecord:
     notional_usdt: float
     signal_to_first_ack_ms: float | None  # decision (candle close) -> first venue reply
     complete_ms: float | None  # decision -> last fill recorded
+
+
+# --- ledger: fees and funding as the venue charged them -------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FillRecord:
+    """One venue trade of ours (Gate ``my_trades``), with its fee as charged and in USDT.
+
+    ``amount`` is BTC (spot) or contracts (futures); ``fee`` is in ``fee_currency``;
+    ``fee_usdt`` is None when the fee could not be priced (``core.ledger_rules.fee_usdt``)."""
+
+    market: str  # spot | futures
+    trade_id: str
+    time_ms: int
+    order_id: str
+    client_id: str
+    side: str
+    amount: float
+    price: float
+    role: str  # maker | taker
+    fee: float
+    fee_currency: str
+    gt_fee: float
+    point_fee: float
+    fee_usdt: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class FundingRecord:
+    """One funding payment of the futures account book (``type=fund``): + received."""
+
+    key: str
+    time_ms: int
+    change_usdt: float
+    balance_usdt: float
+    contract: str
+    text: str = ""

@@ -195,3 +195,57 @@ class ExchangeGate(ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+    # --- ledger: fills and funding as the venue charged them ---------------------------------
+    # Defaults: a venue without a trade history reports none.
+
+    async def fetch_fills(self, market: Market, since_ms: int) -> list[Fill]:
+        """Our fills with time >= ``since_ms``, oldest first. A re-read overlaps: callers
+        deduplicate on (market, trade_id)."""
+        return []
+
+    async def fetch_funding_payments(self, since_ms: int) -> list[FundingPayment]:
+        """Funding lines (``type=fund`` only) of the futures account book with time >=
+        ``since_ms``, oldest first; transfers and fees in the same book are not funding."""
+        return []
+
+
+# --- ledger: fills and funding as the venue charged them (issue 8, point 7) ---------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One of our trades as the venue's trade history reports it (Gate ``my_trades``).
+
+    ``amount``: BTC (spot) or contracts (futures), unsigned. ``fee`` is in ``fee_currency``
+    (Gate charges a spot buy's fee in the coin received, BTC); ``gt_fee`` / ``point_fee`` are
+    what GT or points paid instead, with ``gt_usdt`` the GT_USDT price the adapter read for it
+    (None when it had none). ``client_id`` is Gate's ``text`` (our ``t-...`` id).
+    """
+
+    market: Market
+    trade_id: str
+    order_id: str
+    client_id: str
+    time_ms: int
+    side: str
+    amount: float
+    price: float
+    role: str  # maker | taker
+    fee: float
+    fee_currency: str
+    gt_fee: float = 0.0
+    point_fee: float = 0.0
+    gt_usdt: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FundingPayment:
+    """One ``type=fund`` line of the futures account book: ``change`` USDT (+ received)."""
+
+    key: str  # Gate's account-book ``id``; when a reply has none, see ledger_rules.funding_key
+    time_ms: int
+    change: float
+    balance: float
+    contract: str
+    text: str = ""

@@ -27,6 +27,7 @@ from .exchange_gate import (
     OrderState,
     OrderStatus,
 )
+from .gate_ccxt_ledger import GateLedgerMixin
 from .gate_constants import (
     FUTURES_BATCH_MAX,
     SETTLE,
@@ -61,7 +62,7 @@ def _f(x: Any, default: float = 0.0) -> float:
         return default
 
 
-class GateCcxtExchange(ExchangeGate):
+class GateCcxtExchange(GateLedgerMixin, ExchangeGate):
     """Spot ``BTC/USDT`` + USDT perpetual ``BTC/USDT:USDT`` in dual position mode."""
 
     def __init__(

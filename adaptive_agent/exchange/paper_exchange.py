@@ -13,12 +13,14 @@ from .exchange_gate import (
     BookTop,
     DualPositions,
     ExchangeGate,
+    Fill,
+    FundingPayment,
     Market,
     OrderRequest,
     OrderState,
     OrderStatus,
 )
-from .gate_constants import Label
+from .gate_constants import CONTRACT, Label
 
 
 class PaperExchange(ExchangeGate):
@@ -104,6 +106,34 @@ class PaperExchange(ExchangeGate):
 
     async def fetch_open_orders(self, market: Market) -> list[OrderState]:
         return [_state(o, o.text or "") for o in self.m.open_orders(str(market))]
+
+    # --- ledger: the simulator's trade history and futures account book ---
+
+    async def fetch_fills(self, market: Market, since_ms: int) -> list[Fill]:
+        return [
+            Fill(
+                market,
+                t.id,
+                t.order_id,
+                t.text,
+                t.time_ms,
+                t.side,
+                float(t.qty),
+                float(t.price),
+                t.role,
+                float(t.fee),
+                t.fee_currency,
+            )
+            for t in self.m.my_trades(str(market))
+            if t.time_ms >= since_ms
+        ]
+
+    async def fetch_funding_payments(self, since_ms: int) -> list[FundingPayment]:
+        return [
+            FundingPayment(e.id, e.time_ms, float(e.change), float(e.balance), CONTRACT, e.text)
+            for e in self.m.account_book("fund")
+            if e.time_ms >= since_ms
+        ]
 
 
 def _total(v) -> float:

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..core.model import EngineState
 from ..lifecycle import OrderStatus, RebalanceStatus
 from ..records import BarSnapshot, TradeRecord
+from .ledger_tables import LEDGER_TABLES, LedgerTables
 
 SCHEMA_VERSION = 1
 
@@ -61,6 +62,23 @@ CREATE TABLE IF NOT EXISTS trades (        -- one TradeRecord per fill
     time_ms INTEGER NOT NULL, client_id TEXT NOT NULL, liquidity TEXT NOT NULL,
     record TEXT NOT NULL, PRIMARY KEY (client_id, liquidity)
 );
+-- ledger: one row per venue trade (FillRecord) and per funding line (FundingRecord); the
+-- primary keys make a re-read idempotent
+CREATE TABLE IF NOT EXISTS fills (
+    market TEXT NOT NULL, trade_id TEXT NOT NULL, time_ms INTEGER NOT NULL,
+    order_id TEXT NOT NULL, client_id TEXT NOT NULL, side TEXT NOT NULL, amount REAL NOT NULL,
+    price REAL NOT NULL, role TEXT NOT NULL, fee REAL NOT NULL, fee_currency TEXT NOT NULL,
+    gt_fee REAL NOT NULL, point_fee REAL NOT NULL,
+    fee_usdt REAL,                   -- NULL: the fee could not be priced in USDT
+    PRIMARY KEY (market, trade_id)
+);
+CREATE INDEX IF NOT EXISTS fills_by_time ON fills(time_ms);
+CREATE INDEX IF NOT EXISTS fills_by_client ON fills(client_id);
+CREATE TABLE IF NOT EXISTS funding_payments (
+    key TEXT PRIMARY KEY, time_ms INTEGER NOT NULL, change_usdt REAL NOT NULL,
+    balance_usdt REAL NOT NULL, contract TEXT NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS funding_by_time ON funding_payments(time_ms);
 """
 
 
@@ -87,7 +105,7 @@ class StateError(Exception):
     """A state database that cannot be used as asked; the message names the path."""
 
 
-class StateStore:
+class StateStore(LedgerTables):
     """A thin, synchronous repository; every method commits before it returns."""
 
     def __init__(
@@ -333,7 +351,15 @@ class StateStore:
         """Forget orders, rebalances, bars, trades, signals, events and the engine state; keep
         the schema and the manual kill switch (paper replays start over on a new venue)."""
         with self._tx() as db:
-            for table in ("orders", "rebalances", "bars", "trades", "signals", "events"):
+            for table in (
+                "orders",
+                "rebalances",
+                "bars",
+                "trades",
+                "signals",
+                "events",
+                *LEDGER_TABLES,
+            ):
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM meta WHERE key NOT IN ('schema_version', 'manual_safe_mode')")
 
