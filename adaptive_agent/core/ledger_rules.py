@@ -47,19 +47,15 @@ def fee_usdt(p: FeeParts) -> float | None:
         total = p.fee
     elif cur == BASE:
         total = p.fee * p.price
-    elif cur == GT:
-        if p.fee and p.gt_usdt is None:
-            return None
-        total = p.fee * (p.gt_usdt or 0.0)
-    elif p.fee == 0:
-        total = 0.0
+    elif cur == GT or p.fee == 0:
+        total = 0.0  # a GT fee is counted below, once
     else:
         return None
-    gt_extra = 0.0 if cur == GT else p.gt_fee
-    if gt_extra:
+    gt = max(p.fee, p.gt_fee) if cur == GT else p.gt_fee
+    if gt:
         if p.gt_usdt is None:
             return None
-        total += gt_extra * p.gt_usdt
+        total += gt * p.gt_usdt
     if p.point_fee:
         return None
     return abs(total)
