@@ -199,14 +199,16 @@ class ExchangeGate(ABC):
     # --- ledger: fills and funding as the venue charged them ---------------------------------
     # Defaults: a venue without a trade history reports none.
 
-    async def fetch_fills(self, market: Market, since_ms: int) -> list[Fill]:
-        """Our fills with time >= ``since_ms``, oldest first. A re-read overlaps: callers
-        deduplicate on (market, trade_id)."""
+    async def fetch_fills(self, market: Market, since_ms: int, until_ms: int) -> list[Fill]:
+        """Our fills from ``since_ms`` up to the venue's present (``until_ms``: the caller's,
+        which may lag or lead the venue's), oldest first. Reads overlap: callers deduplicate
+        on (market, trade_id)."""
         return []
 
-    async def fetch_funding_payments(self, since_ms: int) -> list[FundingPayment]:
-        """Funding lines (``type=fund`` only) of the futures account book with time >=
-        ``since_ms``, oldest first; transfers and fees in the same book are not funding."""
+    async def fetch_funding_payments(self, since_ms: int, until_ms: int) -> list[FundingPayment]:
+        """Funding lines (``type=fund`` only) of the futures account book from ``since_ms`` up
+        to the venue's present (as ``fetch_fills``), oldest first; transfers and fees in that
+        book are not funding."""
         return []
 
 

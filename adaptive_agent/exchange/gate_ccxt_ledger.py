@@ -7,6 +7,11 @@ Fills come through ccxt's ``fetch_my_trades`` (``GET /spot/my_trades``, ``GET
 since ccxt folds ``gt_fee`` and ``point_fee`` into a list of fees. Funding comes from ``GET
 /futures/usdt/account_book?type=fund`` through ccxt's implicit method: ccxt's own
 ``fetch_funding_history`` drops the line's ``id`` and balance, which the ledger keys on.
+
+A read walks from ``since`` in windows of at most ``HISTORY_WINDOW_MS`` with both ends named
+(Gate answers a spot read with only ``from`` with 7 days from it, silently); only the last is
+open-ended, so a venue clock ahead of ours loses nothing. It pages within each window; a window
+whose pages reach Gate's spot paging cap is split in two, so no fill is left behind it.
 """
 
 from __future__ import annotations
@@ -17,11 +22,17 @@ from typing import Any
 
 from ..core.ledger_rules import funding_key
 from .exchange_gate import ExchangeError, Fill, FundingPayment, Market
-from .gate_constants import BOOK_FUND, GT_PAIR, HISTORY_PAGE_MAX, SETTLE
+from .gate_constants import (
+    BOOK_FUND,
+    GT_PAIR,
+    HISTORY_WINDOW_MS,
+    SETTLE,
+    SPOT_TRADES_OFFSET_MAX,
+    SPOT_TRADES_SPAN_MS,
+)
 
 log = logging.getLogger("adaptive_agent.gate")
 _SYMBOL = {Market.SPOT: "BTC/USDT", Market.FUTURES: "BTC/USDT:USDT"}
-MAX_PAGES = 50  # a safety stop: 50 full pages is more history than one read ever needs
 
 
 def _num(x: Any) -> float:
@@ -31,33 +42,62 @@ def _num(x: Any) -> float:
         return 0.0
 
 
+def windows(
+    since_ms: int, until_ms: int, width_ms: int = HISTORY_WINDOW_MS
+) -> list[tuple[int, int | None]]:
+    """``[since, until]`` in whole seconds, cut into windows of at most ``width_ms``; the last
+    one is open-ended (``None``: no ``to``, so a venue clock ahead of ours loses nothing)."""
+    lo, hi = int(since_ms) // 1000, -(-int(until_ms) // 1000)
+    step = max(width_ms // 1000, 1)
+    out: list[tuple[int, int | None]] = []
+    while lo + step < hi:
+        out.append((lo, lo + step))
+        lo += step
+    return [*out, (lo, None)]
+
+
 class GateLedgerMixin:
     """``fetch_fills`` and ``fetch_funding_payments`` for ``GateCcxtExchange`` (uses its
     ``ex`` ccxt client and ``_call`` error mapping)."""
 
     ex: Any
     _call: Any  # GateCcxtExchange's: ccxt errors -> ours
-    page_size = HISTORY_PAGE_MAX
+    page_size = 100  # Gate's default; the spot cap allows 11 pages of it per window
 
-    async def fetch_fills(self, market: Market, since_ms: int) -> list[Fill]:
-        since_s = int(since_ms) // 1000  # Gate's ``from`` is whole seconds
+    async def fetch_fills(self, market: Market, since_ms: int, until_ms: int) -> list[Fill]:
         raws: list[dict[str, Any]] = []
-        for page in range(MAX_PAGES):
-            params = {"page": page + 1} if market is Market.SPOT else {"offset": len(raws)}
-            # ccxt drops parsed trades before ``since``: pass the whole second Gate answers from
-            # so that a full page stays full and paging goes on.
-            batch = await self._call(
-                self.ex.fetch_my_trades, _SYMBOL[market], since_s * 1000, self.page_size, params
-            )
-            raws.extend(batch)
-            if len(batch) < self.page_size:
-                break
+        for lo, hi in windows(since_ms, until_ms):
+            raws += await self._trades_window(market, lo, hi)
         fills = {f.trade_id: f for f in (self._fill(market, r) for r in raws)}
         out = sorted(fills.values(), key=lambda f: (f.time_ms, f.trade_id))
         if any(f.gt_fee or f.fee_currency.upper() == "GT" for f in out):
             gt = await self._gt_usdt()
-            out = [_with_gt(f, gt) for f in out]
+            out = [replace(f, gt_usdt=gt) for f in out]
         return out
+
+    async def _trades_window(
+        self, market: Market, lo_s: int, hi_s: int | None
+    ) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        while True:
+            page = len(rows) // self.page_size + 1
+            if market is Market.SPOT and self.page_size * (page - 1) > SPOT_TRADES_OFFSET_MAX:
+                hi_s = lo_s + SPOT_TRADES_SPAN_MS // 1000 if hi_s is None else hi_s  # Gate's span
+                if hi_s - lo_s <= 1:
+                    log.warning("more fills in one second than Gate pages: some are unread")
+                    return rows
+                mid = (lo_s + hi_s) // 2  # too many for Gate's paging: two narrower windows
+                first = await self._trades_window(market, lo_s, mid)
+                return first + await self._trades_window(market, mid, hi_s)
+            params: dict[str, Any] = {} if hi_s is None else {"until": hi_s * 1000}
+            params.update({"page": page} if market is Market.SPOT else {"offset": len(rows)})
+            # ccxt drops parsed trades before ``since``: the whole second Gate answers from
+            batch = await self._call(
+                self.ex.fetch_my_trades, _SYMBOL[market], lo_s * 1000, self.page_size, params
+            )
+            rows += batch
+            if len(batch) < self.page_size:
+                return rows
 
     def _fill(self, market: Market, t: dict[str, Any]) -> Fill:
         info = t.get("info") or {}
@@ -88,22 +128,19 @@ class GateLedgerMixin:
             return None
         return last if last > 0 else None
 
-    async def fetch_funding_payments(self, since_ms: int) -> list[FundingPayment]:
+    async def fetch_funding_payments(self, since_ms: int, until_ms: int) -> list[FundingPayment]:
         rows: list[dict[str, Any]] = []
-        for _ in range(MAX_PAGES):
-            batch = await self._call(
-                self.ex.privateFuturesGetSettleAccountBook,
-                {
-                    "settle": SETTLE,
-                    "type": BOOK_FUND,
-                    "from": int(since_ms) // 1000,
-                    "limit": self.page_size,
-                    "offset": len(rows),
-                },
-            )
-            rows.extend(batch)
-            if len(batch) < self.page_size:
-                break
+        for lo, hi in windows(since_ms, until_ms):
+            offset = 0
+            while True:
+                query: dict[str, Any] = {"settle": SETTLE, "type": BOOK_FUND, "from": lo}
+                query.update({} if hi is None else {"to": hi})
+                query.update(limit=self.page_size, offset=offset)
+                batch = await self._call(self.ex.privateFuturesGetSettleAccountBook, query)
+                rows += batch
+                offset += len(batch)
+                if len(batch) < self.page_size:
+                    break
         out: dict[str, FundingPayment] = {}
         for r in rows:
             if r.get("type") != BOOK_FUND:  # transfers (dnw), fees, pnl: not funding
@@ -115,7 +152,3 @@ class GateLedgerMixin:
                 key, t_ms, change, balance, str(r.get("contract") or ""), str(r.get("text") or "")
             )
         return sorted(out.values(), key=lambda p: (p.time_ms, p.key))
-
-
-def _with_gt(f: Fill, gt_usdt: float | None) -> Fill:
-    return replace(f, gt_usdt=gt_usdt)

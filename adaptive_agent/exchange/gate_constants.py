@@ -89,7 +89,15 @@ WS_FUTURES_USDT = "wss://fx-ws.gateio.ws/v4/ws/usdt"
 # 1000); ``GET /futures/{settle}/account_book`` (SDK docs/FuturesApi.md
 # list_futures_account_book: contract, limit, offset, from, to in seconds, type; rows
 # FuturesAccountBook: id, time, change, balance, type, text, contract, trade_id), newest first.
-HISTORY_PAGE_MAX = 1000
+# ``GET /spot/my_trades`` (SDK docs/SpotApi.md list_my_trades): "If only any parameter of
+# `from` or `to` is specified, only 7-day data from the start (or end) of the specified time is
+# returned. The range not allowed to exceed 30 days", and paging is capped: "limit * (page - 1)
+# <= 1000". The futures listings' docs name no such limits; the adapter reads all three in
+# windows of at most HISTORY_WINDOW_MS with both ends given (the stricter reading).
+SPOT_TRADES_SPAN_MS = 7 * 86_400_000  # what one open-ended spot read covers
+SPOT_TRADES_RANGE_MAX_MS = 30 * 86_400_000
+HISTORY_WINDOW_MS = SPOT_TRADES_SPAN_MS
+SPOT_TRADES_OFFSET_MAX = 1000  # limit * (page - 1)
 BOOK_FUND = "fund"  # account-book type of a funding payment ("fund: Funding")
 GT_PAIR = "GT_USDT"  # what a GT-paid fee is priced at
 

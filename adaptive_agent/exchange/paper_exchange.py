@@ -109,7 +109,7 @@ class PaperExchange(ExchangeGate):
 
     # --- ledger: the simulator's trade history and futures account book ---
 
-    async def fetch_fills(self, market: Market, since_ms: int) -> list[Fill]:
+    async def fetch_fills(self, market: Market, since_ms: int, until_ms: int) -> list[Fill]:
         return [
             Fill(
                 market,
@@ -125,10 +125,10 @@ class PaperExchange(ExchangeGate):
                 t.fee_currency,
             )
             for t in self.m.my_trades(str(market))
-            if t.time_ms >= since_ms
+            if t.time_ms >= since_ms  # up to the simulator's present
         ]
 
-    async def fetch_funding_payments(self, since_ms: int) -> list[FundingPayment]:
+    async def fetch_funding_payments(self, since_ms: int, until_ms: int) -> list[FundingPayment]:
         return [
             FundingPayment(e.id, e.time_ms, float(e.change), float(e.balance), CONTRACT, e.text)
             for e in self.m.account_book("fund")

@@ -8,7 +8,9 @@ them (``on_fill`` / ``on_funding``, e.g. InfluxDB).
 
 Where a read starts is the newest record stored, less an overlap (``core.ledger_rules``), and
 never before the ledger's start (the first close this state database saw): after a crash or a
-restart the next read picks up whatever was missed. A failed read is logged and retried at the
+restart the next read picks up whatever was missed. Times are the closes' (the feed's clock,
+right in a fast rehearsal too); a read reaches past them to the venue's present (the adapter's
+last window is open-ended), so fills made seconds after a close are in it. A failed read is logged and retried at the
 next occasion; it never stops trading.
 """
 
@@ -83,7 +85,7 @@ class Ledger:
         for market in markets:
             since = read_since(self.store.newest_fill_ms(str(market)), start)
             try:
-                fills = await self.gate.fetch_fills(market, since)
+                fills = await self.gate.fetch_fills(market, since, now_ms)
             except ExchangeError as exc:
                 log.warning("reading %s fills failed (read again later): %s", market, exc)
                 continue
@@ -104,7 +106,7 @@ class Ledger:
         start = self.start_ms(now_ms)
         since = read_since(self.store.newest_funding_ms(), start)
         try:
-            lines = await self.gate.fetch_funding_payments(since)
+            lines = await self.gate.fetch_funding_payments(since, now_ms)
         except ExchangeError as exc:
             log.warning("reading funding payments failed (read again later): %s", exc)
             return []

@@ -16,8 +16,8 @@ from .gate_rest_base import (
     number,
     orders_in_range,
     spot_page,
+    spot_trades_range,
     text_of,
-    trades_in_range,
 )
 from .markets import PAIR
 from .orders import SPOT, SimError, SimOrder
@@ -132,5 +132,6 @@ class SpotRoutes(RouteGroup):
         trades = self.m.my_trades(SPOT)[::-1]
         if "order_id" in q:
             trades = [t for t in trades if t.order_id == q["order_id"]]
-        trades = trades_in_range(trades, q)
+        start, end = spot_trades_range(q, self.m.now_ms)
+        trades = [t for t in trades if start <= t.time_ms <= end]
         return web.json_response([render.spot_trade(t) for t in spot_page(trades, q)])

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from adaptive_agent.exchange.exchange_gate import Market
+from adaptive_agent.exchange.exchange_gate import ExchangeError, Market
 from adaptive_agent.exchange.gate_ccxt import GateCcxtExchange
+from adaptive_agent.exchange.gate_ccxt_ledger import windows
 from adaptive_agent.sim.fee_ledger import fee_ledger, funding_ledger
 from adaptive_agent.sim.runner import running_sim
 
@@ -39,9 +40,9 @@ def test_fills_through_ccxt_carry_gates_fee_parts_and_page_without_loss(spot):
             m.place("futures", None, -(i + 1), None, text=f"t-f{i}")
             m.advance()
         gate.page_size = 2  # 3 pages of spot fills, 2 of futures
-        spot_fills = await gate.fetch_fills(Market.SPOT, since)
-        fut_fills = await gate.fetch_fills(Market.FUTURES, since)
-        later = await gate.fetch_fills(Market.FUTURES, m.now_ms + 1000)
+        spot_fills = await gate.fetch_fills(Market.SPOT, since, m.now_ms)
+        fut_fills = await gate.fetch_fills(Market.FUTURES, since, m.now_ms)
+        later = await gate.fetch_fills(Market.FUTURES, m.now_ms + 100_000, m.now_ms + 200_000)
         return fee_ledger(m), spot_fills, fut_fills, later
 
     charged, spot_fills, fut_fills, later = with_gate(spot.slice(0, 50), body)
@@ -65,7 +66,8 @@ def test_funding_through_ccxt_is_the_account_books_fund_lines_only(spot):
         m.place("futures", None, -60, None, text="t-short")
         m.advance(200)  # 08:00 and 16:00 settle
         gate.page_size = 3
-        return funding_ledger(m), await gate.fetch_funding_payments(0), m.account_book()
+        paid = await gate.fetch_funding_payments(m.now_ms - 86_400_000, m.now_ms)
+        return funding_ledger(m), paid, m.account_book()
 
     book, paid, everything = with_gate(spot.slice(0, 250), body)
     assert {e.type for e in everything} >= {"dnw", "fee", "fund"}
@@ -126,18 +128,62 @@ def fake_gate(tickers: Any) -> GateCcxtExchange:
     ("tickers", "price"), [([{"last": "5.5"}], 5.5), ([], None), ([{"last": "0"}], None)]
 )
 def test_a_gt_fee_gets_the_gt_usdt_price_or_none(tickers, price):
-    (f,) = asyncio.run(fake_gate(tickers).fetch_fills(Market.SPOT, 1_000))
+    (f,) = asyncio.run(fake_gate(tickers).fetch_fills(Market.SPOT, 1_000, 2_000))
     assert (f.fee_currency, f.gt_fee, f.gt_usdt) == ("GT", 0.5, price)
 
 
 def test_a_gt_price_read_that_fails_leaves_the_fee_unpriced():
     import ccxt
 
-    (f,) = asyncio.run(fake_gate(ccxt.BadSymbol("no GT_USDT")).fetch_fills(Market.SPOT, 1_000))
+    gate = fake_gate(ccxt.BadSymbol("no GT_USDT"))
+    (f,) = asyncio.run(gate.fetch_fills(Market.SPOT, 1_000, 2_000))
     assert f.gt_usdt is None
 
 
 def test_funding_rows_without_an_id_are_keyed_and_other_types_are_dropped():
-    (p,) = asyncio.run(fake_gate([]).fetch_funding_payments(0))
+    (p,) = asyncio.run(fake_gate([]).fetch_funding_payments(0, 1_000))
     assert (p.time_ms, p.change, p.balance) == (1_700_000_000_500, -1.25, 10.0)
     assert p.key == "t1700000000500:-1.25:10.0"
+
+
+def test_history_is_read_in_windows_gate_answers_in_full(spot):
+    """A spot read with only ``from`` covers 7 days on Gate (and in the simulator): fills more
+    than a week apart are all read, and a window too full for Gate's paging cap is split."""
+
+    async def body(m, gate: GateCcxtExchange):
+        since = m.now_ms
+        m.place("spot", "buy", 20_000.0, None, text="t-first")
+        m.advance(9 * 288)  # nine days later
+        for _ in range(2):
+            for i in range(650):
+                m.place("spot", "sell", 0.0002, None, text=f"t-{m.bar}-{i}")
+            m.advance()
+        gate.page_size = 250  # the cap (limit * (page - 1) <= 1000) bites at page 6
+        return len(m.my_trades("spot")), await gate.fetch_fills(Market.SPOT, since, m.now_ms)
+
+    n, fills = with_gate(spot.slice(0, 9 * 288 + 10), body, usdt=1_000_000.0)
+    assert n == 1301 and len({f.trade_id for f in fills}) == len(fills) == n
+    assert fills[0].client_id == "t-first"
+
+
+def test_the_simulator_answers_spot_trade_reads_as_gate_does(spot):
+    async def main():
+        async with running_sim(spot.slice(0, 50), KEY, SECRET) as sim:
+            gate = GateCcxtExchange(KEY, SECRET, rest_url=sim.url, rate_limit=False)
+            try:
+                await gate.ex.load_markets()
+                with pytest.raises(ExchangeError):  # 31 days: beyond Gate's 30
+                    await gate._call(gate.ex.privateSpotGetMyTrades, {"from": 0, "to": 31 * 86_400})
+                with pytest.raises(ExchangeError):  # limit * (page - 1) > 1000
+                    await gate._call(gate.ex.privateSpotGetMyTrades, {"limit": 100, "page": 12})
+            finally:
+                await gate.close()
+
+    asyncio.run(main())
+
+
+def test_windows_cover_the_span_in_whole_seconds():
+    assert windows(1_500, 2_500) == [(1, None)]
+    assert windows(9_000, 2_500) == [(9, None)]  # our clock behind: still one open read
+    week = 7 * 86_400
+    assert windows(0, (2 * week + 5) * 1000) == [(0, week), (week, 2 * week), (2 * week, None)]

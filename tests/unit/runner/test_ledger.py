@@ -106,13 +106,13 @@ class Flaky(PaperExchange):
             self.failed.add(kind)
             raise ExchangeError("503 service unavailable")
 
-    async def fetch_fills(self, market, since_ms):
+    async def fetch_fills(self, market, since_ms, until_ms):
         self._once(f"fills-{market}")
-        return await super().fetch_fills(market, since_ms)
+        return await super().fetch_fills(market, since_ms, until_ms)
 
-    async def fetch_funding_payments(self, since_ms):
+    async def fetch_funding_payments(self, since_ms, until_ms):
         self._once("funding")
-        return await super().fetch_funding_payments(since_ms)
+        return await super().fetch_funding_payments(since_ms, until_ms)
 
 
 def test_a_failed_read_is_logged_and_caught_up_later(market, tmp_path, caplog):
@@ -137,7 +137,7 @@ class GtGate(ExchangeGate):
     get_price = get_book_top = get_balances = get_positions = get_funding_rate = None
     create_orders = cancel_order = fetch_order = fetch_open_orders = None
 
-    async def fetch_fills(self, market, since_ms):
+    async def fetch_fills(self, market, since_ms, until_ms):
         if market is not Market.SPOT:
             return []
         return [Fill(market, "7", "1", "t-a", since_ms + 1, "buy", 0.1, 2e4, "taker", 0, "GT", 3)]
