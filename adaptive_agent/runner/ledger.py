@@ -10,8 +10,8 @@ Where a read starts is the newest record stored, less an overlap (``core.ledger_
 never before the ledger's start (the first close this state database saw): after a crash or a
 restart the next read picks up whatever was missed. Times are the closes' (the feed's clock,
 right in a fast rehearsal too); a read reaches past them to the venue's present (the adapter's
-last window is open-ended), so fills made seconds after a close are in it. A failed read is logged and retried at the
-next occasion; it never stops trading.
+last window is open-ended), so fills made seconds after a close are in it. A failed read is
+logged and retried at the next occasion; it never stops trading.
 """
 
 from __future__ import annotations
