@@ -79,8 +79,12 @@ class RebalanceRecord:
 class FillRecord:
     """One venue trade of ours (Gate ``my_trades``), with its fee as charged and in USDT.
 
-    ``amount`` is BTC (spot) or contracts (futures); ``fee`` is in ``fee_currency``;
-    ``fee_usdt`` is None when the fee could not be priced (``core.ledger_rules.fee_usdt``)."""
+    ``amount`` is BTC (spot) or contracts (futures), unsigned; ``fee`` is in ``fee_currency``
+    (Gate charges a spot buy's fee in the coin received, BTC); ``gt_fee`` / ``point_fee`` are
+    what GT or points paid instead. ``client_id`` is Gate's ``text`` (our ``t-...`` id). The
+    venue port reports it with ``fee_usdt`` unset; the ledger prices it
+    (``core.ledger_rules.fee_usdt``; None: it could not be priced) with ``gt_usdt``, the
+    GT_USDT price the adapter read with the fills (None when it had none)."""
 
     market: str  # spot | futures
     trade_id: str
@@ -93,14 +97,17 @@ class FillRecord:
     role: str  # maker | taker
     fee: float
     fee_currency: str
-    gt_fee: float
-    point_fee: float
-    fee_usdt: float | None
+    gt_fee: float = 0.0
+    point_fee: float = 0.0
+    fee_usdt: float | None = None
+    gt_usdt: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class FundingRecord:
-    """One funding payment of the futures account book (``type=fund``): + received."""
+    """One funding line of the futures account book (``type=fund``): ``change_usdt`` +
+    received, ``balance_usdt`` after it. ``key``: Gate's line ``id``, or
+    ``core.ledger_rules.funding_key`` when a reply has none."""
 
     key: str
     time_ms: int

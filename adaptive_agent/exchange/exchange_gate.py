@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from ..core.model import REDUCE_ONLY, SIDE_OF, OrderType
 from ..lifecycle import OrderStatus
+from ..records import FillRecord, FundingRecord  # the ledger's values (runner/ledger.py)
 
 __all__ = ["OrderStatus"]  # the lifecycle enum, as the port speaks it (see lifecycle.py)
 
@@ -199,55 +200,14 @@ class ExchangeGate(ABC):
     # --- ledger: fills and funding as the venue charged them ---------------------------------
     # Defaults: a venue without a trade history reports none.
 
-    async def fetch_fills(self, market: Market, since_ms: int, until_ms: int) -> list[Fill]:
+    async def fetch_fills(self, market: Market, since_ms: int, until_ms: int) -> list[FillRecord]:
         """Our fills from ``since_ms`` up to the venue's present (``until_ms``: the caller's,
         which may lag or lead the venue's), oldest first. Reads overlap: callers deduplicate
         on (market, trade_id)."""
         return []
 
-    async def fetch_funding_payments(self, since_ms: int, until_ms: int) -> list[FundingPayment]:
+    async def fetch_funding_payments(self, since_ms: int, until_ms: int) -> list[FundingRecord]:
         """Funding lines (``type=fund`` only) of the futures account book from ``since_ms`` up
         to the venue's present (as ``fetch_fills``), oldest first; transfers and fees in that
         book are not funding."""
         return []
-
-
-# --- ledger: fills and funding as the venue charged them (issue 8, point 7) ---------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Fill:
-    """One of our trades as the venue's trade history reports it (Gate ``my_trades``).
-
-    ``amount``: BTC (spot) or contracts (futures), unsigned. ``fee`` is in ``fee_currency``
-    (Gate charges a spot buy's fee in the coin received, BTC); ``gt_fee`` / ``point_fee`` are
-    what GT or points paid instead, with ``gt_usdt`` the GT_USDT price the adapter read for it
-    (None when it had none). ``client_id`` is Gate's ``text`` (our ``t-...`` id).
-    """
-
-    market: Market
-    trade_id: str
-    order_id: str
-    client_id: str
-    time_ms: int
-    side: str
-    amount: float
-    price: float
-    role: str  # maker | taker
-    fee: float
-    fee_currency: str
-    gt_fee: float = 0.0
-    point_fee: float = 0.0
-    gt_usdt: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FundingPayment:
-    """One ``type=fund`` line of the futures account book: ``change`` USDT (+ received)."""
-
-    key: str  # Gate's account-book ``id``; when a reply has none, see ledger_rules.funding_key
-    time_ms: int
-    change: float
-    balance: float
-    contract: str
-    text: str = ""

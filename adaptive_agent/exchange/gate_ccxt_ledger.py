@@ -21,7 +21,8 @@ from dataclasses import replace
 from typing import Any
 
 from ..core.ledger_rules import funding_key
-from .exchange_gate import ExchangeError, Fill, FundingPayment, Market
+from ..records import FillRecord, FundingRecord
+from .exchange_gate import ExchangeError, Market
 from .gate_constants import (
     BOOK_FUND,
     GT_PAIR,
@@ -64,7 +65,7 @@ class GateLedgerMixin:
     _call: Any  # GateCcxtExchange's: ccxt errors -> ours
     page_size = 100  # Gate's default; the spot cap allows 11 pages of it per window
 
-    async def fetch_fills(self, market: Market, since_ms: int, until_ms: int) -> list[Fill]:
+    async def fetch_fills(self, market: Market, since_ms: int, until_ms: int) -> list[FillRecord]:
         raws: list[dict[str, Any]] = []
         for lo, hi in windows(since_ms, until_ms):
             raws += await self._trades_window(market, lo, hi)
@@ -99,11 +100,11 @@ class GateLedgerMixin:
             if len(batch) < self.page_size:
                 return rows
 
-    def _fill(self, market: Market, t: dict[str, Any]) -> Fill:
+    def _fill(self, market: Market, t: dict[str, Any]) -> FillRecord:
         info = t.get("info") or {}
         currency = str(info.get("fee_currency") or ("USDT" if market is Market.FUTURES else ""))
-        return Fill(
-            market=market,
+        return FillRecord(
+            market=str(market),
             trade_id=str(t.get("id") or info.get("trade_id") or info.get("id")),
             order_id=str(t.get("order") or info.get("order_id") or ""),
             client_id=str(info.get("text") or ""),
@@ -128,7 +129,7 @@ class GateLedgerMixin:
             return None
         return last if last > 0 else None
 
-    async def fetch_funding_payments(self, since_ms: int, until_ms: int) -> list[FundingPayment]:
+    async def fetch_funding_payments(self, since_ms: int, until_ms: int) -> list[FundingRecord]:
         rows: list[dict[str, Any]] = []
         for lo, hi in windows(since_ms, until_ms):
             offset = 0
@@ -141,14 +142,14 @@ class GateLedgerMixin:
                 offset += len(batch)
                 if len(batch) < self.page_size:
                     break
-        out: dict[str, FundingPayment] = {}
+        out: dict[str, FundingRecord] = {}
         for r in rows:
             if r.get("type") != BOOK_FUND:  # transfers (dnw), fees, pnl: not funding
                 continue
             t_ms = round(_num(r.get("time")) * 1000)
             change, balance = _num(r.get("change")), _num(r.get("balance"))
             key = funding_key(r.get("id"), t_ms, change, balance)
-            out[key] = FundingPayment(
+            out[key] = FundingRecord(
                 key, t_ms, change, balance, str(r.get("contract") or ""), str(r.get("text") or "")
             )
         return sorted(out.values(), key=lambda p: (p.time_ms, p.key))

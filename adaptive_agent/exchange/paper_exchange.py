@@ -7,14 +7,13 @@ the same ``Agent`` and ``execute()`` as live trading.
 
 from __future__ import annotations
 
+from ..records import FillRecord, FundingRecord
 from ..sim.matching import SimError
 from .exchange_gate import (
     Balances,
     BookTop,
     DualPositions,
     ExchangeGate,
-    Fill,
-    FundingPayment,
     Market,
     OrderRequest,
     OrderState,
@@ -109,14 +108,14 @@ class PaperExchange(ExchangeGate):
 
     # --- ledger: the simulator's trade history and futures account book ---
 
-    async def fetch_fills(self, market: Market, since_ms: int, until_ms: int) -> list[Fill]:
+    async def fetch_fills(self, market: Market, since_ms: int, until_ms: int) -> list[FillRecord]:
         return [
-            Fill(
-                market,
+            FillRecord(
+                str(market),
                 t.id,
+                t.time_ms,
                 t.order_id,
                 t.text,
-                t.time_ms,
                 t.side,
                 float(t.qty),
                 float(t.price),
@@ -128,9 +127,9 @@ class PaperExchange(ExchangeGate):
             if t.time_ms >= since_ms  # up to the simulator's present
         ]
 
-    async def fetch_funding_payments(self, since_ms: int, until_ms: int) -> list[FundingPayment]:
+    async def fetch_funding_payments(self, since_ms: int, until_ms: int) -> list[FundingRecord]:
         return [
-            FundingPayment(e.id, e.time_ms, float(e.change), float(e.balance), CONTRACT, e.text)
+            FundingRecord(e.id, e.time_ms, float(e.change), float(e.balance), CONTRACT, e.text)
             for e in self.m.account_book("fund")
             if e.time_ms >= since_ms
         ]

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 from ..core.ledger_rules import FeeParts, fee_usdt, funding_read_due, read_since
 from ..core.model import Leg
 from ..core.time_rules import BAR_MS
-from ..exchange.exchange_gate import ExchangeError, ExchangeGate, Fill, FundingPayment, Market
+from ..exchange.exchange_gate import ExchangeError, ExchangeGate, Market
 from ..records import FillRecord, FundingRecord
 from ..state.store import StateStore
 
@@ -31,28 +32,10 @@ log = logging.getLogger("adaptive_agent.ledger")
 START_KEY = "ledger_start_ms"
 
 
-def fill_record(f: Fill) -> FillRecord:
+def priced(f: FillRecord) -> FillRecord:
+    """The fill with its fee in USDT at the fill (None: it cannot be priced)."""
     parts = FeeParts(f.fee, f.fee_currency, f.price, f.gt_fee, f.point_fee, f.gt_usdt)
-    return FillRecord(
-        str(f.market),
-        f.trade_id,
-        f.time_ms,
-        f.order_id,
-        f.client_id,
-        f.side,
-        f.amount,
-        f.price,
-        f.role,
-        f.fee,
-        f.fee_currency,
-        f.gt_fee,
-        f.point_fee,
-        fee_usdt(parts),
-    )
-
-
-def funding_record(p: FundingPayment) -> FundingRecord:
-    return FundingRecord(p.key, p.time_ms, p.change, p.balance, p.contract, p.text)
+    return replace(f, fee_usdt=fee_usdt(parts))
 
 
 class Ledger:
@@ -89,7 +72,7 @@ class Ledger:
             except ExchangeError as exc:
                 log.warning("reading %s fills failed (read again later): %s", market, exc)
                 continue
-            new += self.store.add_fills([fill_record(f) for f in fills if f.time_ms >= start])
+            new += self.store.add_fills([priced(f) for f in fills if f.time_ms >= start])
         unpriced = [r.trade_id for r in new if r.fee_usdt is None]
         if unpriced:
             log.warning(
@@ -111,7 +94,7 @@ class Ledger:
             log.warning("reading funding payments failed (read again later): %s", exc)
             return []
         self._funding_read_ms = now_ms
-        new = self.store.add_funding([funding_record(p) for p in lines if p.time_ms >= start])
+        new = self.store.add_funding([p for p in lines if p.time_ms >= start])
         for r in new:
             log.info(
                 "funding %+.4f USDT at %d (balance %.2f)", r.change_usdt, r.time_ms, r.balance_usdt

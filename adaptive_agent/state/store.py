@@ -70,6 +70,7 @@ CREATE TABLE IF NOT EXISTS fills (
     price REAL NOT NULL, role TEXT NOT NULL, fee REAL NOT NULL, fee_currency TEXT NOT NULL,
     gt_fee REAL NOT NULL, point_fee REAL NOT NULL,
     fee_usdt REAL,                   -- NULL: the fee could not be priced in USDT
+    gt_usdt REAL,                    -- the GT_USDT price a GT-paid fee was priced at
     PRIMARY KEY (market, trade_id)
 );
 CREATE INDEX IF NOT EXISTS fills_by_time ON fills(time_ms);

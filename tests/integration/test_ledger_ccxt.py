@@ -47,7 +47,7 @@ def test_fills_through_ccxt_carry_gates_fee_parts_and_page_without_loss(spot):
 
     charged, spot_fills, fut_fills, later = with_gate(spot.slice(0, 50), body)
     assert later == []
-    got = {(str(f.market), f.trade_id): f for f in spot_fills + fut_fills}
+    got = {(f.market, f.trade_id): f for f in spot_fills + fut_fills}
     assert len(got) == len(spot_fills) + len(fut_fills) == len(charged) == 9
     for x in charged:
         f = got[(x.market, x.trade_id)]
@@ -72,7 +72,7 @@ def test_funding_through_ccxt_is_the_account_books_fund_lines_only(spot):
     book, paid, everything = with_gate(spot.slice(0, 250), body)
     assert {e.type for e in everything} >= {"dnw", "fee", "fund"}
     assert len(book) == 4
-    assert [(p.key, p.time_ms, p.change, p.balance) for p in paid] == [
+    assert [(p.key, p.time_ms, p.change_usdt, p.balance_usdt) for p in paid] == [
         (e.id, e.time_ms, e.change, e.balance) for e in book
     ]
     assert all(p.contract == "BTC_USDT" for p in paid)
@@ -142,7 +142,7 @@ def test_a_gt_price_read_that_fails_leaves_the_fee_unpriced():
 
 def test_funding_rows_without_an_id_are_keyed_and_other_types_are_dropped():
     (p,) = asyncio.run(fake_gate([]).fetch_funding_payments(0, 1_000))
-    assert (p.time_ms, p.change, p.balance) == (1_700_000_000_500, -1.25, 10.0)
+    assert (p.time_ms, p.change_usdt, p.balance_usdt) == (1_700_000_000_500, -1.25, 10.0)
     assert p.key == "t1700000000500:-1.25:10.0"
 
 

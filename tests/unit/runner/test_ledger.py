@@ -10,9 +10,10 @@ import pytest
 
 from adaptive_agent.core.model import Leg
 from adaptive_agent.core.time_rules import BAR_MS
-from adaptive_agent.exchange.exchange_gate import ExchangeError, ExchangeGate, Fill, Market
+from adaptive_agent.exchange.exchange_gate import ExchangeError, ExchangeGate, Market
 from adaptive_agent.exchange.paper_exchange import PaperExchange
 from adaptive_agent.execution.executor import ExecutionReport, LegFill
+from adaptive_agent.records import FillRecord
 from adaptive_agent.runner.ledger import START_KEY, Ledger
 from adaptive_agent.sim.fee_ledger import fee_ledger, funding_ledger
 from adaptive_agent.state.store import StateStore
@@ -140,7 +141,9 @@ class GtGate(ExchangeGate):
     async def fetch_fills(self, market, since_ms, until_ms):
         if market is not Market.SPOT:
             return []
-        return [Fill(market, "7", "1", "t-a", since_ms + 1, "buy", 0.1, 2e4, "taker", 0, "GT", 3)]
+        return [
+            FillRecord("spot", "7", since_ms + 1, "1", "t-a", "buy", 0.1, 2e4, "taker", 0, "GT", 3)
+        ]
 
 
 GtGate.__abstractmethods__ = frozenset()
