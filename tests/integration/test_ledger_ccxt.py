@@ -187,3 +187,28 @@ def test_windows_cover_the_span_in_whole_seconds():
     assert windows(9_000, 2_500) == [(9, None)]  # our clock behind: still one open read
     week = 7 * 86_400
     assert windows(0, (2 * week + 5) * 1000) == [(0, week), (week, 2 * week), (2 * week, None)]
+
+
+class Flood(FakeCcxt):
+    """1200 trades in the one second 1000 s, served as Gate would: the page of a window."""
+
+    async def fetch_my_trades(self, symbol, since, limit, params):
+        until = params.get("until", since + 7 * 86_400_000)
+        if not since <= 1_000_000 <= until:
+            return []
+        info = {"fee": "n/a", "fee_currency": "USDT", "text": "t-x"}
+        first = (params["page"] - 1) * limit
+        return [
+            {"id": str(i), "timestamp": 1_000_000, "amount": "?", "price": 1, "info": info}
+            for i in range(first, min(first + limit, 1200))
+        ]
+
+
+def test_more_fills_in_a_second_than_gate_pages_are_read_as_far_as_they_go(caplog):
+    gate = fake_gate([])
+    gate.ex = Flood([])
+    with caplog.at_level("WARNING", "adaptive_agent.gate"):
+        fills = asyncio.run(gate.fetch_fills(Market.SPOT, 999_000, 1_000_500))
+    assert len(fills) == 11 * gate.page_size  # pages 1..11: limit * (page - 1) <= 1000
+    assert "some are unread" in caplog.text
+    assert {f.fee for f in fills} == {0.0} and {f.amount for f in fills} == {0.0}  # unparseable

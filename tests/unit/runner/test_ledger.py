@@ -49,8 +49,9 @@ class Sink:
 
 def test_fills_are_recorded_once_with_the_fee_the_simulator_charged(market, tmp_path):
     store = StateStore(tmp_path / "s.sqlite", durable=False)
-    sink, mute = Sink(), object()  # a sink without on_fill is skipped
-    ledger = Ledger(PaperExchange(market), store, lambda: [mute, sink])
+    sink, mute, broken = Sink(), object(), Sink()  # a sink without on_fill is skipped
+    broken.on_fill = None.__class__  # raises TypeError when called: logged, not raised
+    ledger = Ledger(PaperExchange(market), store, lambda: [mute, broken, sink])
     now = market.now_ms
     trade(market)
     new = asyncio.run(ledger.sync_fills(BOTH, now))
