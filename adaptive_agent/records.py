@@ -70,3 +70,48 @@ class RebalanceRecord:
     notional_usdt: float
     signal_to_first_ack_ms: float | None  # decision (candle close) -> first venue reply
     complete_ms: float | None  # decision -> last fill recorded
+
+
+# --- ledger: fees and funding as the venue charged them -------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FillRecord:
+    """One venue trade of ours (Gate ``my_trades``), with its fee as charged and in USDT.
+
+    ``amount`` is BTC (spot) or contracts (futures), unsigned; ``fee`` is in ``fee_currency``
+    (Gate charges a spot buy's fee in the coin received, BTC); ``gt_fee`` / ``point_fee`` are
+    what GT or points paid instead. ``client_id`` is Gate's ``text`` (our ``t-...`` id). The
+    venue port reports it with ``fee_usdt`` unset; the ledger prices it
+    (``core.ledger_rules.fee_usdt``; None: it could not be priced) with ``gt_usdt``, the
+    GT_USDT price the adapter read with the fills (None when it had none)."""
+
+    market: str  # spot | futures
+    trade_id: str
+    time_ms: int
+    order_id: str
+    client_id: str
+    side: str
+    amount: float
+    price: float
+    role: str  # maker | taker
+    fee: float
+    fee_currency: str
+    gt_fee: float = 0.0
+    point_fee: float = 0.0
+    fee_usdt: float | None = None
+    gt_usdt: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FundingRecord:
+    """One funding line of the futures account book (``type=fund``): ``change_usdt`` +
+    received, ``balance_usdt`` after it. ``key``: Gate's line ``id``, or
+    ``core.ledger_rules.funding_key`` when a reply has none."""
+
+    key: str
+    time_ms: int
+    change_usdt: float
+    balance_usdt: float
+    contract: str
+    text: str = ""

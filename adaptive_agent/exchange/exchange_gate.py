@@ -16,6 +16,7 @@ from enum import StrEnum
 from ..core.model import REDUCE_ONLY, SIDE_OF, OrderType, VenueRules
 from ..core.wallet_plan import Wallet
 from ..lifecycle import FINISHED, OrderStatus
+from ..records import FillRecord, FundingRecord  # the ledger's values (runner/ledger.py)
 
 __all__ = ["OrderStatus", "Wallet"]  # the lifecycle enum, as the port speaks it (see lifecycle.py)
 
@@ -248,6 +249,21 @@ class ExchangeGate(ABC):
 
     async def get_unified_account(self) -> UnifiedAccount:
         raise ExchangeError("not a unified account", "NOT_SUPPORTED")
+
+    # --- ledger: fills and funding as the venue charged them ---------------------------------
+    # Defaults: a venue without a trade history reports none.
+
+    async def fetch_fills(self, market: Market, since_ms: int, until_ms: int) -> list[FillRecord]:
+        """Our fills from ``since_ms`` up to the venue's present (``until_ms``: the caller's,
+        which may lag or lead the venue's), oldest first. Reads overlap: callers deduplicate
+        on (market, trade_id)."""
+        return []
+
+    async def fetch_funding_payments(self, since_ms: int, until_ms: int) -> list[FundingRecord]:
+        """Funding lines (``type=fund`` only) of the futures account book from ``since_ms`` up
+        to the venue's present (as ``fetch_fills``), oldest first; transfers and fees in that
+        book are not funding."""
+        return []
 
 
 # --- lifecycle slice ---------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from .exchange_gate import (
     RateLimitedError,
     is_transient,
 )
+from .gate_ccxt_ledger import GateLedgerMixin
 from .gate_ccxt_margin import GateMarginMixin
 from .gate_ccxt_orders import GateOrdersMixin
 from .gate_ccxt_wallets import GateWalletsMixin
@@ -76,7 +77,9 @@ def _is_read(fn) -> bool:
     return False
 
 
-class GateCcxtExchange(GateOrdersMixin, GateMarginMixin, GateWalletsMixin, ExchangeGate):
+class GateCcxtExchange(
+    GateOrdersMixin, GateMarginMixin, GateWalletsMixin, GateLedgerMixin, ExchangeGate
+):
     """Spot ``BTC/USDT`` + USDT perpetual ``BTC/USDT:USDT`` in dual position mode."""
 
     def __init__(

@@ -84,6 +84,28 @@ WS_SPOT = "wss://api.gateio.ws/ws/v4/"
 WS_FUTURES_USDT = "wss://fx-ws.gateio.ws/v4/ws/usdt"
 
 
+# ---- trade history and the futures account book (ledger) ----------------------------------
+# Gate API v4 ``GET /spot/my_trades`` (SDK docs/Trade.md: id, create_time_ms, side, role,
+# amount, price, order_id, fee, fee_currency, point_fee, gt_fee, text), paged by ``page``
+# (from 1) and ``limit`` (at most 1000); ``GET /futures/{settle}/my_trades_timerange`` (SDK
+# MyFuturesTradeTimeRange: trade_id, create_time in float seconds, signed size, price, role,
+# text, fee in the settle currency, point_fee), paged by ``offset`` and ``limit`` (at most
+# 1000); ``GET /futures/{settle}/account_book`` (SDK docs/FuturesApi.md
+# list_futures_account_book: contract, limit, offset, from, to in seconds, type; rows
+# FuturesAccountBook: id, time, change, balance, type, text, contract, trade_id), newest first.
+# ``GET /spot/my_trades`` (SDK docs/SpotApi.md list_my_trades): "If only any parameter of
+# `from` or `to` is specified, only 7-day data from the start (or end) of the specified time is
+# returned. The range not allowed to exceed 30 days", and paging is capped: "limit * (page - 1)
+# <= 1000". The futures listings' docs name no such limits; the adapter reads all three in
+# windows of at most HISTORY_WINDOW_MS with both ends given (the stricter reading).
+SPOT_TRADES_SPAN_MS = 7 * 86_400_000  # what one open-ended spot read covers
+SPOT_TRADES_RANGE_MAX_MS = 30 * 86_400_000
+HISTORY_WINDOW_MS = SPOT_TRADES_SPAN_MS
+SPOT_TRADES_OFFSET_MAX = 1000  # limit * (page - 1)
+BOOK_FUND = "fund"  # account-book type of a funding payment ("fund: Funding")
+GT_PAIR = "GT_USDT"  # what a GT-paid fee is priced at
+
+
 class Path:
     """REST paths under ``/api/v4`` that the adapter (through ccxt) and the simulator use."""
 

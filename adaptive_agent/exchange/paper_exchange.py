@@ -7,6 +7,7 @@ the same ``Agent`` and ``execute()`` as live trading.
 
 from __future__ import annotations
 
+from ..records import FillRecord, FundingRecord
 from ..sim.matching import SimError
 from ..sim.unified import unified_account
 from .exchange_gate import (
@@ -26,7 +27,14 @@ from .exchange_gate import (
     WalletMove,
 )
 from .gate_ccxt_margin import margin_side
-from .gate_constants import BOOK_TYPE_TRANSFER, SETTLE, TRANSFER_DECIMALS, Label, MarginMode
+from .gate_constants import (
+    BOOK_TYPE_TRANSFER,
+    CONTRACT,
+    SETTLE,
+    TRANSFER_DECIMALS,
+    Label,
+    MarginMode,
+)
 
 
 class PaperExchange(ExchangeGate):
@@ -169,6 +177,34 @@ class PaperExchange(ExchangeGate):
             float(u["total_initial_margin"]),
             float(u["total_maintenance_margin"]),
         )
+
+    # --- ledger: the simulator's trade history and futures account book ---
+
+    async def fetch_fills(self, market: Market, since_ms: int, until_ms: int) -> list[FillRecord]:
+        return [
+            FillRecord(
+                str(market),
+                t.id,
+                t.time_ms,
+                t.order_id,
+                t.text,
+                t.side,
+                float(t.qty),
+                float(t.price),
+                t.role,
+                float(t.fee),
+                t.fee_currency,
+            )
+            for t in self.m.my_trades(str(market))
+            if t.time_ms >= since_ms  # up to the simulator's present
+        ]
+
+    async def fetch_funding_payments(self, since_ms: int, until_ms: int) -> list[FundingRecord]:
+        return [
+            FundingRecord(e.id, e.time_ms, float(e.change), float(e.balance), CONTRACT, e.text)
+            for e in self.m.account_book("fund")
+            if e.time_ms >= since_ms
+        ]
 
 
 def _total(v) -> float:

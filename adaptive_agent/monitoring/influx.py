@@ -195,6 +195,12 @@ class InfluxSink:
     def on_alert(self, kind: str, text: str, time_ms: int) -> None:
         self._put(("alert", kind, text, time_ms))
 
+    def on_fill(self, fill: Any) -> None:  # a FillRecord: a venue fill, as charged (ledger)
+        self._put(("fill", fill))
+
+    def on_funding(self, payment: Any) -> None:  # a FundingRecord, as the venue booked it
+        self._put(("funding", payment))
+
     def _put(self, item: tuple[Any, ...]) -> None:
         try:
             if self._closed:

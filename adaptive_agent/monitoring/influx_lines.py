@@ -19,6 +19,12 @@ series per rebalance, an unbounded series cardinality.
 letters, digits and ``_.:-`` become ``_``, blank becomes ``unknown``), string field ``text``
 (a newline in it is stored as the two characters ``\\n``, the library's escaping).
 
+``fill`` (one point per FillRecord, the venue's trade, at its time): tag ``market`` (spot |
+futures); floats ``fee_usdt`` (absent when the fee could not be priced), ``fee`` (in
+``fee_currency``), ``amount`` (BTC or contracts), ``price``; strings ``trade_id``,
+``client_id``, ``fee_currency``, ``role``. ``funding`` (one point per FundingRecord, at its
+time): floats ``change_usdt`` (+ received) and ``balance_usdt``; string ``key``.
+
 Every point also carries the constant ``tags`` given to the encoder (e.g. ``{"agent":
 "live"}``) and the record's own time in milliseconds, so the same record encoded twice gives the
 same point (InfluxDB overwrites it). Two different records that would land on the same series
@@ -28,7 +34,7 @@ overwrites itself. Non-finite numbers (NaN, +-inf) never reach the wire: such fi
 out of the point (and counted).
 
 Records are tuples: ``("bar", BarSnapshot)``, ``("rebalance", RebalanceRecord, n_trades)``,
-``("alert", kind, text, time_ms)``.
+``("alert", kind, text, time_ms)``, ``("fill", FillRecord)``, ``("funding", FundingRecord)``.
 """
 
 from __future__ import annotations
@@ -41,13 +47,22 @@ from typing import Any
 
 from influxdb.line_protocol import make_lines
 
-from adaptive_agent.records import BarSnapshot, RebalanceRecord
+from adaptive_agent.records import BarSnapshot, FillRecord, FundingRecord, RebalanceRecord
 
-__all__ = ["MEASUREMENT_ALERT", "MEASUREMENT_BAR", "MEASUREMENT_REBALANCE", "LineEncoder"]
+__all__ = [
+    "MEASUREMENT_ALERT",
+    "MEASUREMENT_BAR",
+    "MEASUREMENT_FILL",
+    "MEASUREMENT_FUNDING",
+    "MEASUREMENT_REBALANCE",
+    "LineEncoder",
+]
 
 MEASUREMENT_BAR = "bar"
 MEASUREMENT_REBALANCE = "rebalance"
 MEASUREMENT_ALERT = "alert"
+MEASUREMENT_FILL = "fill"
+MEASUREMENT_FUNDING = "funding"
 
 _KIND_UNSAFE = re.compile(r"[^0-9A-Za-z_.:-]+")  # alert kinds are a small set of plain words
 _UNIQUE_MEMO = 4096  # (series, ms) slots remembered to keep distinct records apart
@@ -60,6 +75,8 @@ class LineEncoder:
         self.m_bar = f"{measurement_prefix}{MEASUREMENT_BAR}"
         self.m_rebalance = f"{measurement_prefix}{MEASUREMENT_REBALANCE}"
         self.m_alert = f"{measurement_prefix}{MEASUREMENT_ALERT}"
+        self.m_fill = f"{measurement_prefix}{MEASUREMENT_FILL}"
+        self.m_funding = f"{measurement_prefix}{MEASUREMENT_FUNDING}"
         self._tags = {str(k): str(v) for k, v in (tags or {}).items()}
         self._unique: OrderedDict[tuple[str, str, int], str] = OrderedDict()
         self.invalid_values = 0  # non-finite fields left out
@@ -117,7 +134,31 @@ class LineEncoder:
             text = str(item[2])
             t = self._unique_time(self.m_alert, akind, record_ms(item[3]), text)
             return self._line(self.m_alert, {"kind": akind}, {"text": text}, t)
+        if kind in ("fill", "funding"):
+            return self._ledger_line(item[1])
         raise ValueError(f"unknown record {kind!r}")
+
+    def _ledger_line(self, r: FillRecord | FundingRecord) -> str:
+        """A venue fill or funding payment (``runner/ledger.py``)."""
+        if isinstance(r, FundingRecord):
+            fields: dict[str, Any] = self._floats(
+                {"change_usdt": r.change_usdt, "balance_usdt": r.balance_usdt}
+            )
+            fields["key"] = str(r.key)
+            t = self._unique_time(self.m_funding, "", record_ms(r.time_ms), str(r.key))
+            return self._line(self.m_funding, {}, fields, t)
+        fields = self._floats(
+            {"fee_usdt": r.fee_usdt, "fee": r.fee, "amount": r.amount, "price": r.price}
+        )
+        fields.update(
+            trade_id=str(r.trade_id),
+            client_id=str(r.client_id),
+            fee_currency=str(r.fee_currency),
+            role=str(r.role),
+        )
+        market = _KIND_UNSAFE.sub("_", str(r.market)) or "unknown"
+        t = self._unique_time(self.m_fill, market, record_ms(r.time_ms), str(r.trade_id))
+        return self._line(self.m_fill, {"market": market}, fields, t)
 
     def _floats(self, values: Mapping[str, Any]) -> dict[str, float]:
         out: dict[str, float] = {}

@@ -67,14 +67,19 @@ def run_audit(store: Any, cfg: AppConfig, day: date, out_dir: str | Path) -> Aud
         notes.append("no bars recorded for this day")
     if kpis["sharpe"] is None:
         notes.append(f"Sharpe undefined ({n_returns} daily return(s))")
+    if digest.fees_source == "fills":  # the venue's fees as charged (reports/ledger_day.py)
+        notes.append(f"fees/NAV from {digest.venue_fills} venue fill(s) as charged")
+    if digest.funding_paid_usdt is not None:
+        notes.append(f"funding as paid: {digest.funding_paid_usdt:+.2f} USDT")
     result = AuditResult(day, kpis, goals, devs, flagged, n_returns=n_returns, notes=tuple(notes))
     if not flagged:
         log.info(
-            "audit %s: within targets (sharpe=%s max_dd=%s fees_nav=%s)",
+            "audit %s: within targets (sharpe=%s max_dd=%s fees_nav=%s)%s",
             day,
             kpis["sharpe"],
             kpis["max_dd"],
             kpis["fees_nav"],
+            "".join(f"; {n}" for n in notes),
         )
         return result
 

@@ -9,7 +9,8 @@ bar is the 00:00 close that ends it.
   2 returns or zero spread.
 - Max DD: of the day's bar NAVs (up to and including the 00:00 close that ends it) from their
   running peak.
-- Fees/NAV: the day's fees over the day's mean bar NAV (the digest's figure).
+- Fees/NAV: the day's fees over the day's mean bar NAV (the digest's figure: in live and paper
+  the fees of the venue's fills as charged, ``reports/ledger_day.py``).
 
 Deviation is relative and signed so that positive means worse: Sharpe
 ``(target - actual) / |target|``, Max DD and fees ``(actual - target) / target``.
@@ -26,6 +27,7 @@ from .. import metrics
 from ..config import AppConfig
 from ..core.time_rules import DAY_MS
 from .digest import Digest, day_bounds
+from .ledger_day import ledger_span
 
 SHARPE_DAYS = 30
 KPIS = ("sharpe", "max_dd", "fees_nav")
@@ -92,7 +94,8 @@ def proposal_context(store: Any, day: date, digest: Digest, n_returns: int) -> d
     bars = store.bars(start, end)
     w_start = start - (SHARPE_DAYS - 1) * DAY_MS
     window = store.bars(w_start, end)
-    fees = [t.fee_usdt for t in store.trades(w_start, end)]
+    venue = ledger_span(store, w_start, end)  # fees as charged, where the venue's are known
+    fees = list(venue.fees) if venue.fills else [t.fee_usdt for t in store.trades(w_start, end)]
     days = len(_day_end_navs(window)[0])
     fees30 = metrics.fees_nav_per_day(fees, [b.nav for b in window], days)
     rates = [b.funding_rate for b in window if b.funding_rate is not None]

@@ -51,6 +51,7 @@ def proposal_markdown(r: AuditResult, cfg: AppConfig) -> str:
         "",
         f"Allowed deviation: {cfg.audit.max_deviation:.0%}. Sharpe uses {r.n_returns} daily"
         " return(s).",
+        *(f"Note: {n}." for n in r.notes),
         "",
         "## Proposals",
         "",

@@ -19,6 +19,11 @@ Numbers come from the state store (bar snapshots and fills) only, with the defin
   from the last bar at or up to 10 minutes before it; ``None`` when no such bar carries a rate.
   The settlement at hour 0 that belongs to day ``D`` is the one at ``D+1 00:00``.
 - Rebalances: distinct rebalance ids among the day's decisions and the day's fills.
+- Fees and funding as paid (live and paper, ``reports/ledger_day.py``): when the venue's fills
+  of the day are recorded, Fees (and fees / NAV) are theirs, in USDT at each fill
+  (``fees_source`` "fills"; fills whose fee could not be priced are counted in
+  ``fills_unpriced`` and left out), else the trade records' (``fees_source`` "trades"); the
+  day's recorded funding payments are ``funding_paid_usdt``, next to the estimate.
 
 A day without bars or fills gives a digest with ``has_data=False`` that says so.
 """
@@ -37,6 +42,7 @@ from typing import Any
 from .. import metrics
 from ..core.time_rules import DAY_MS, MINUTE_MS, day_of_close, funding_instants
 from ..records import BarSnapshot, TradeRecord
+from .ledger_day import ledger_span
 
 FUNDING_BAR_TOLERANCE_MS = 10 * MINUTE_MS
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -129,6 +135,12 @@ class Digest:
     rebalances: int = 0
     safe_mode_bars: int = 0
     top_trades: tuple[CostlyTrade, ...] = field(default_factory=tuple)
+    # --- ledger: fees and funding as the venue charged them
+    fees_source: str = "trades"  # fills | trades
+    venue_fills: int = 0
+    fills_unpriced: int = 0
+    funding_paid_usdt: float | None = None
+    funding_payments: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -185,13 +197,15 @@ def build_digest(
     start, end = day_bounds(day)
     bars = store.bars(start, end)
     trades: list[TradeRecord] = store.trades(start, end)
-    if not bars and not trades:
+    venue = ledger_span(store, start, end)
+    if not bars and not trades and not venue.fills and not venue.funding_payments:
         return Digest(day=day, has_data=False)
 
     rebalance_ids = _rebalance_ids(store, start, end) | {t.rebalance_id for t in trades}
     notionals = [t.size_btc * t.price for t in trades]
     notional = math.fsum(abs(x) for x in notionals)
-    fees = math.fsum(t.fee_usdt for t in trades)
+    fee_list = list(venue.fees) if venue.fills else [t.fee_usdt for t in trades]
+    fees = math.fsum(fee_list)
     slippage = math.fsum(t.slippage_usdt for t in trades)
     top = sorted(trades, key=lambda t: (-t.cost_usdt, t.time_ms, t.client_id))[:3]
 
@@ -211,7 +225,7 @@ def build_digest(
         roi = metrics.or_none(metrics.roi(nav_start, nav_end))
         mean_nav = metrics.mean_nav(navs)
         turnover = metrics.or_none(metrics.turnover(notionals, navs))
-        fees_nav = metrics.or_none(metrics.fees_nav_per_day([t.fee_usdt for t in trades], navs))
+        fees_nav = metrics.or_none(metrics.fees_nav_per_day(fee_list, navs))
         # the day's settlements are whole hours in (00:00, 24:00]: its own bars cover them
         funding, settlements = _funding_estimate(bars, funding_settlements(day, funding_hours_utc))
 
@@ -235,6 +249,11 @@ def build_digest(
         rebalances=len(rebalance_ids),
         safe_mode_bars=sum(1 for b in bars if b.safe_mode),
         top_trades=tuple(CostlyTrade.of(t) for t in top),
+        fees_source="fills" if venue.fills else "trades",
+        venue_fills=venue.fills,
+        fills_unpriced=venue.unpriced,
+        funding_paid_usdt=venue.funding_usdt,
+        funding_payments=venue.funding_payments,
     )
 
 
@@ -270,6 +289,13 @@ def format_digest(d: Digest) -> str:
     lines.append(
         f"Fees: {d.fees_usdt:,.2f} USDT{fees_pct}; slippage vs P_ref {d.slippage_usdt:,.2f} USDT"
     )
+    if d.fees_source == "fills":
+        unpriced = f"; {d.fills_unpriced} unpriced, left out" if d.fills_unpriced else ""
+        lines.append(f"Fees as charged: {d.venue_fills} venue fill(s){unpriced}")
+    if d.funding_paid_usdt is not None:
+        lines.append(
+            f"Funding as paid ({d.funding_payments} payment(s)): {d.funding_paid_usdt:+,.2f} USDT"
+        )
     if d.funding_usdt is not None:
         lines.append(
             f"Funding (estimate, {d.funding_settlements} settlement(s)):"

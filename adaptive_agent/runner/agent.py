@@ -44,6 +44,7 @@ from ..state.store import StateStore
 from . import book_check
 from .candle_history import CandleHistory
 from .exec_outcome import report_outcome
+from .ledger import Ledger
 from .reconcile import ReconcileResult, cancel_all_open_orders, reconcile_with_venue
 from .retry import retrying
 from .wallets import WalletManager
@@ -101,6 +102,7 @@ class Agent:
         self._day_nav: dict[int, float] = {}  # UTC day -> NAV at its last close (Sharpe 30d)
         self.liq_watch = None  # margin slice: a LiquidationWatch (runner/liquidation_watch.py)
         self.wallets: WalletManager | None = None  # classic account: spot<->futures transfers
+        self.ledger = Ledger(gate, store, lambda: self.monitors, cfg.backtest.funding_hours_utc)
 
     def use_clock(self, clock: Clock) -> None:
         """The one clock of the loop and the executor (a rehearsal moves it to the feed's)."""
@@ -225,6 +227,7 @@ class Agent:
         plan = await self._decide_and_execute(candle, received_ms)
         decision_ms = candle.ts + BAR_MS
         self._last_decision_ms = decision_ms
+        await self.ledger.on_close(decision_ms)  # funding (and late fills) as the venue booked
         self.store.set_meta("last_bar_ms", str(decision_ms))  # heartbeat: the bar is done
         day = completed_day(prev, decision_ms)
         if day is not None and self.on_new_day is not None:
@@ -331,7 +334,8 @@ class Agent:
                     self.error_streak += 1
                 if report.errors:
                     log.error("rebalance %s: %s", report.rebalance_id, "; ".join(report.errors))
-                self._report_rebalance(plan, report, prices.ref)
+                fees = await self.ledger.after_execute(report, decision_ms)  # fees as charged
+                self._report_rebalance(plan, report, prices.ref, fees)
         return plan
 
     # --- monitoring --------------------------------------------------------------------------
@@ -394,8 +398,11 @@ class Agent:
         self.store.add_bar(bar)
         self._emit("on_bar", bar)
 
-    def _report_rebalance(self, plan: Plan, report: ExecutionReport, ref: float) -> None:
-        """Fills as trade records; slippage is measured against ``ref`` (P_ref at decision)."""
+    def _report_rebalance(
+        self, plan: Plan, report: ExecutionReport, ref: float, fees: dict | None = None
+    ) -> None:
+        """Fills as trade records; slippage is measured against ``ref`` (P_ref at decision);
+        ``fees``: the USDT fees of the venue's fills by client id, where it reported them."""
         trades: list[TradeRecord] = []
         for leg in report.legs:
             unit = 1.0 if leg.leg is Leg.BTC_SPOT else self.params.venue.perp_contract
@@ -404,6 +411,7 @@ class Agent:
                 ("taker", leg.taker_filled, leg.taker_price, leg.taker_fee, leg.taker_client_id),
             ):
                 if filled > 0 and price is not None:
+                    fee = (fees or {}).get(cid, fee)
                     trades.append(
                         TradeRecord(
                             plan.time_ms,  # as the backtest: fills belong to their decision

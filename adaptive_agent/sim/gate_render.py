@@ -147,10 +147,13 @@ def spot_trade(t: SimTrade) -> dict[str, Any]:
     }
 
 
-def futures_trade(t: SimTrade) -> dict[str, Any]:
+def futures_trade(t: SimTrade, timerange: bool = False) -> dict[str, Any]:
+    """``my_trades`` (``id``, an integer) or ``my_trades_timerange``, whose rows name it
+    ``trade_id``, a string (gate-api SDK models MyFuturesTrade / MyFuturesTradeTimeRange)."""
     sign = 1 if t.side == "buy" else -1
+    ident: dict[str, Any] = {"trade_id": t.id} if timerange else {"id": int(t.id)}
     return {
-        "id": int(t.id),
+        **ident,
         "create_time": _sec(t.time_ms),
         "contract": CONTRACT,
         "order_id": t.order_id,

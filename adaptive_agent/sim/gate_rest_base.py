@@ -12,7 +12,12 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
-from ..exchange.gate_constants import Label
+from ..exchange.gate_constants import (
+    SPOT_TRADES_OFFSET_MAX,
+    SPOT_TRADES_RANGE_MAX_MS,
+    SPOT_TRADES_SPAN_MS,
+    Label,
+)
 from . import gate_render as render
 from .faults import Faults
 from .markets import CONTRACT, PAIR, SETTLE
@@ -50,6 +55,31 @@ def bool_arg(raw: Any) -> bool:
 def page(q: Any) -> tuple[int, int]:
     """(offset, limit) of a futures-style listing."""
     return int_arg(q, "offset", 0, 10**9), int_arg(q, "limit", 100)
+
+
+def spot_page(items: list[Any], q: Any) -> list[Any]:
+    """One page of a spot listing: Gate's ``page`` counts from 1, ``limit`` rows each."""
+    page, limit = max(int_arg(q, "page", 1, 10**9), 1), int_arg(q, "limit", 100)
+    return items[(page - 1) * limit : page * limit]
+
+
+def spot_trades_range(q: Any, now_ms: int) -> tuple[float, float]:
+    """The time range a spot ``my_trades`` read covers, as Gate answers it (gateapi-python
+    docs/SpotApi.md list_my_trades): no ``from``/``to``, the last 7 days; only one of them, 7
+    days from (or up to) it; both, at most 30 days apart; and ``limit * (page - 1) <= 1000``."""
+    start, end = time_range(q)
+    if "from" in q and "to" in q:
+        if end - start > SPOT_TRADES_RANGE_MAX_MS:
+            raise SimError(Label.INVALID_PARAM_VALUE, "time range exceeds 30 days")
+    elif "from" in q:
+        end = start + SPOT_TRADES_SPAN_MS
+    else:
+        end = end if "to" in q else now_ms
+        start = end - SPOT_TRADES_SPAN_MS
+    page, limit = max(int_arg(q, "page", 1, 10**9), 1), int_arg(q, "limit", 100)
+    if limit * (page - 1) > SPOT_TRADES_OFFSET_MAX:
+        raise SimError(Label.INVALID_PARAM_VALUE, "limit * (page - 1) exceeds 1000")
+    return start, end
 
 
 def text_of(item: Any) -> str | None:

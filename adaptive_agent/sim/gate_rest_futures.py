@@ -152,4 +152,6 @@ class FuturesRoutes(RouteGroup):
             trades = [t for t in trades if t.order_id == q["order"]]
         trades = trades_in_range(trades, q)
         offset, limit = page(q)
-        return web.json_response([render.futures_trade(t) for t in trades[offset : offset + limit]])
+        ranged = request.path.endswith("_timerange")
+        rows = [render.futures_trade(t, ranged) for t in trades[offset : offset + limit]]
+        return web.json_response(rows)

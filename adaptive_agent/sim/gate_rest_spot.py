@@ -12,11 +12,11 @@ from .gate_rest_base import (
     Route,
     RouteGroup,
     check_pair,
-    int_arg,
     json_body,
     number,
     orders_in_range,
-    trades_in_range,
+    spot_page,
+    spot_trades_range,
 )
 from .markets import PAIR
 from .orders import SPOT, SimError, SimOrder
@@ -119,9 +119,7 @@ class SpotRoutes(RouteGroup):
             raise SimError(Label.INVALID_PARAM_VALUE, "invalid argument: status")
         orders = self.m.open_orders(SPOT) if status == "open" else self.m.order_history(SPOT)
         orders = orders_in_range(orders, q)
-        page, limit = int_arg(q, "page", 1, 10**9), int_arg(q, "limit", 100)
-        chunk = orders[(max(page, 1) - 1) * limit : max(page, 1) * limit]
-        return web.json_response([render.spot_order(o) for o in chunk])
+        return web.json_response([render.spot_order(o) for o in spot_page(orders, q)])
 
     async def open(self, request: web.Request) -> web.Response:
         orders = self.m.open_orders(SPOT)
@@ -136,5 +134,6 @@ class SpotRoutes(RouteGroup):
         trades = self.m.my_trades(SPOT)[::-1]
         if "order_id" in q:
             trades = [t for t in trades if t.order_id == q["order_id"]]
-        trades = trades_in_range(trades, q)
-        return web.json_response([render.spot_trade(t) for t in trades[: int_arg(q, "limit", 100)]])
+        start, end = spot_trades_range(q, self.m.now_ms)
+        trades = [t for t in trades if start <= t.time_ms <= end]
+        return web.json_response([render.spot_trade(t) for t in spot_page(trades, q)])

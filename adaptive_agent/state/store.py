@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ..core.model import EngineState
 from ..lifecycle import OrderStatus, RebalanceStatus
-from ..records import BarSnapshot, TradeRecord
+from .history_tables import HistoryTables
+from .ledger_tables import LEDGER_TABLES, LedgerTables
 from .transfer_store import TransferStoreMixin
 
 SCHEMA_VERSION = 1
@@ -74,6 +75,24 @@ CREATE TABLE IF NOT EXISTS transfers (     -- wallet transfers: recorded before 
     error TEXT NOT NULL DEFAULT '',
     updated_ms INTEGER NOT NULL
 );
+-- ledger: one row per venue trade (FillRecord) and per funding line (FundingRecord); the
+-- primary keys make a re-read idempotent
+CREATE TABLE IF NOT EXISTS fills (
+    market TEXT NOT NULL, trade_id TEXT NOT NULL, time_ms INTEGER NOT NULL,
+    order_id TEXT NOT NULL, client_id TEXT NOT NULL, side TEXT NOT NULL, amount REAL NOT NULL,
+    price REAL NOT NULL, role TEXT NOT NULL, fee REAL NOT NULL, fee_currency TEXT NOT NULL,
+    gt_fee REAL NOT NULL, point_fee REAL NOT NULL,
+    fee_usdt REAL,                   -- NULL: the fee could not be priced in USDT
+    gt_usdt REAL,                    -- the GT_USDT price a GT-paid fee was priced at
+    PRIMARY KEY (market, trade_id)
+);
+CREATE INDEX IF NOT EXISTS fills_by_time ON fills(time_ms);
+CREATE INDEX IF NOT EXISTS fills_by_client ON fills(client_id);
+CREATE TABLE IF NOT EXISTS funding_payments (
+    key TEXT PRIMARY KEY, time_ms INTEGER NOT NULL, change_usdt REAL NOT NULL,
+    balance_usdt REAL NOT NULL, contract TEXT NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS funding_by_time ON funding_payments(time_ms);
 """
 
 
@@ -100,7 +119,7 @@ class StateError(Exception):
     """A state database that cannot be used as asked; the message names the path."""
 
 
-class StateStore(TransferStoreMixin):  # transfers: transfer_store.py
+class StateStore(HistoryTables, TransferStoreMixin, LedgerTables):  # see the mixins' modules
     """A thin, synchronous repository; every method commits before it returns."""
 
     def __init__(
@@ -201,67 +220,6 @@ class StateStore(TransferStoreMixin):  # transfers: transfer_store.py
         self.set_meta("manual_safe_mode", "on" if on else "off")
         self.add_event(now_ms, "manual_safe_mode", "on" if on else "off")
 
-    def add_event(self, time_ms: int, kind: str, detail: str = "") -> None:
-        with self._tx() as db:
-            db.execute("INSERT INTO events VALUES(?, ?, ?)", (time_ms, kind, detail))
-
-    def events(self, kind: str | None = None) -> list[tuple[int, str, str]]:
-        q = "SELECT time_ms, kind, detail FROM events"
-        rows = self._db.execute(
-            q + (" WHERE kind = ?" if kind else "") + " ORDER BY rowid", (kind,) if kind else ()
-        )
-        return [tuple(r) for r in rows]  # type: ignore[misc]
-
-    def add_signal(self, time_ms: int, signal: str, source: str, received_ms: int) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO signals VALUES(?, ?, ?, ?)", (time_ms, signal, source, received_ms)
-            )
-
-    # --- history for digests, audits and dashboards -----------------------------------------
-
-    def add_bar(self, bar: BarSnapshot) -> None:
-        d = {f: getattr(bar, f) for f in BarSnapshot.__dataclass_fields__}
-        with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO bars VALUES(?, ?)", (bar.time_ms, json.dumps(d)))
-
-    def bars(self, start_ms: int, end_ms: int) -> list[BarSnapshot]:
-        """Snapshots with start_ms <= time < end_ms, in time order."""
-        rows = self._db.execute(
-            "SELECT snapshot FROM bars WHERE time_ms >= ? AND time_ms < ? ORDER BY time_ms",
-            (start_ms, end_ms),
-        )
-        out = []
-        for (raw,) in rows:
-            d = json.loads(raw)
-            d["safe_mode_reasons"] = tuple(d.get("safe_mode_reasons", ()))
-            d["safe_mode_codes"] = tuple(d.get("safe_mode_codes", ()))
-            out.append(BarSnapshot(**d))
-        return out
-
-    def add_trades(self, trades: list[TradeRecord]) -> None:
-        with self._tx() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO trades VALUES(?, ?, ?, ?)",
-                [
-                    (
-                        t.time_ms,
-                        t.client_id,
-                        t.liquidity,
-                        json.dumps({f: getattr(t, f) for f in TradeRecord.__dataclass_fields__}),
-                    )
-                    for t in trades
-                ],
-            )
-
-    def trades(self, start_ms: int, end_ms: int) -> list[TradeRecord]:
-        rows = self._db.execute(
-            "SELECT record FROM trades WHERE time_ms >= ? AND time_ms < ?"
-            " ORDER BY time_ms, client_id",
-            (start_ms, end_ms),
-        )
-        return [TradeRecord(**json.loads(r[0])) for r in rows]
-
     # --- rebalances and orders ---------------------------------------------------------------
 
     def begin_rebalance(
@@ -353,7 +311,15 @@ class StateStore(TransferStoreMixin):  # transfers: transfer_store.py
         """Forget orders, rebalances, bars, trades, signals, events and the engine state; keep
         the schema and the manual kill switch (paper replays start over on a new venue)."""
         with self._tx() as db:
-            for table in ("orders", "rebalances", "bars", "trades", "signals", "events"):
+            for table in (
+                "orders",
+                "rebalances",
+                "bars",
+                "trades",
+                "signals",
+                "events",
+                *LEDGER_TABLES,
+            ):
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM transfers")  # accounts and wallets (issue 8)
             db.execute("DELETE FROM meta WHERE key NOT IN ('schema_version', 'manual_safe_mode')")

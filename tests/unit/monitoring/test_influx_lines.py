@@ -76,3 +76,25 @@ def test_safe_mode_codes_are_written_beside_the_text() -> None:
     bar = make_bar(3, safe_mode=True, safe_mode_reasons=("Verlust",), safe_mode_codes=("drawdown",))
     line = enc.to_line(("bar", bar))
     assert 'safe_mode_codes="drawdown"' in line and 'safe_mode_reasons="Verlust"' in line
+
+
+def test_fills_and_funding_payments_become_points_of_their_own() -> None:
+    from adaptive_agent.records import FillRecord, FundingRecord
+
+    enc = LineEncoder(tags={"agent": "live"})
+    fill = FillRecord(
+        "spot", "77", T0_MS, "9", "t-a", "buy", 0.01, 2e4, "maker", 1e-5, "BTC", 0.0, 0.0, 0.2
+    )
+    head, fields, t = enc.to_line(("fill", fill)).split(" ")
+    assert head == "fill,agent=live,market=spot" and int(t) == T0_MS
+    assert "fee_usdt=0.2" in fields and 'fee_currency="BTC"' in fields
+    assert 'trade_id="77"' in fields and 'client_id="t-a"' in fields and 'role="maker"' in fields
+    other = FillRecord(
+        "spot", "78", T0_MS, "9", "t-a", "buy", 0.01, 2e4, "maker", 0, "GT", 1, 0, None
+    )
+    line = enc.to_line(("fill", other))
+    assert "fee_usdt" not in line and int(line.split(" ")[-1]) == T0_MS + 1  # kept apart
+    pay = FundingRecord("k1", T0_MS, -1.5, 998.5, "BTC_USDT")
+    head, fields, t = enc.to_line(("funding", pay)).split(" ")
+    assert head == "funding,agent=live" and int(t) == T0_MS
+    assert "change_usdt=-1.5" in fields and 'key="k1"' in fields
