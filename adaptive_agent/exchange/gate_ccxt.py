@@ -194,7 +194,7 @@ class GateCcxtExchange(
     #: A read (GET) that meets a transient failure is asked again after these pauses: reads
     #: change nothing at the venue, so repeating one is always safe. Writes are never retried
     #: here (an order or a transfer is looked up, never re-sent blindly).
-    read_retry_delays_s: tuple[float, ...] = (0.2, 0.5, 1.0)
+    read_retry_delays_s: tuple[float, ...] = (0.1, 0.3)
 
     async def _call(self, fn, *args, **kwargs):
         """ccxt errors -> ours. A transport failure may hide a request that did arrive."""

@@ -37,8 +37,10 @@ def test_a_lost_state_is_safe_mode_with_an_alert_and_no_order(spot, tmp_path, ho
     assert log.venue_orders_after == log.venue_orders_before, "orders went out on a lost state"
 
 
-def test_the_agent_survives_a_30_percent_venue_error_rate_for_200_closes(spot, tmp_path):
-    log = asyncio.run(run_error_rate_trial(spot.slice(28_800, 29_050), tmp_path, 200, 0.3))
-    assert log.decided == 200  # every close processed, the agent alive at the end
+def test_the_agent_survives_a_30_percent_venue_error_rate(spot, tmp_path):
+    """40 closes here (each takes seconds of lookups under errors); bench/crash_trials.py runs
+    the issue's 200 and prints the figures."""
+    log = asyncio.run(run_error_rate_trial(spot.slice(28_800, 28_900), tmp_path, 40, 0.3))
+    assert log.decided == 40  # every close processed, the agent alive at the end
     assert log.server_errors > 100  # the venue really refused a lot
     assert log.rebalances > 0  # and it still traded between the errors

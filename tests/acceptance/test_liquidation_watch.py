@@ -16,6 +16,7 @@ from adaptive_agent.exchange.paper_exchange import PaperExchange
 from adaptive_agent.io.loaders import Candles
 from adaptive_agent.runner.agent import Agent
 from adaptive_agent.runner.liquidation_watch import LiquidationWatch
+from adaptive_agent.runner.wallets import WalletManager
 from adaptive_agent.sim.liquidation import maintenance_margin
 from adaptive_agent.sim.runner import running_sim
 from adaptive_agent.state.store import StateStore
@@ -34,11 +35,28 @@ def rally(bars: int = 70, step: float = 0.01) -> Candles:
     return Candles("rally", ts, o, np.maximum(o, c) * 1.002, np.minimum(o, c) * 0.998, c)
 
 
-def watch_the_rally(spot_usdt: float):
-    """Hold the short through the rally, the watch checked at every close."""
+class RecordingTopUp:
+    """The wallet manager's real top-up (``POST /wallet/transfers`` through ccxt), recorded."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.calls = inner, []
+
+    async def __call__(self, wanted: float) -> float:
+        moved = await self.inner(wanted)
+        self.calls.append((wanted, moved))
+        return moved
+
+
+def watch_the_rally(spot_usdt: float, store_path=None):
+    """Hold the short through the rally, the watch checked at every close. With ``store_path``
+    the top-up is the wallet manager's (transfers recorded in that state store), else the
+    in-process stand-in."""
     cfg = load_config(None, env={})
     alerts: list[tuple[str, str]] = []
     seen: list[dict] = []
+
+    def alerts_to(kind: str, text: str) -> None:
+        alerts.append((kind, text))
 
     async def main():
         async with running_sim(
@@ -46,7 +64,14 @@ def watch_the_rally(spot_usdt: float):
         ) as sim:
             m = sim.market
             gate = GateCcxtExchange(KEY, SECRET, rest_url=sim.url, rate_limit=False)
-            top_up = SimTopUp(m)
+            if store_path is None:
+                top_up = SimTopUp(m)
+            else:
+                store = StateStore(store_path, durable=False)
+                manager = WalletManager(
+                    gate, store, cfg.wallet_params(), lambda: int(m.now_ms), alerts_to
+                )
+                top_up = RecordingTopUp(manager.top_up)
             watch = LiquidationWatch(gate, cfg, lambda k, t: alerts.append((k, t)), top_up)
             try:
                 await gate.start()
@@ -69,6 +94,8 @@ def watch_the_rally(spot_usdt: float):
                     )
             finally:
                 await gate.close()
+                if store_path is not None:
+                    store.close()
             return m, top_up
 
     m, top_up = asyncio.run(main())
@@ -84,6 +111,24 @@ def test_a_top_up_comes_before_any_liquidation():
     assert [k for k, _ in alerts if k == "liquidation_top_up"]
     # after each top-up the distance is back at the target, above the alarm
     assert all(s["dist"] >= 0.15 for s in seen)
+
+
+def test_the_wallet_managers_top_up_through_ccxt_keeps_the_short_alive(tmp_path):
+    """The same rally with the real hook that ``adaptive-agent live`` wires in a classic
+    account: each top-up is a transfer recorded in the store, the venue's records agree."""
+    db = tmp_path / "live.sqlite"
+    m, top_up, alerts, seen = watch_the_rally(spot_usdt=100_000.0, store_path=db)
+    assert top_up.calls and all(moved > 0 for _, moved in top_up.calls)
+    assert not [o for o in m.order_history("futures") if o.text == "liquidation"]
+    assert all(s["size"] == -SHORT for s in seen) and all(s["equity"] >= s["maint"] for s in seen)
+    store = StateStore(db, create=False)
+    try:
+        done = [(t.to_wallet, t.amount) for t in store.transfers() if t.status == "done"]
+    finally:
+        store.close()
+    venue = [(r.to_account, r.amount) for r in m.wallets.records]
+    assert done == venue and len(done) == len(top_up.calls)
+    assert [k for k, _ in alerts if k == "liquidation_top_up"]
 
 
 def test_with_no_top_up_possible_the_watch_alerts_and_gates_rule_liquidates():
