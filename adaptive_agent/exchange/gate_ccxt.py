@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from typing import Any
 
 from .exchange_gate import (
@@ -57,6 +58,9 @@ def _f(x: Any, default: float = 0.0) -> float:
         return default if x is None or x == "" else float(x)
     except (TypeError, ValueError):
         return default
+
+
+STREAM_MEMORY = 1_000  # streamed order states kept: far more than one rebalance sends
 
 
 def _name(fn) -> str:
@@ -119,7 +123,9 @@ class GateCcxtExchange(
         self._config, self._rest_base, self.uid = config, rest_url, uid
         self._pro = None
         self._streams: list[asyncio.Task] = []
-        self._latest: dict[str, OrderState] = {}
+        # the newest streamed state per client id, the most recent STREAM_MEMORY orders only
+        # (a long-running agent must not keep every order it ever saw)
+        self._latest: OrderedDict[str, OrderState] = OrderedDict()
         self._update = asyncio.Event()
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -156,7 +162,7 @@ class GateCcxtExchange(
                 for raw in await self._pro.watch_orders(symbol):
                     cid = raw.get("clientOrderId") or (raw.get("info") or {}).get("text")
                     if cid:
-                        self._latest[cid] = self._state(raw, cid)
+                        self._remember(cid, self._state(raw, cid))
                         self._update.set()
                 delay = 0.5
             except asyncio.CancelledError:
@@ -175,6 +181,12 @@ class GateCcxtExchange(
         except TimeoutError:
             return False
         return True
+
+    def _remember(self, cid: str, state: OrderState) -> None:
+        self._latest[cid] = state
+        self._latest.move_to_end(cid)
+        while len(self._latest) > STREAM_MEMORY:
+            self._latest.popitem(last=False)
 
     def latest_order_state(self, client_id: str) -> OrderState | None:
         return self._latest.get(client_id)

@@ -60,3 +60,17 @@ def test_a_write_or_a_definite_refusal_is_not_repeated(gate):
     with pytest.raises(ExchangeError) as info:
         asyncio.run(gate._call(fn))
     assert len(calls) == 1 and info.value.label == "INVALID_KEY"
+
+
+def test_the_streamed_order_states_are_bounded(gate, monkeypatch):
+    from adaptive_agent.exchange import gate_ccxt
+    from adaptive_agent.exchange.exchange_gate import OrderState, OrderStatus
+
+    monkeypatch.setattr(gate_ccxt, "STREAM_MEMORY", 5)
+    for i in range(12):
+        gate._remember(f"t-{i}", OrderState(f"t-{i}", OrderStatus.OPEN))
+    gate._remember("t-8", OrderState("t-8", OrderStatus.CLOSED, 1.0))  # an update: newest again
+    assert len(gate._latest) == 5
+    assert gate.latest_order_state("t-0") is None  # the oldest are forgotten
+    assert gate.latest_order_state("t-8").status is OrderStatus.CLOSED
+    assert list(gate._latest) == ["t-7", "t-9", "t-10", "t-11", "t-8"]
