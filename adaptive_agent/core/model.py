@@ -50,6 +50,16 @@ SIDE_OF: dict[OrderType, Side] = {
     OrderType.CLOSE_SHORT: Side.BUY,
 }
 REDUCE_ONLY: frozenset[OrderType] = frozenset({OrderType.CLOSE_LONG, OrderType.CLOSE_SHORT})
+# What one unit filled of each order type does to the book: (spot lots, long contracts, short
+# contracts). The one home of that rule (fills applied to a book, the wallets' legs after a plan).
+BOOK_CHANGE: dict[OrderType, tuple[int, int, int]] = {
+    OrderType.BUY: (1, 0, 0),
+    OrderType.SELL: (-1, 0, 0),
+    OrderType.OPEN_LONG: (0, 1, 0),
+    OrderType.CLOSE_LONG: (0, -1, 0),
+    OrderType.OPEN_SHORT: (0, 0, 1),
+    OrderType.CLOSE_SHORT: (0, 0, -1),
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import NamedTuple
 
-from .model import Book, Order, OrderType, Params, Prices
+from .model import BOOK_CHANGE, Book, Order, OrderType, Params, Prices
 from .portfolio_manager import book_nav
 from .rebalance_engine import target_lots
 
@@ -128,11 +128,9 @@ def legs_after(
     long_contracts: int, short_contracts: int, orders: Iterable[Order]
 ) -> tuple[int, int]:
     """Both perpetual legs once every order of the plan has filled."""
-    delta = {OrderType.OPEN_LONG: (1, 0), OrderType.CLOSE_LONG: (-1, 0)}
-    delta |= {OrderType.OPEN_SHORT: (0, 1), OrderType.CLOSE_SHORT: (0, -1)}
     lng, sht = long_contracts, short_contracts
     for o in orders:
-        dl, ds = delta.get(o.order_type, (0, 0))
+        _, dl, ds = BOOK_CHANGE[o.order_type]
         lng, sht = lng + dl * o.lots, sht + ds * o.lots
     return max(lng, 0), max(sht, 0)
 

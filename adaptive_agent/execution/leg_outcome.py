@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-from ..core.model import Book, OrderType, Params
+from ..core.model import BOOK_CHANGE, Book, OrderType, Params
 from ..core.portfolio_manager import net_delta_btc
 from ..lifecycle import RebalanceStatus
 
@@ -31,24 +31,13 @@ def rebalance_status(results: Iterable[LegResult]) -> RebalanceStatus:
     return RebalanceStatus.DONE if done else RebalanceStatus.INCOMPLETE
 
 
-# Each order type's change to (spot lots, long contracts, short contracts) per unit filled.
-_SIGN: dict[str, tuple[int, int, int]] = {
-    OrderType.BUY: (1, 0, 0),
-    OrderType.SELL: (-1, 0, 0),
-    OrderType.OPEN_LONG: (0, 1, 0),
-    OrderType.CLOSE_LONG: (0, -1, 0),
-    OrderType.OPEN_SHORT: (0, 0, 1),
-    OrderType.CLOSE_SHORT: (0, 0, -1),
-}
-
-
 def book_after(book: Book, fills: Iterable[tuple[str, float]], params: Params) -> Book:
     """``book`` with ``fills`` applied: (order type, amount filled in venue units: BTC for
     spot, contracts for futures). Cash is left as it was (fees and prices do not move the
     delta)."""
     spot, long_c, short_c = book.spot_lots, book.long_contracts, book.short_contracts
     for order_type, amount in fills:
-        ds, dl, dh = _SIGN[str(order_type)]
+        ds, dl, dh = BOOK_CHANGE[OrderType(order_type)]
         units = round(amount / params.venue.spot_lot) if ds else round(amount)
         spot, long_c, short_c = spot + ds * units, long_c + dl * units, short_c + dh * units
     return book._replace(spot_lots=spot, long_contracts=long_c, short_contracts=short_c)

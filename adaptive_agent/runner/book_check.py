@@ -14,21 +14,12 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..core.model import Book, OrderType
+from ..core.model import BOOK_CHANGE, Book, OrderType
 from ..state.store import StoredOrder
 
 LAST_BOOK_KEY = "last_book"
 SPOT_SLACK_LOTS = 2  # rounding of BTC amounts to lots
 SPOT_FEE_SLACK = 0.005  # spot fees charged in BTC shrink a buy (Gate: fee in the coin received)
-
-_SIGN = {
-    OrderType.BUY: (1, 0, 0),
-    OrderType.SELL: (-1, 0, 0),
-    OrderType.OPEN_LONG: (0, 1, 0),
-    OrderType.CLOSE_LONG: (0, -1, 0),
-    OrderType.OPEN_SHORT: (0, 0, 1),
-    OrderType.CLOSE_SHORT: (0, 0, -1),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +58,7 @@ def mismatch(
     long_, short = known.long_contracts, known.short_contracts
     spot_traded = 0.0
     for o in since:
-        ds, dl, dh = _SIGN[OrderType(o.order_type)]
+        ds, dl, dh = BOOK_CHANGE[OrderType(o.order_type)]
         if ds:
             spot += ds * o.filled / spot_lot
             spot_traded += o.filled / spot_lot
