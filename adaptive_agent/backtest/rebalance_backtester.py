@@ -265,7 +265,7 @@ def run_backtest(
     sb_all, lb_all, shb_all = sizes[:, 0], sizes[:, 1], sizes[:, 2]
     vs, vl, vsh = leg_values_usdt(sb_all, lb_all, shb_all, spot_c, perp_c)
     delta = (sb_all + lb_all - shb_all) * ref_c / nav
-    summary = _summary(ts, dec, nav, delta, nav0, fills, rebalances, funding_pnl)
+    summary = summarize(ts, dec, nav, delta, nav0, fills, rebalances, funding_pnl)
     if progress is not None:
         progress(1.0)
     return BacktestResult(
@@ -301,7 +301,7 @@ def _window_breaches(
     return market_breach(basis_w, mfrac, metrics.drawdown(nav_w, peaks), params)
 
 
-def _summary(
+def summarize(
     ts: np.ndarray,
     dec: np.ndarray,
     nav: np.ndarray,
@@ -311,6 +311,8 @@ def _summary(
     rebalances: list[Rebalance],
     funding_pnl: float,
 ) -> dict[str, object]:
+    """The ``SUMMARY_COLUMNS`` of a run from its bar curves (``ts`` bar opens, ``dec`` their
+    closes) and fills: the backtest's, and the paper replay's end-of-run report's."""
     n = len(ts)
     start, end = int(ts[0]), int(dec[-1])
     days = (end - start) / DAY_MS

@@ -35,6 +35,14 @@ HANDLERS = {
 }
 
 
+def log_level(args: argparse.Namespace) -> str:
+    """``--log-level``, else INFO; a paper replay (not ``--live``) defaults to WARNING."""
+    if args.log_level is not None:
+        return str(args.log_level)
+    replay = args.command == "paper" and not getattr(args, "live", False)
+    return "WARNING" if replay else "INFO"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `adaptive-agent` console script."""
     args = build_parser().parse_args(argv)
@@ -48,9 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         from ..logging_setup import setup_logging
         from ..policy.policy_layer import install_secret_filter
 
-        setup_logging(
-            args.log_level.upper(), json_logs=args.log_json, filters=(install_secret_filter(),)
-        )
+        setup_logging(log_level(args), json_logs=args.log_json, filters=(install_secret_filter(),))
     try:
         return HANDLERS[args.command](args)
     except (InputError, ConfigError) as exc:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .exit_codes import EXIT_OK
-from .inputs import build_run_inputs, check_nav0, optional_time
+from .inputs import build_run_inputs, check_nav0, check_out, optional_time
 from .progress import Progress
 
 
@@ -28,8 +28,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from ..reports.writer import format_summary, write_reports
 
     check_nav0(args.nav0)
-    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
-        raise argparse.ArgumentTypeError(f"--out: {args.out} is a file, not a folder")
+    check_out(args.out)
     cfg = load_config(args.config)
     start = optional_time(args.start, "--start")
     end = optional_time(args.end, "--end")
@@ -60,7 +59,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         str(start),
         str(end),
     ]
-    out = Path(args.out) if args.out else Path("reports") / run_id(parts)
+    out = Path(args.out) if args.out else Path("reports") / run_id(parts)  # (checked above)
     title = f"adaptive_agent backtest — {Path(candles.path).name}"
     write_reports(result, out, html=not args.no_html, title=title)
     if not args.quiet:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .commands_backtest import run_id
 from .exit_codes import EXIT_OK
-from .inputs import check_bars, optional_time, replay_speed
+from .inputs import check_bars, check_out, optional_time, replay_speed
+from .progress import Progress
 
 
 def cmd_paper(args: argparse.Namespace) -> int:
@@ -17,18 +19,30 @@ def cmd_paper(args: argparse.Namespace) -> int:
 
     check_bars(args.bars)
     speed = replay_speed(args.speed)
+    out = check_out(args.out)
     cfg = load_config(args.config)
+    start_ms = optional_time(args.start, "--start")
+    if out is None:  # reports/<run-id>/, named as a backtest's
+        parts = ["paper", str(args.candles), str(args.signals), str(args.funding)]
+        parts += [str(args.config), str(start_ms), str(args.bars), args.fill_model]
+        out = Path("reports") / run_id(parts)
+    progress = Progress(label="paper")
     opts = PaperOptions(
         candles=args.candles,
         signals=args.signals,
         funding=args.funding,
-        start_ms=optional_time(args.start, "--start"),
+        start_ms=start_ms,
         bars=args.bars,
         speed=speed,
         fill_model=args.fill_model,
         state_path=Path(args.state),
+        report_dir=out,
+        progress=progress,
     )
-    summary = asyncio.run(run_paper(cfg, opts))
+    try:
+        summary = asyncio.run(run_paper(cfg, opts))
+    finally:
+        progress.close()
     print(summary)
     return EXIT_OK
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -107,6 +108,16 @@ def check_nav0(value: float | None) -> None:
         raise argparse.ArgumentTypeError(
             f"--nav0: expected a finite number > 0 and <= {MAX_NAV0:g}, got {value}"
         )
+
+
+def check_out(value: str | None) -> Path | None:
+    """``--out``, when given, is a report folder: it may exist, but not as a file."""
+    if value is None:
+        return None
+    out = Path(value)
+    if out.exists() and not out.is_dir():
+        raise argparse.ArgumentTypeError(f"--out: {value} is a file, not a folder")
+    return out
 
 
 def check_bars(value: int | None) -> None:

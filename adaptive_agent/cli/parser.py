@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulated fills: the backtest's model (default) or a book with spread",
     )
     pp.add_argument("--state", default="state/paper.sqlite", help="state database")
+    pp.add_argument(
+        "--out",
+        help="report folder, written at the end of the run or when stopped (Ctrl-C), with the"
+        " replay's daily digests and audits (default: reports/<run-id>/)",
+    )
 
     lv = sub.add_parser(
         "live",
@@ -187,8 +192,9 @@ def _add_global_options(parser: argparse.ArgumentParser, suppress: bool) -> None
     )
     parser.add_argument(
         "--log-level",
-        default=argparse.SUPPRESS if suppress else "INFO",
+        default=argparse.SUPPRESS if suppress else None,
         type=str.upper,
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-        help="DEBUG shows per-bar detail",
+        help="INFO shows each rebalance, DEBUG per-bar detail (default: INFO; WARNING for a"
+        " paper replay, which shows a progress bar and writes every rebalance to its report)",
     )

@@ -1,4 +1,4 @@
-"""The backtest's progress bar on stderr."""
+"""The progress bar of a backtest or a paper replay, on stderr."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import time
 class Progress:
     """A progress bar on stderr that appears only when a run lasts longer than a second."""
 
-    def __init__(self, stream=sys.stderr, delay: float = 1.0) -> None:
-        self.stream, self.delay = stream, delay
+    def __init__(self, stream=sys.stderr, delay: float = 1.0, label: str = "backtest") -> None:
+        self.stream, self.delay, self.label = stream, delay, label
         self.t0 = time.monotonic()
         self.shown = False
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
@@ -19,7 +19,9 @@ class Progress:
         if not self.tty or time.monotonic() - self.t0 < self.delay:
             return
         filled = int(frac * 30)
-        self.stream.write(f"\rbacktest [{'#' * filled}{'.' * (30 - filled)}] {frac * 100:5.1f}%")
+        self.stream.write(
+            f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {frac * 100:5.1f}%"
+        )
         self.stream.flush()
         self.shown = True
 

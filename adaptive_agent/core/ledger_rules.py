@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .time_rules import funding_instants
+from .time_rules import next_funding_ms
 
 QUOTE = "USDT"
 BASE = "BTC"  # the base of BTC_USDT: a spot buy's fee is charged in it (at the fill's price)
@@ -79,7 +79,8 @@ def funding_read_due(
     each close less than ``lag_ms`` after a funding instant."""
     if last_read_ms is None:
         return True
-    return len(funding_instants(last_read_ms - lag_ms, now_ms, hours_utc)) > 0
+    # an instant in (last - lag, now]: the first one after ``last - lag`` is not later than now
+    return next_funding_ms(last_read_ms - lag_ms, hours_utc) <= now_ms
 
 
 def read_since(newest_ms: int | None, start_ms: int, overlap_ms: int = REREAD_OVERLAP_MS) -> int:

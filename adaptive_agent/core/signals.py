@@ -46,5 +46,8 @@ class SignalSeries:
         return out
 
     def at(self, time_ms: int, ttl_ms: int | None = None) -> Signal:
-        code = self.codes_at(np.array([time_ms], dtype=np.int64), ttl_ms)[0]
-        return SIGNAL_OF[int(code)]
+        """``codes_at`` for one time (a live or paper close), without building arrays."""
+        i = int(np.searchsorted(self.ts_ms, time_ms, side="right")) - 1
+        if i < 0 or (ttl_ms is not None and time_ms - int(self.ts_ms[i]) > ttl_ms):
+            return Signal.NONE
+        return SIGNAL_OF[int(self.codes[i])]

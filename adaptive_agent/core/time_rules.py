@@ -59,9 +59,15 @@ def funding_instants(after_ms: int, upto_ms: int, hours_utc: tuple[int, ...]) ->
 
 
 def next_funding_ms(now_ms: int, hours_utc: tuple[int, ...]) -> int:
-    """The first funding instant strictly after ``now_ms``."""
-    inst = funding_instants(now_ms, now_ms + DAY_MS, hours_utc)
-    return int(inst[0])
+    """The first funding instant strictly after ``now_ms`` (the first of ``funding_instants``
+    in ``(now, now + 1 day]``; computed without arrays: it is asked at every close)."""
+    day = int(now_ms) // DAY_MS * DAY_MS
+    hours = sorted(int(h) for h in hours_utc)
+    for d in (day, day + DAY_MS):
+        for h in hours:
+            if d + h * HOUR_MS > now_ms:
+                return d + h * HOUR_MS
+    raise ValueError("no funding hours")
 
 
 def utc_text(ms: int | None, seconds: bool = False) -> str:

@@ -11,6 +11,7 @@ When nothing is flagged it writes nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -28,7 +29,9 @@ from .audit_log import (
 )
 from .audit_markdown import proposal_markdown
 from .audit_proposals import Proposal, propose
-from .digest import atomic_write_text, build_digest
+from .digest import Digest, atomic_write_text, build_digest
+
+LogRows = Callable[[Path, date, list[Any]], tuple[Path | None, str | None]]
 
 log = logging.getLogger("adaptive_agent.audit")
 
@@ -52,11 +55,21 @@ class AuditResult:
         return not self.flagged
 
 
-def run_audit(store: Any, cfg: AppConfig, day: date, out_dir: str | Path) -> AuditResult:
-    """Audit one UTC ``day``; write a proposal and a log row when a KPI deviates too far."""
+def run_audit(
+    store: Any,
+    cfg: AppConfig,
+    day: date,
+    out_dir: str | Path,
+    digest: Digest | None = None,
+    log_rows: LogRows = append_log_row,
+) -> AuditResult:
+    """Audit one UTC ``day``; write a proposal and a log row when a KPI deviates too far.
+
+    ``digest``: the day's, when the caller built it already; ``log_rows``: how the log row is
+    written (``audit_log.DeferredLog`` in a replay)."""
     out = Path(out_dir)
     a = cfg.audit
-    digest = build_digest(store, day)
+    digest = digest if digest is not None else build_digest(store, day)
     day_figures = day_kpis(store, day, digest)
     kpis, n_returns = day_figures.values, len(day_figures.returns)
     goals = targets(cfg)
@@ -90,7 +103,7 @@ def run_audit(store: Any, cfg: AppConfig, day: date, out_dir: str | Path) -> Aud
     proposal_path = out / f"proposal-{day.isoformat()}.md"
     atomic_write_text(proposal_path, proposal_markdown(result, cfg))
     summary = "; ".join(p.summary() for p in proposals)
-    log_path, error = append_log_row(out, day, log_row(result, summary))
+    log_path, error = log_rows(out, day, log_row(result, summary))
     log.warning(
         "audit %s: %s deviate(s) more than %.0f%%: %s (see %s)",
         day,

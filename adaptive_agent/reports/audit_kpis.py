@@ -40,22 +40,23 @@ class DayKpis:
     bars: int  # the day's bars
 
 
-def _day_end_navs(bars: list[Any]) -> tuple[Any, Any]:
-    return metrics.day_end_navs([b.time_ms for b in bars], [b.nav for b in bars])
+def _day_end_navs(rows: list[tuple]) -> tuple[Any, Any]:
+    """Day-end NAVs of ``(time_ms, nav, ...)`` rows (``store.bar_values``)."""
+    return metrics.day_end_navs([r[0] for r in rows], [r[1] for r in rows])
 
 
 def daily_returns(store: Any, day: date, days: int = SHARPE_DAYS) -> list[float]:
     """Returns of the day-end NAV between consecutive UTC days with bars, ending with ``day``
     (a day's last bar is normally the 00:00 close that ends it); the last ``days`` of them."""
     start, end = day_bounds(day)
-    _, navs = _day_end_navs(store.bars(start - days * DAY_MS, end))
+    _, navs = _day_end_navs(store.bar_values(start - days * DAY_MS, end, "time_ms", "nav"))
     return metrics.daily_returns(navs)[-days:].tolist()
 
 
 def day_kpis(store: Any, day: date, digest: Digest) -> DayKpis:
     """The KPIs of one UTC ``day``; ``digest`` is that day's (it holds the fees/NAV)."""
     start, end = day_bounds(day)
-    navs = [b.nav for b in store.bars(start, end)]
+    navs = [nav for (nav,) in store.bar_values(start, end, "nav")]
     rets = daily_returns(store, day)
     values = {
         "sharpe": metrics.or_none(metrics.sharpe(rets)),
@@ -91,19 +92,19 @@ def proposal_context(store: Any, day: date, digest: Digest, n_returns: int) -> d
     """What the proposals explain a miss with: the day's rebalances, turnover, delta drift and
     margin, and the fees and funding over the Sharpe window."""
     start, end = day_bounds(day)
-    bars = store.bars(start, end)
+    day_rows = store.bar_values(start, end, "delta_frac", "margin_frac")
     w_start = start - (SHARPE_DAYS - 1) * DAY_MS
-    window = store.bars(w_start, end)
+    window = store.bar_values(w_start, end, "time_ms", "nav", "funding_rate")
     venue = ledger_span(store, w_start, end)  # fees as charged, where the venue's are known
     fees = list(venue.fees) if venue.fills else [t.fee_usdt for t in store.trades(w_start, end)]
     days = len(_day_end_navs(window)[0])
-    fees30 = metrics.fees_nav_per_day(fees, [b.nav for b in window], days)
-    rates = [b.funding_rate for b in window if b.funding_rate is not None]
+    fees30 = metrics.fees_nav_per_day(fees, [r[1] for r in window], days)
+    rates = [r[2] for r in window if r[2] is not None]
     return {
         "rebalances": digest.rebalances,
         "turnover": digest.turnover or 0.0,
-        "max_abs_delta_frac": max((abs(b.delta_frac) for b in bars), default=0.0),
-        "max_margin_frac": max((b.margin_frac for b in bars), default=0.0),
+        "max_abs_delta_frac": max((abs(d) for d, _ in day_rows), default=0.0),
+        "max_margin_frac": max((m for _, m in day_rows), default=0.0),
         "fees_nav_30d": metrics.or_none(fees30),
         "mean_funding_30d": (math.fsum(rates) / len(rates)) if rates else None,
         "n_returns": n_returns,

@@ -75,7 +75,12 @@ _LOCK_NAMES = ("~$Log.xlsx", ".~lock.Log.xlsx#")
 
 
 def append_xlsx_row(path: Path, row: list[Any]) -> None:
-    """Append ``row`` to the ``audit`` sheet of ``path`` without ever losing existing content.
+    """Append ``row`` to the ``audit`` sheet of ``path`` (``append_xlsx_rows``)."""
+    append_xlsx_rows(path, [row])
+
+
+def append_xlsx_rows(path: Path, rows: list[list[Any]]) -> None:
+    """Append ``rows`` to the ``audit`` sheet of ``path`` without ever losing existing content.
 
     Raises ``LogWriteError`` (file untouched) when the workbook is locked, corrupt, or holds
     content openpyxl would drop on saving.
@@ -109,7 +114,8 @@ def append_xlsx_row(path: Path, row: list[Any]) -> None:
         for col, name in enumerate(LOG_COLUMNS, 1):
             ws.cell(row=1, column=col, value=name)
     counts = {name: wb[name].max_row for name in wb.sheetnames}
-    ws.append(row)
+    for row in rows:
+        ws.append(row)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -117,7 +123,7 @@ def append_xlsx_row(path: Path, row: list[Any]) -> None:
         wb.save(tmp)
         check = load_workbook(tmp)
         for name, n in counts.items():
-            want = n + 1 if name == ws.title else n
+            want = n + len(rows) if name == ws.title else n
             if name not in check.sheetnames or check[name].max_row != want:
                 raise LogWriteError(f"{path}: verification of the new workbook failed ({name})")
         os.replace(tmp, path)
@@ -139,21 +145,51 @@ def append_csv_row(path: Path, row: list[Any]) -> None:
 
 
 def append_log_row(out: Path, day: date, row: list[Any]) -> tuple[Path | None, str | None]:
-    """Append ``row`` to ``out/Log.xlsx``, else to ``out/Log.csv``.
+    """Append ``row`` to ``out/Log.xlsx``, else to ``out/Log.csv`` (``append_log_rows``)."""
+    return append_log_rows(out, str(day), [row])
 
-    Returns the file written (``None`` when neither could be) and the error that kept the row
+
+def append_log_rows(out: Path, what: str, rows: list[list[Any]]) -> tuple[Path | None, str | None]:
+    """Append ``rows`` to ``out/Log.xlsx``, else to ``out/Log.csv``; ``what`` names them in
+    the log (a day, or a replay's days).
+
+    Returns the file written (``None`` when neither could be) and the error that kept the rows
     out of the workbook, if any.
     """
     xlsx, csv_path = out / "Log.xlsx", out / "Log.csv"
     try:
-        append_xlsx_row(xlsx, row)
+        append_xlsx_rows(xlsx, rows)
         return xlsx, None
     except Exception as exc:  # whatever went wrong, the workbook was not replaced
         error = str(exc) if isinstance(exc, LogWriteError) else f"{xlsx}: {exc!r}"
-    log.error("audit %s: %s; the row goes to %s instead", day, error, csv_path)
+    log.error("audit %s: %s; the row(s) go to %s instead", what, error, csv_path)
     try:
-        append_csv_row(csv_path, row)
+        for row in rows:
+            append_csv_row(csv_path, row)
     except OSError as exc:
-        log.error("audit %s: writing %s failed: %s", day, csv_path, exc)
+        log.error("audit %s: writing %s failed: %s", what, csv_path, exc)
         return None, f"{error}; writing {csv_path} failed too: {exc}"
     return csv_path, error
+
+
+class DeferredLog:
+    """The audit's log rows of a replay, written in one workbook save at its end.
+
+    Appending to ``Log.xlsx`` loads and saves the whole workbook: once a day is right for a
+    live agent, but a replay of three years would rewrite it a thousand times (quadratic).
+    ``run_audit(..., log_rows=DeferredLog())`` collects the rows; ``flush()`` writes them."""
+
+    def __init__(self) -> None:
+        self.rows: list[list[Any]] = []
+        self.out: Path | None = None
+
+    def __call__(self, out: Path, day: date, row: list[Any]) -> tuple[Path | None, str | None]:
+        self.out = out
+        self.rows.append(row)
+        return out / "Log.xlsx", None  # written at flush()
+
+    def flush(self) -> tuple[Path | None, str | None]:
+        if self.out is None or not self.rows:
+            return None, None
+        rows, self.rows = self.rows, []
+        return append_log_rows(self.out, f"{len(rows)} day(s) of the replay", rows)

@@ -20,7 +20,6 @@ from ..core.model import (
     Book,
     Candle,
     EngineState,
-    Leg,
     Plan,
     Prices,
     RiskInputs,
@@ -39,7 +38,7 @@ from ..exchange.exchange_gate import ExchangeError, ExchangeGate, Market
 from ..execution.executor import ExecParams, ExecutionReport, execute, record_state
 from ..lifecycle import OrderStatus
 from ..monitoring.monitor import Monitor
-from ..records import BarSnapshot, RebalanceRecord, TradeRecord
+from ..records import BarSnapshot, RebalanceRecord
 from ..state.store import StateStore
 from . import book_check
 from .candle_history import CandleHistory
@@ -47,6 +46,7 @@ from .exec_outcome import report_outcome
 from .ledger import Ledger
 from .reconcile import ReconcileResult, cancel_all_open_orders, reconcile_with_venue
 from .retry import retrying
+from .trade_records import late_trade, report_trades
 from .wallets import WalletManager
 
 log = logging.getLogger("adaptive_agent.agent")
@@ -211,6 +211,9 @@ class Agent:
                 continue
             if state is not None and state.done:
                 record_state(self.store, o.client_id, self.now_ms(), state)
+                late = late_trade(self.store, o, state, self.params)  # filled after its rebalance
+                if late is not None:
+                    self.store.add_trades([late])
 
     async def circuit_breaker(self, why: str, alert: bool = True) -> None:
         """Drawdown or an error streak (docs/rules.md, Safe mode and circuit breaker): cancel
@@ -291,12 +294,14 @@ class Agent:
         self._streak_alerted = False
         self._breaker_tripped = plan.safe_mode and bool(breaker)
         self.state = plan.state
-        self.store.save_engine_state(self.state)
         self.plans.append(plan)
         self.rebalance_count += plan.triggered
         if self.keep_history is not None:
             del self.plans[: -self.keep_history]
-        self._report_bar(plan, book, prices, funding)
+        with self.store.batch():  # the decision's state and its bar: one commit
+            self.store.save_engine_state(self.state)
+            bar = self._report_bar(plan, book, prices, funding)
+        self._emit("on_bar", bar)  # after the commit: a sink never holds the store's lock
         if plan.triggered:
             log.info(
                 "rebalance at %s: %s; %d orders, %d blocked, %d skipped",
@@ -370,7 +375,7 @@ class Agent:
 
     def _report_bar(
         self, plan: Plan, book: Book, prices: Prices, funding_rate: float | None = None
-    ) -> None:
+    ) -> BarSnapshot:
         _, lb, shb = leg_sizes_btc(book, self.params)
         nav = plan.nav
         w = weights(book, prices, self.params, nav) if nav > 0 else (0.0, 0.0, 0.0)
@@ -396,37 +401,14 @@ class Agent:
             sharpe_30d=self._sharpe_30d(plan.time_ms, nav),
         )
         self.store.add_bar(bar)
-        self._emit("on_bar", bar)
+        return bar
 
     def _report_rebalance(
         self, plan: Plan, report: ExecutionReport, ref: float, fees: dict | None = None
     ) -> None:
         """Fills as trade records; slippage is measured against ``ref`` (P_ref at decision);
         ``fees``: the USDT fees of the venue's fills by client id, where it reported them."""
-        trades: list[TradeRecord] = []
-        for leg in report.legs:
-            unit = 1.0 if leg.leg is Leg.BTC_SPOT else self.params.venue.perp_contract
-            for liq, filled, price, fee, cid in (
-                ("maker", leg.maker_filled, leg.maker_price, leg.maker_fee, leg.maker_client_id),
-                ("taker", leg.taker_filled, leg.taker_price, leg.taker_fee, leg.taker_client_id),
-            ):
-                if filled > 0 and price is not None:
-                    fee = (fees or {}).get(cid, fee)
-                    trades.append(
-                        TradeRecord(
-                            plan.time_ms,  # as the backtest: fills belong to their decision
-                            report.rebalance_id,
-                            cid,
-                            str(leg.leg),
-                            leg.order_type,
-                            leg.side,
-                            filled * unit,
-                            price,
-                            ref,
-                            fee,
-                            liq,
-                        )
-                    )
+        trades = report_trades(report, plan.time_ms, ref, self.params, fees)
         self.store.add_trades(trades)
         rec = RebalanceRecord(
             time_ms=plan.time_ms,

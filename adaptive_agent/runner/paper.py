@@ -11,19 +11,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..clock import VirtualClock
 from ..config import AppConfig
-from ..core.model import Candle, Signal
+from ..core.model import Candle, Plan, Signal
 from ..core.signals import SignalSeries
 from ..exchange.exchange_gate import AccountMode
 from ..exchange.paper_exchange import PaperExchange
 from ..io.loaders import Candles, FundingSeries
+from ..reports.audit_log import DeferredLog
+from ..reports.writer import format_summary
 from ..state.store import StateStore
 from .agent import Agent, SignalSource
 from .control import LiveControl
+from .paper_report import write_paper_report
 from .services import build_monitors, daily_tasks
 from .wallets import manager_for
 
@@ -52,6 +56,8 @@ class PaperOptions:
     speed: float | None = None  # bars per second; None = as fast as possible
     fill_model: str = "backtest"
     state_path: Path = Path("state/paper.sqlite")
+    report_dir: Path | None = None  # the run's report folder (reports/<run-id>/); None: none
+    progress: Callable[[float], None] | None = None  # called with the share of bars replayed
 
 
 def load_paper_inputs(
@@ -138,12 +144,21 @@ async def replay(
     candles: Candles,
     stop: asyncio.Event | None = None,
     speed: float | None = None,
-) -> None:
-    """Each bar: the agent decides at its close, then the simulator's clock moves on."""
+    rebalances: list[Plan] | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> int:
+    """Each bar: the agent decides at its close, then the simulator's clock moves on; returns
+    the number of closes replayed.
+
+    ``rebalances`` collects the triggered plans (the report's; the agent keeps only recent
+    ones); ``progress`` is told the share of bars done, about every 0.1 %."""
     await agent.reconcile()
+    n = len(candles.ts)
+    every = max(1, n // 1000)
+    closes = 0
     while not market.done and not (stop is not None and stop.is_set()):
         i = int(market.bar)
-        await agent.on_candle_close(
+        plan = await agent.on_candle_close(
             Candle(
                 int(candles.ts[i]),
                 float(candles.open[i]),
@@ -152,39 +167,74 @@ async def replay(
                 float(candles.close[i]),
             )
         )
+        if rebalances is not None and plan is not None and plan.triggered:
+            rebalances.append(plan)
+        if progress is not None and i % every == 0:
+            progress((i + 1) / n)
         market.advance()
+        closes += 1
         if speed:
             await asyncio.sleep(1.0 / speed)
+    if progress is not None and market.done:
+        progress(1.0)
+    return closes
 
 
 async def run_paper(cfg: AppConfig, opts: PaperOptions, stop: asyncio.Event | None = None) -> str:
+    """Replay; at the end (or when stopped) write the run's report and return the summary."""
     candles, signals, funding = load_paper_inputs(cfg, opts)
     market = make_market(cfg, candles, funding, opts.fill_model)
     store = StateStore(opts.state_path, durable=False, lock=True)
     # A replay starts a new simulated venue: an earlier replay's trading history means nothing
     # (and would block this one); the operator's kill switch is kept.
     store.reset_trading_history()
+    if opts.report_dir is not None:  # the replay's digests and audits go with its report
+        cfg = run_config(cfg, opts.report_dir)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     agent = paper_agent(cfg, market, store, signals)
+    agent.keep_history = 2 * 288  # memory stays flat: the report reads the store
     monitors = build_monitors(cfg, LiveControl(agent, stop, cfg.backtest.nav0))
     agent.monitors = [m for _, m in monitors]
-    agent.on_new_day = daily_tasks(cfg, agent, monitors)
+    audit_log = DeferredLog()  # one workbook save at the end, not one a day
+    agent.on_new_day = daily_tasks(cfg, agent, monitors, log_rows=audit_log)
     for kind, mon in monitors:
         if kind == "telegram":
             mon.start()
+    rebalances: list[Plan] = []
+    closes = 0
     try:
-        await replay(agent, market, candles, stop, opts.speed)
+        closes = await replay(agent, market, candles, stop, opts.speed, rebalances, opts.progress)
     finally:
         for _, mon in monitors:
             await asyncio.to_thread(mon.close)
-        store.close()
-    plans = [p for p in agent.plans if p.triggered]
-    return (
-        f"paper: {len(agent.plans)} closes, {len(plans)} rebalances,"
-        f" {sum(len(p.orders) for p in plans)} orders,"
-        f" {sum(len(p.blocked) for p in plans)} blocked; state in {opts.state_path}"
+        try:
+            audit_log.flush()
+            result = None
+            if opts.report_dir is not None:
+                title = f"adaptive_agent paper — {Path(str(candles.path)).name}"
+                result = write_paper_report(
+                    store, rebalances, cfg.backtest.nav0, opts.report_dir, title
+                )
+        finally:
+            store.close()
+    stopped = " (stopped)" if stop.is_set() else ""
+    lines = [
+        f"paper{stopped}: {closes} closes, {len(rebalances)} rebalances,"
+        f" {sum(len(p.orders) for p in rebalances)} orders,"
+        f" {sum(len(p.blocked) for p in rebalances)} blocked; state in {opts.state_path}"
+    ]
+    if result is not None:
+        lines += [format_summary(result), f"reports : {opts.report_dir}"]
+    return "\n".join(lines)
+
+
+def run_config(cfg: AppConfig, report_dir: Path) -> AppConfig:
+    """``cfg`` with the daily digests and audits inside the run's report folder."""
+    reports = cfg.reports.model_copy(
+        update={"daily_dir": str(report_dir / "daily"), "audit_dir": str(report_dir / "audit")}
     )
+    return cfg.model_copy(update={"reports": reports})

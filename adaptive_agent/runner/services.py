@@ -49,12 +49,17 @@ def build_monitors(cfg: AppConfig, control: LiveControl | None = None) -> list[t
     return out
 
 
-def daily_tasks(cfg: AppConfig, agent: Agent, monitors):
-    """At each completed UTC day: the digest (file + Telegram) and the KPI audit."""
+def daily_tasks(cfg: AppConfig, agent: Agent, monitors, log_rows=None):
+    """At each completed UTC day: the digest (file + Telegram) and the KPI audit, into
+    ``cfg.reports``' folders; ``log_rows``: how the audit's log row is written (default: appended
+    to Log.xlsx at once; a replay passes ``audit_log.DeferredLog``)."""
     from datetime import date, timedelta
 
     from ..reports.audit import run_audit
+    from ..reports.audit_log import append_log_row
     from ..reports.digest import build_digest, format_digest, write_digest
+
+    write_log = log_rows or append_log_row
 
     async def run(day_index: int) -> None:
         day = date(1970, 1, 1) + timedelta(days=day_index)
@@ -65,7 +70,9 @@ def daily_tasks(cfg: AppConfig, agent: Agent, monitors):
         for kind, mon in monitors:
             if kind == "telegram":
                 mon.send_text(format_digest(digest))
-        result = run_audit(agent.store, cfg, day, Path(cfg.reports.audit_dir))
+        result = run_audit(
+            agent.store, cfg, day, Path(cfg.reports.audit_dir), digest, log_rows=write_log
+        )
         if result.flagged:
             agent.alert("audit", f"audit {day}: {', '.join(result.flagged)} off target")
 

@@ -37,6 +37,7 @@ class FundingSchedule:
         self.series = series
         self.default_rate = float(default_rate)
         self._next = next_funding_ms(start_ms, self.hours_utc)  # first instant not yet due
+        self._rate_memo: tuple[int | None, float] = (None, 0.0)
 
     def instants(self, after_ms: int, upto_ms: int) -> list[int]:
         """Funding instants t with after < t <= upto."""
@@ -58,4 +59,9 @@ class FundingSchedule:
         """The rate that settles at ``t_ms`` (the series' last rate at or before it)."""
         if self.series is None:
             return self.default_rate
-        return float(self.series.rate_at(np.array([t_ms], dtype=np.int64), self.default_rate)[0])
+        if self._rate_memo[0] != t_ms:  # asked at every close for the same next instant
+            rate = float(
+                self.series.rate_at(np.array([t_ms], dtype=np.int64), self.default_rate)[0]
+            )
+            self._rate_memo = (t_ms, rate)
+        return self._rate_memo[1]

@@ -10,6 +10,59 @@ from contextlib import AbstractContextManager
 
 from ..records import BarSnapshot, TradeRecord
 
+# The bars table holds one column per BarSnapshot field (schema version 2; version 1 kept each
+# snapshot as a JSON text, which the daily audit decoded 8,640 times a day in a replay). The
+# two text tuples are stored as JSON lists, '' when empty (the usual case).
+BAR_COLUMNS = tuple(BarSnapshot.__dataclass_fields__)
+_TUPLE_COLUMNS = frozenset({"safe_mode_reasons", "safe_mode_codes"})
+_TUPLE_AT = tuple(i for i, c in enumerate(BAR_COLUMNS) if c in _TUPLE_COLUMNS)
+_SAFE_AT = BAR_COLUMNS.index("safe_mode")
+_BAR_INSERT = (
+    f"INSERT OR REPLACE INTO bars({', '.join(BAR_COLUMNS)})"
+    f" VALUES({', '.join('?' * len(BAR_COLUMNS))})"
+)
+BARS_TABLE = """
+CREATE TABLE IF NOT EXISTS bars (          -- one BarSnapshot per 5-minute close
+    time_ms INTEGER PRIMARY KEY, nav REAL NOT NULL, price_ref REAL NOT NULL,
+    basis REAL NOT NULL, w_spot REAL NOT NULL, w_long REAL NOT NULL, w_short REAL NOT NULL,
+    delta_usdt REAL NOT NULL, delta_frac REAL NOT NULL, margin_frac REAL NOT NULL,
+    safe_mode INTEGER NOT NULL, safe_mode_reasons TEXT NOT NULL, safe_mode_codes TEXT NOT NULL,
+    signal TEXT NOT NULL, funding_rate REAL, sharpe_30d REAL
+);
+"""
+
+
+def _bar_row(bar: BarSnapshot) -> tuple:
+    row = [getattr(bar, c) for c in BAR_COLUMNS]
+    for i in _TUPLE_AT:
+        row[i] = json.dumps(list(row[i])) if row[i] else ""
+    row[_SAFE_AT] = int(bool(row[_SAFE_AT]))
+    return tuple(row)
+
+
+def _bar_of(row: tuple) -> BarSnapshot:
+    vals = list(row)
+    for i in _TUPLE_AT:
+        vals[i] = tuple(json.loads(vals[i])) if vals[i] else ()
+    vals[_SAFE_AT] = bool(vals[_SAFE_AT])
+    return BarSnapshot(*vals)
+
+
+def migrate_bars_v1(db: sqlite3.Connection) -> int:
+    """Schema 1 -> 2: the JSON snapshots of ``bars`` become columns, inside the caller's
+    transaction; returns the number of bars moved."""
+    db.execute("ALTER TABLE bars RENAME TO bars_v1")
+    db.execute(BARS_TABLE)
+    moved = 0
+    for (raw,) in db.execute("SELECT snapshot FROM bars_v1 ORDER BY time_ms").fetchall():
+        d = json.loads(raw)
+        d["safe_mode_reasons"] = tuple(d.get("safe_mode_reasons", ()))
+        d["safe_mode_codes"] = tuple(d.get("safe_mode_codes", ()))
+        db.execute(_BAR_INSERT, _bar_row(BarSnapshot(**d)))
+        moved += 1
+    db.execute("DROP TABLE bars_v1")
+    return moved
+
 
 class HistoryTables:
     """Methods over ``StateStore``'s connection (``_db``) and transactions (``_tx``)."""
@@ -37,23 +90,30 @@ class HistoryTables:
             )
 
     def add_bar(self, bar: BarSnapshot) -> None:
-        d = {f: getattr(bar, f) for f in BarSnapshot.__dataclass_fields__}
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO bars VALUES(?, ?)", (bar.time_ms, json.dumps(d)))
+            db.execute(_BAR_INSERT, _bar_row(bar))
 
     def bars(self, start_ms: int, end_ms: int) -> list[BarSnapshot]:
         """Snapshots with start_ms <= time < end_ms, in time order."""
         rows = self._db.execute(
-            "SELECT snapshot FROM bars WHERE time_ms >= ? AND time_ms < ? ORDER BY time_ms",
+            f"SELECT {', '.join(BAR_COLUMNS)} FROM bars WHERE time_ms >= ? AND time_ms < ?"
+            " ORDER BY time_ms",
             (start_ms, end_ms),
         )
-        out = []
-        for (raw,) in rows:
-            d = json.loads(raw)
-            d["safe_mode_reasons"] = tuple(d.get("safe_mode_reasons", ()))
-            d["safe_mode_codes"] = tuple(d.get("safe_mode_codes", ()))
-            out.append(BarSnapshot(**d))
-        return out
+        return [_bar_of(r) for r in rows]
+
+    def bar_values(self, start_ms: int, end_ms: int, *columns: str) -> list[tuple]:
+        """Some columns of the snapshots with start_ms <= time < end_ms, in time order: what
+        the daily audit reads over its 30-day window (two numbers a bar, not whole snapshots)."""
+        bad = [c for c in columns if c not in BAR_COLUMNS or c in _TUPLE_COLUMNS]
+        if bad or not columns:
+            raise ValueError(f"not a numeric bar column: {bad or columns}")
+        rows = self._db.execute(
+            f"SELECT {', '.join(columns)} FROM bars WHERE time_ms >= ? AND time_ms < ?"
+            " ORDER BY time_ms",
+            (start_ms, end_ms),
+        )
+        return rows.fetchall()
 
     def add_trades(self, trades: list[TradeRecord]) -> None:
         with self._tx() as db:
@@ -69,6 +129,10 @@ class HistoryTables:
                     for t in trades
                 ],
             )
+
+    def has_trade(self, client_id: str, liquidity: str) -> bool:
+        q = "SELECT 1 FROM trades WHERE client_id = ? AND liquidity = ?"
+        return self._db.execute(q, (client_id, liquidity)).fetchone() is not None
 
     def trades(self, start_ms: int, end_ms: int) -> list[TradeRecord]:
         rows = self._db.execute(

@@ -16,13 +16,14 @@ from pathlib import Path
 
 from ..core.model import EngineState
 from ..lifecycle import OrderStatus, RebalanceStatus
-from .history_tables import HistoryTables
+from .history_tables import BARS_TABLE, HistoryTables, migrate_bars_v1
 from .ledger_tables import LEDGER_TABLES, LedgerTables
 from .transfer_store import TransferStoreMixin
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: bars in columns (history_tables.BARS_TABLE)
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rebalances (
     id TEXT PRIMARY KEY,
@@ -52,17 +53,16 @@ CREATE TABLE IF NOT EXISTS orders (
     updated_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS orders_by_status ON orders(status);
+CREATE INDEX IF NOT EXISTS rebalances_by_decision ON rebalances(decision_ms);
 CREATE TABLE IF NOT EXISTS signals (
     time_ms INTEGER NOT NULL, signal TEXT NOT NULL, source TEXT NOT NULL, received_ms INTEGER
 );
 CREATE TABLE IF NOT EXISTS events (time_ms INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT);
-CREATE TABLE IF NOT EXISTS bars (          -- one BarSnapshot per 5-minute close
-    time_ms INTEGER PRIMARY KEY, snapshot TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS trades (        -- one TradeRecord per fill
     time_ms INTEGER NOT NULL, client_id TEXT NOT NULL, liquidity TEXT NOT NULL,
     record TEXT NOT NULL, PRIMARY KEY (client_id, liquidity)
 );
+CREATE INDEX IF NOT EXISTS trades_by_time ON trades(time_ms);
 CREATE TABLE IF NOT EXISTS transfers (     -- wallet transfers: recorded before they are sent
     client_id TEXT PRIMARY KEY,             -- ours, deterministic (Gate keeps no client id)
     created_ms INTEGER NOT NULL,
@@ -88,12 +88,15 @@ CREATE TABLE IF NOT EXISTS fills (
 );
 CREATE INDEX IF NOT EXISTS fills_by_time ON fills(time_ms);
 CREATE INDEX IF NOT EXISTS fills_by_client ON fills(client_id);
+CREATE INDEX IF NOT EXISTS fills_by_market_time ON fills(market, time_ms);
 CREATE TABLE IF NOT EXISTS funding_payments (
     key TEXT PRIMARY KEY, time_ms INTEGER NOT NULL, change_usdt REAL NOT NULL,
     balance_usdt REAL NOT NULL, contract TEXT NOT NULL, text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS funding_by_time ON funding_payments(time_ms);
 """
+    + BARS_TABLE
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +162,15 @@ class StateStore(HistoryTables, TransferStoreMixin, LedgerTables):  # see the mi
         version = self.get_meta("schema_version")
         if version is None:
             self.set_meta("schema_version", str(SCHEMA_VERSION))
-        elif int(version) != SCHEMA_VERSION:
-            raise RuntimeError(f"{self.path}: state schema {version}, expected {SCHEMA_VERSION}")
+        elif version == "1":  # an agent's state from before bars had columns: moved in place
+            with self._tx() as db:
+                migrate_bars_v1(db)
+                db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", ("2",))
+        elif version != str(SCHEMA_VERSION):
+            self.close()
+            raise StateError(
+                f"{self.path}: state schema {version}, this program reads {SCHEMA_VERSION}"
+            )
 
     def _get_meta_or_none(self, key: str) -> str | None:
         try:
@@ -176,6 +186,9 @@ class StateStore(HistoryTables, TransferStoreMixin, LedgerTables):  # see the mi
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        if self._db.in_transaction:  # inside batch(): its one commit covers this write
+            yield self._db
+            return
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
@@ -183,6 +196,17 @@ class StateStore(HistoryTables, TransferStoreMixin, LedgerTables):  # see the mi
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Several writes in one transaction: all of them or none. Only for writes that go
+        together with no venue call between them (an order intent must be committed before
+        its request is sent, so ``execute()`` never runs inside a batch)."""
+        if self._db.in_transaction:
+            yield
+            return
+        with self._tx():
+            yield
 
     # --- meta and engine state ---------------------------------------------------------------
 
@@ -324,6 +348,11 @@ class StateStore(HistoryTables, TransferStoreMixin, LedgerTables):  # see the mi
             db.execute("DELETE FROM transfers")  # accounts and wallets (issue 8)
             db.execute("DELETE FROM meta WHERE key NOT IN ('schema_version', 'manual_safe_mode')")
 
+    def rebalance_decision_ms(self, rebalance_id: str) -> int | None:
+        q = "SELECT decision_ms FROM rebalances WHERE id = ?"
+        row = self._db.execute(q, (rebalance_id,)).fetchone()
+        return None if row is None else int(row[0])
+
     def has_rebalance(self, rebalance_id: str) -> bool:
         q = "SELECT 1 FROM rebalances WHERE id = ?"
         return self._db.execute(q, (rebalance_id,)).fetchone() is not None
@@ -354,8 +383,15 @@ class StateStore(HistoryTables, TransferStoreMixin, LedgerTables):  # see the mi
         )
         return [_stored(r) for r in self._db.execute(q, (decision_ms,))]
 
-    def rebalance_ids(self) -> list[tuple[str, int, str]]:
-        rows = self._db.execute("SELECT id, decision_ms, plan FROM rebalances ORDER BY decision_ms")
+    def rebalance_ids(
+        self, start_ms: int = -(2**63), end_ms: int = 2**63 - 1
+    ) -> list[tuple[str, int, str]]:
+        """Rebalances decided in ``[start_ms, end_ms)``: id, decision time, plan JSON."""
+        rows = self._db.execute(
+            "SELECT id, decision_ms, plan FROM rebalances"
+            " WHERE decision_ms >= ? AND decision_ms < ? ORDER BY decision_ms",
+            (start_ms, end_ms),
+        )
         return [(r[0], int(r[1]), r[2]) for r in rows]
 
 

@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from adaptive_agent.core.time_rules import BAR_MS
 from adaptive_agent.data import SPOT_5M
 from adaptive_agent.io.loaders import load_candles
 from adaptive_agent.lifecycle import UNFINISHED
+from adaptive_agent.reports.writer import REPORT_FILES
 from adaptive_agent.runner import paper as paper_module
 from adaptive_agent.state.store import StateStore
 from tests.support.market_data import ROOT as REPO_ROOT
@@ -101,8 +103,12 @@ def test_paper_prints_a_summary_and_writes_the_state(paper_db, tmp_path, bundled
     finally:
         store.close()
     assert read_meta(db, "last_bar_ms") == str(int(bundled_ts[299]) + BAR_MS)
-    # the daily tasks ran at the midnight it crossed, relative to the working directory
-    assert (tmp_path / "reports" / "daily" / f"digest-{DAY}.md").is_file()
+    # the report folder holds the backtest's files and the replay's digests and audits
+    (run,) = (tmp_path / "reports").iterdir()
+    assert f"reports : reports/{run.name}" in out
+    assert {p.name for p in run.iterdir()} >= {*REPORT_FILES, "daily"}
+    assert (run / "daily" / f"digest-{DAY}.md").is_file()
+    assert not (tmp_path / "reports" / "daily").exists()  # the live agent's folder untouched
 
 
 def test_paper_with_the_realistic_fill_model(tmp_path, monkeypatch, capsys, markets):
@@ -127,7 +133,8 @@ def test_paper_with_the_realistic_fill_model(tmp_path, monkeypatch, capsys, mark
 
 def test_log_json_makes_every_log_line_json(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    assert main(["--log-json", "paper", "--bars", "300", "--state", "j.sqlite"]) == 0
+    argv = ["--log-json", "paper", "--log-level", "info", "--bars", "300", "--state", "j.sqlite"]
+    assert main(argv) == 0
     err = capsys.readouterr().err
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) > 3
@@ -137,6 +144,60 @@ def test_log_json_makes_every_log_line_json(tmp_path, monkeypatch, capsys):
         r["logger"] == "adaptive_agent.agent" and "rebalance at" in r["msg"] for r in records
     )
     assert any(r["logger"] == "adaptive_agent.audit" for r in records)  # the midnight's audit
+
+
+def test_paper_report_equals_the_backtest_of_the_same_bars(tmp_path, monkeypatch, capsys):
+    """The end-of-run report is the backtest's, figure for figure: the same decisions, fills,
+    fees (maker and taker), funding and curves (issue 9: IOC fills that the backtest's fill
+    model makes at the next open were missing from the trade records)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["paper", "--bars", "3000", "--state", "p.sqlite", "--out", "paper"]) == 0
+    out = capsys.readouterr().out
+    assert "NAV start -> end" in out and "reports : paper" in out  # the summary table
+    assert main(["backtest", "--end", "2022-08-11T10:00", "--out", "bt", "--quiet"]) == 0
+    paper, bt = (_summary_csv(tmp_path / d / "summary.csv") for d in ("paper", "bt"))
+    assert paper.keys() == bt.keys()
+    for k, v in bt.items():
+        if k in ("start", "end"):
+            assert paper[k] == v
+        else:
+            assert float(paper[k]) == pytest.approx(float(v), rel=1e-9, abs=1e-12), k
+    assert float(bt["maker_share"]) < 0.9  # taker fills are in both
+    rows = [(tmp_path / d / "trades.csv").read_text().splitlines() for d in ("paper", "bt")]
+    assert len(rows[0]) == len(rows[1]) > 100
+    assert sorted(r.split(",")[8] for r in rows[0]) == sorted(r.split(",")[8] for r in rows[1])
+
+
+def _summary_csv(path: Path) -> dict[str, str]:
+    header, row = path.read_text().splitlines()
+    return dict(zip(header.split(","), row.split(","), strict=True))
+
+
+def test_ctrl_c_stops_paper_with_its_report(tmp_path):
+    """SIGINT (Ctrl-C): the close in flight finishes, the summary is printed and the report
+    written, exit 0."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "adaptive_agent", "paper", "--state", "p.sqlite", "--out", "r"],
+        cwd=tmp_path,
+        env=env_without_gate(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    db = tmp_path / "p.sqlite"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # a few hundred closes in
+        time.sleep(0.5)
+        if db.exists() and int(read_meta(db, "last_bar_ms") or 0) > 1_659_400_000_000:
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    m = re.search(r"paper \(stopped\): (\d+) closes", out)
+    assert m and 300 < int(m.group(1)) < 306_704, out
+    assert "Traceback" not in err and "NAV start -> end" in out
+    summary = _summary_csv(tmp_path / "r" / "summary.csv")
+    assert int(summary["bars"]) == int(m.group(1))
 
 
 @pytest.mark.parametrize(

@@ -59,8 +59,13 @@ def test_help_names_the_defaults_and_a_bad_log_level_is_a_usage_error(capsys):
         (["status", "--log-level", "warning", "--log-json"], "WARNING", True),
         (["--log-level", "error", "--log-json", "status"], "ERROR", True),
         (["--log-level", "error", "status", "--log-level", "debug"], "DEBUG", False),
+        (["paper"], "WARNING", False),  # a replay: a progress bar, the rebalances in its report
+        (["paper", "--log-level", "info"], "INFO", False),
+        (["live"], "INFO", False),
     ],
 )
 def test_global_options_work_before_and_after_the_subcommand(argv, level, json_logs):
+    from adaptive_agent.cli import log_level
+
     args = build_parser().parse_args(argv)
-    assert (args.log_level, args.log_json) == (level, json_logs)
+    assert (log_level(args), args.log_json) == (level, json_logs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adaptive_agent.core.ledger_rules import (
@@ -87,3 +87,18 @@ def test_a_read_starts_before_the_newest_record_never_before_the_start(newest, s
     assert since >= start
     if newest is not None:
         assert since <= max(start, newest) and since >= newest - REREAD_OVERLAP_MS
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    last=st.integers(0, 2_000_000_000_000),
+    step=st.integers(0, 3 * 86_400_000),
+    hours=st.sets(st.integers(0, 23), min_size=1, max_size=4).map(tuple),
+)
+def test_funding_read_due_is_an_instant_since_the_last_read(last, step, hours):
+    from adaptive_agent.core.ledger_rules import FUNDING_READ_LAG_MS
+    from adaptive_agent.core.time_rules import funding_instants
+
+    now = last + step
+    want = len(funding_instants(last - FUNDING_READ_LAG_MS, now, hours)) > 0
+    assert funding_read_due(last, now, hours) is want

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adaptive_agent.core.time_rules import (
@@ -77,3 +77,13 @@ def test_funding_instants_are_exactly_the_whole_hours_in_the_window(after, span,
 )
 def test_utc_text(ms, seconds, text):
     assert utc_text(ms, seconds=seconds) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    now=st.integers(0, 4_000_000_000_000),
+    hours=st.sets(st.integers(0, 23), min_size=1, max_size=6).map(tuple),
+)
+def test_next_funding_is_the_first_instant_of_the_coming_day(now, hours):
+    # the scalar rule asked at every close equals the array rule the backtest uses
+    assert next_funding_ms(now, hours) == int(funding_instants(now, now + DAY_MS, hours)[0])

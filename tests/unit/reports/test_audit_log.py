@@ -157,3 +157,21 @@ def test_a_locked_replace_counts_as_locked(tmp_path, monkeypatch) -> None:
     with pytest.raises(audit_log.LogWriteError, match="locked"):
         audit_log.append_xlsx_row(tmp_path / "Log.xlsx", ["2025-06-30"])
     assert list(tmp_path.iterdir()) == []  # no temp file left behind
+
+
+def test_a_replays_rows_are_written_in_one_save_at_its_end(store, tmp_path) -> None:
+    old = make_existing_log(tmp_path / "Log.xlsx")
+    history(store, good_returns(), fee=50.0)
+    deferred = audit_log.DeferredLog()
+    for _ in range(3):
+        r = run_audit(store, AppConfig(), DAY, tmp_path, log_rows=deferred)
+        assert r.flagged and r.log_path == tmp_path / "Log.xlsx"
+    before = load_workbook(tmp_path / "Log.xlsx")
+    assert before["audit"].max_row == 4  # nothing written yet: the header and the old rows
+    before.close()
+    assert deferred.flush() == (tmp_path / "Log.xlsx", None)
+    wb = load_workbook(tmp_path / "Log.xlsx")
+    rows = list(wb["audit"].iter_rows(values_only=True))
+    wb.close()
+    assert rows[1:4] == old and [r[0] for r in rows[4:]] == ["2025-06-30"] * 3
+    assert deferred.flush() == (None, None)  # flushed once

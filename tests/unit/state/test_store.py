@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from adaptive_agent.core.model import EngineState
-from adaptive_agent.state.store import StateStore
+from adaptive_agent.state.store import StateError, StateStore
 
 
 def test_intents_are_durable_before_anything_is_sent(tmp_path):
@@ -56,7 +56,7 @@ def test_schema_version_mismatch_is_refused(tmp_path):
     s = StateStore(tmp_path / "s.sqlite")
     s.set_meta("schema_version", "999")
     s.close()
-    with pytest.raises(RuntimeError, match="schema 999"):
+    with pytest.raises(StateError, match="schema 999, this program reads 2"):
         StateStore(tmp_path / "s.sqlite")
 
 
@@ -145,3 +145,24 @@ def test_one_agent_per_state_file(tmp_path):
     reader.close()
     first.close()
     StateStore(db, lock=True).close()  # released on close (and by the kernel on a crash)
+
+
+def test_a_batch_commits_its_writes_together_or_not_at_all(tmp_path):
+    db = tmp_path / "s.sqlite"
+    store = StateStore(db)
+    other = sqlite3.connect(db)
+    with store.batch():
+        store.set_meta("a", "1")
+        with store.batch():  # nested: the outer one commits
+            store.set_meta("b", "2")
+        assert other.execute("SELECT COUNT(*) FROM meta WHERE key IN ('a', 'b')").fetchone() == (0,)
+    assert other.execute("SELECT COUNT(*) FROM meta WHERE key IN ('a', 'b')").fetchone() == (2,)
+    with pytest.raises(ZeroDivisionError), store.batch():
+        store.set_meta("c", "3")
+        store.save_engine_state(EngineState(1, 2.0, None, False))
+        1 / 0  # noqa: B018
+    assert store.get_meta("c") is None and store.load_engine_state() is None
+    store.set_meta("d", "4")  # and the store works on
+    assert other.execute("SELECT value FROM meta WHERE key = 'd'").fetchone() == ("4",)
+    other.close()
+    store.close()
