@@ -256,7 +256,6 @@ class Agent:
                 self._streak_alerted = True
             return None
         streak, self.error_streak = self.error_streak, 0  # the failures before this read count
-        self.store.set_meta(book_check.LAST_BOOK_KEY, book_check.encode(decision_ms, book))
         liq = await self.liq_watch.check() if self.liq_watch is not None else None
         assert venue is not None
         prices = Prices(candle.close, venue.spot, venue.perp)
@@ -298,7 +297,8 @@ class Agent:
         self.rebalance_count += plan.triggered
         if self.keep_history is not None:
             del self.plans[: -self.keep_history]
-        with self.store.batch():  # the decision's state and its bar: one commit
+        with self.store.batch():  # the book read, the decision's state and its bar: one commit
+            self.store.set_meta(book_check.LAST_BOOK_KEY, book_check.encode(decision_ms, book))
             self.store.save_engine_state(self.state)
             bar = self._report_bar(plan, book, prices, funding)
         self._emit("on_bar", bar)  # after the commit: a sink never holds the store's lock

@@ -27,12 +27,11 @@ _END = 2**62
 
 def paper_result(store: StateStore, plans: list[Plan], nav0: float) -> BacktestResult | None:
     """The run as a ``BacktestResult``; ``None`` when no bar was recorded."""
-    rows = store.bar_values(-_END, _END, *_CURVES)
-    if not rows:
+    c = store.bar_arrays(*_CURVES)
+    if len(c["time_ms"]) == 0:
         return None
-    cols = np.array(rows, dtype=np.float64).T
-    dec = cols[0].astype(np.int64)
-    nav, delta = cols[1], cols[2]
+    dec = c["time_ms"].astype(np.int64)  # exact: epoch milliseconds are far below 2**53
+    nav, delta = c["nav"], c["delta_frac"]
     fills = [
         Fill(
             t.time_ms,
@@ -51,7 +50,8 @@ def paper_result(store: StateStore, plans: list[Plan], nav0: float) -> BacktestR
     funding = math.fsum(p.change_usdt for p in store.funding_payments(-_END, _END))
     ts = dec - BAR_MS  # bar opens, as the backtest's curves
     summary = summarize(ts, dec, nav, delta, nav0, fills, rebalances, funding)
-    return BacktestResult(summary, ts, nav, delta, cols[3], cols[4], cols[5], fills, rebalances)
+    w = (c["w_spot"], c["w_long"], c["w_short"])
+    return BacktestResult(summary, ts, nav, delta, *w, fills, rebalances)
 
 
 def write_paper_report(

@@ -94,3 +94,16 @@ def test_a_schema_1_state_file_is_migrated_in_place(tmp_path):
     again = StateStore(path)  # opened again: nothing to migrate, nothing lost
     assert [b.nav for b in again.bars(0, 10**12)] == [100.0, 99.5, 101.0]
     again.close()
+
+
+def test_bar_arrays_read_every_bar_in_chunks(tmp_path):
+    store = StateStore(tmp_path / "s.sqlite", durable=False)
+    with store.batch():
+        for i in range(25_001):  # more than two chunks
+            store.add_bar(_bar(i * 300_000, 100.0 + i))
+    got = store.bar_arrays("time_ms", "nav")
+    assert got["time_ms"].shape == (25_001,) and got["nav"][-1] == 25_100.0
+    assert (got["time_ms"][1:] - got["time_ms"][:-1] == 300_000).all()
+    with pytest.raises(ValueError, match="signal"):
+        store.bar_arrays("signal")
+    store.close()
