@@ -108,3 +108,21 @@ def test_proposal_context_of_an_empty_store(store) -> None:
     ctx = proposal_context(store, DAY, build_digest(store, DAY), 0)
     assert ctx["fees_nav_30d"] is None and ctx["mean_funding_30d"] is None
     assert ctx["turnover"] == 0.0 and ctx["max_margin_frac"] == 0.0
+
+
+def test_a_days_audit_decodes_only_that_days_snapshots(store, tmp_path, monkeypatch) -> None:
+    """Issue 9: the audit decoded 30 days of whole snapshots every day (a replay slowed
+    quadratically); the 30-day figures now read two columns, whole snapshots only the day's."""
+    history(store, [0.001 * (-1) ** i for i in range(40)], fee=500.0)  # flagged: fees
+    spans: list[int] = []
+    real = store.bars
+
+    def counting(start_ms, end_ms):
+        spans.append(end_ms - start_ms)
+        return real(start_ms, end_ms)
+
+    monkeypatch.setattr(store, "bars", counting)
+    digest = build_digest(store, DAY)
+    result = run_audit(store, AppConfig(), DAY, tmp_path, digest)
+    assert result.flagged and result.proposal_path is not None  # the proposal path ran too
+    assert spans and max(spans) <= DAY_MS
