@@ -20,6 +20,15 @@ defined (too few returns, no NAV, no traded notional) is ``nan``; a caller that 
 - Turnover: traded notional (sum of ``|size x price|`` over the fills) / mean NAV.
 - Fees/NAV per day: fees / mean NAV / days.
 - Maker share: the makers' part of the traded notional.
+- CAGR: ``(NAV_end / NAV_start) ^ (365 / days) - 1`` over the run's days.
+- Sortino: ``mean / downside deviation x sqrt(365)`` of the daily returns, the downside
+  deviation ``sqrt(mean(min(r, 0)^2))`` over all of them (target 0); ``nan`` with fewer than
+  two returns or no losing day.
+- Calmar: CAGR / max drawdown; ``nan`` without a drawdown.
+- Longest drawdown: the longest time from a close at a running peak (``nav0`` counts as one
+  at the start) to the first close back at or above it, or to the last close if never.
+- Monthly returns: NAV at the last close of each UTC month over the previous month's (the
+  first from ``nav0``).
 """
 
 from __future__ import annotations
@@ -134,17 +143,85 @@ def maker_share(notionals: Iterable[float], is_maker: Iterable[bool]) -> float:
     return math.fsum(x for x, m in pairs if m) / total
 
 
+def cagr(nav_start: float, nav_end: float, days: float) -> float:
+    """Compound annual growth over ``days``; ``nan`` for no time or a non-positive NAV."""
+    if not (days > 0 and nav_start > 0 and nav_end > 0):
+        return math.nan
+    return (nav_end / nav_start) ** (ANNUALISATION_DAYS / days) - 1.0
+
+
+def sortino(returns: Iterable[float]) -> float:
+    """Annualised Sortino of daily returns (target 0), else ``nan``."""
+    r = np.asarray(returns, dtype=np.float64)
+    if len(r) < 2:
+        return math.nan
+    down = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
+    if not down > 0:
+        return math.nan
+    return float(np.mean(r)) / down * math.sqrt(ANNUALISATION_DAYS)
+
+
+def calmar(cagr_value: float, max_dd: float) -> float:
+    return cagr_value / max_dd if max_dd > 0 else math.nan
+
+
+def longest_drawdown_ms(close_ms: Iterable[int], navs: Iterable[float], nav0: float) -> int:
+    """The longest drawdown in ms, from the close at its peak to the first close back at or
+    above it (or to the last close); 0 when the NAV never fell below a peak. The run starts at
+    a peak of ``nav0``, one bar before its first close."""
+    t = np.asarray(close_ms, dtype=np.int64)
+    nav = np.asarray(navs, dtype=np.float64)
+    if len(t) == 0:
+        return 0
+    start = int(t[0]) - (int(t[1] - t[0]) if len(t) > 1 else 0)
+    tt = np.r_[start, t]
+    values = np.r_[float(nav0), nav]
+    at_peak = values >= np.maximum.accumulate(values)
+    peak_time = np.maximum.accumulate(np.where(at_peak, tt, start))
+    under = ~at_peak
+    ends = np.flatnonzero(at_peak[1:] & under[:-1]) + 1  # recoveries: at a peak after a dip
+    spans = [int(tt[i] - peak_time[i - 1]) for i in ends]
+    if under[-1]:
+        spans.append(int(tt[-1] - peak_time[-1]))
+    return max(spans, default=0)
+
+
+def monthly_returns(
+    close_ms: Iterable[int], navs: Iterable[float], nav0: float
+) -> list[tuple[int, int, float]]:
+    """``(year, month, return)`` for each UTC month with closes, in order."""
+    t = np.asarray(close_ms, dtype=np.int64)
+    nav = np.asarray(navs, dtype=np.float64)
+    if len(t) == 0:
+        return []
+    # a close exactly at 00:00 on the 1st ends the month before (as a day owns (00:00, 24:00])
+    month = ((t - 1).astype("datetime64[ms]").astype("datetime64[M]")).astype(np.int64)
+    last = np.flatnonzero(np.r_[month[1:] != month[:-1], True])
+    ends = nav[last]
+    bases = np.r_[float(nav0), ends[:-1]]
+    rets = np.where(bases > 0, ends / np.where(bases > 0, bases, 1.0) - 1.0, np.nan)
+    return [
+        (1970 + int(m) // 12, int(m) % 12 + 1, float(r))
+        for m, r in zip(month[last], rets, strict=True)
+    ]
+
+
 __all__ = [
     "ANNUALISATION_DAYS",
+    "cagr",
+    "calmar",
     "daily_returns",
     "day_end_navs",
     "drawdowns",
     "fees_nav_per_day",
+    "longest_drawdown_ms",
     "maker_share",
     "max_drawdown",
     "mean_nav",
+    "monthly_returns",
     "or_none",
     "roi",
     "sharpe",
+    "sortino",
     "turnover",
 ]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import metrics
+from ..attribution import ATTRIBUTION_COLUMNS, AttributedFill, Attribution, attribute
 from ..config import AppConfig
 from ..core.indicators import atr_frac_at
 from ..core.model import EngineState, Leg, Params, Plan, Prices, Side
@@ -61,6 +62,16 @@ SUMMARY_COLUMNS = (
     "maker_share",
     "delta_frac_mean",
     "delta_frac_max",
+    # issue 10: risk-adjusted figures, benchmarks over the same period, PnL attribution
+    "cagr",
+    "sortino",
+    "calmar",
+    "longest_dd_days",
+    "rebalances_filled",
+    "bench_usdt_roi",
+    "bench_btc_roi",
+    "bench_btc_max_dd",
+    *ATTRIBUTION_COLUMNS,
 )
 
 
@@ -82,6 +93,8 @@ class BacktestResult:
     fills: list[Fill] = field(default_factory=list)
     rebalances: list[Rebalance] = field(default_factory=list)
     funding_events: int = 0
+    funding_cum: np.ndarray | None = None  # funding settled up to each bar close, USDT
+    price_ref: np.ndarray | None = None  # P_ref at each bar close
 
 
 def _align_perp(perp: Candles, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -147,6 +160,7 @@ def run_backtest(
     lookback = np.searchsorted(dec, dec - params.safe_clear_ms, side="right")
     seg_start: list[int] = []  # constant-position stretches, for the per-bar report curves
     seg_sizes: list[tuple[float, float, float]] = []
+    seg_funding: list[tuple[float, float]] = []  # (funding so far, funding factor) at each start
     ratio, slip = bt.maker_fill_ratio, bt.slippage
     ledger = Ledger(nav0, params)
     state = EngineState(peak_nav=nav0)
@@ -162,6 +176,7 @@ def run_backtest(
         sb, lb, shb = ledger.sizes()
         seg_start.append(s)
         seg_sizes.append((sb, lb, shb))
+        seg_funding.append((funding_pnl, f))
         traded = False
         a, width = s, FIRST_WINDOW
         while a < n and not traded:
@@ -265,11 +280,27 @@ def run_backtest(
     sb_all, lb_all, shb_all = sizes[:, 0], sizes[:, 1], sizes[:, 2]
     vs, vl, vsh = leg_values_usdt(sb_all, lb_all, shb_all, spot_c, perp_c)
     delta = (sb_all + lb_all - shb_all) * ref_c / nav
-    summary = summarize(ts, dec, nav, delta, nav0, fills, rebalances, funding_pnl)
+    seg_of = np.repeat(np.arange(len(seg_start)), np.diff(bounds))
+    f0, fk = (np.array(x, dtype=np.float64) for x in zip(*seg_funding, strict=True))
+    funding_cum = f0[seg_of] + fk[seg_of] * (cum_k - cum_k[np.asarray(seg_start)][seg_of])
+    attribution = attribute_fills(fills, dec, spot_c, perp_c, (sb, lb, shb), funding_pnl, nav0, nav)
+    btc = Benchmark(float(ref_o[0]), ref_c)
+    summary = summarize(ts, dec, nav, delta, nav0, fills, rebalances, funding_pnl, attribution, btc)
     if progress is not None:
         progress(1.0)
     return BacktestResult(
-        summary, ts, nav, delta, vs / nav, vl / nav, vsh / nav, fills, rebalances, n_funding
+        summary,
+        ts,
+        nav,
+        delta,
+        vs / nav,
+        vl / nav,
+        vsh / nav,
+        fills,
+        rebalances,
+        n_funding,
+        funding_cum,
+        ref_c,
     )
 
 
@@ -301,6 +332,49 @@ def _window_breaches(
     return market_breach(basis_w, mfrac, metrics.drawdown(nav_w, peaks), params)
 
 
+@dataclass(frozen=True, slots=True)
+class Benchmark:
+    """BTC bought with NAV_start at the first bar's open and held: its price path."""
+
+    price_start: float
+    closes: np.ndarray  # P_ref at each bar close
+
+
+def attribute_fills(
+    fills: list[Fill],
+    dec: np.ndarray,
+    spot_c: np.ndarray,
+    perp_c: np.ndarray,
+    sizes_end: tuple[float, float, float],
+    funding_pnl: float,
+    nav0: float,
+    nav: np.ndarray,
+) -> Attribution:
+    """The backtest's fills against their decision prices: the leg's close at the deciding
+    bar (a fill's time is that bar's close, the open of the bar it filled in)."""
+    at = np.searchsorted(dec, np.array([f.time_ms for f in fills], dtype=np.int64))
+    spot_d, perp_d = spot_c[at].tolist(), perp_c[at].tolist()
+    attributed = [
+        AttributedFill(
+            f.leg.value,
+            f.side,
+            f.size_btc,
+            f.price,
+            f.fee,
+            f.liquidity,
+            spot_d[i] if f.leg is _SPOT else perp_d[i],
+        )
+        for i, f in enumerate(fills)
+    ]
+    sb, lb, shb = sizes_end
+    end = {
+        "BTC_SPOT": (sb, float(spot_c[-1])),
+        "BTC_PERP_LONG": (lb, float(perp_c[-1])),
+        "BTC_PERP_SHORT": (-shb, float(perp_c[-1])),
+    }
+    return attribute(attributed, {}, end, funding_pnl, nav0, float(nav[-1]))
+
+
 def summarize(
     ts: np.ndarray,
     dec: np.ndarray,
@@ -310,6 +384,8 @@ def summarize(
     fills: list[Fill],
     rebalances: list[Rebalance],
     funding_pnl: float,
+    attribution: Attribution | None = None,
+    btc: Benchmark | None = None,
 ) -> dict[str, object]:
     """The ``SUMMARY_COLUMNS`` of a run from its bar curves (``ts`` bar opens, ``dec`` their
     closes) and fills: the backtest's, and the paper replay's end-of-run report's."""
@@ -341,4 +417,26 @@ def summarize(
         "maker_share": metrics.maker_share(notionals, [f.liquidity == "maker" for f in fills]),
         "delta_frac_mean": float(np.mean(abs_delta)),
         "delta_frac_max": float(np.max(abs_delta)),
+        **_issue10_figures(dec, nav, nav0, days, day_nav, fills, attribution, btc),
     }
+
+
+def _issue10_figures(dec, nav, nav0, days, day_nav, fills, attribution, btc) -> dict:
+    growth = metrics.cagr(nav0, float(nav[-1]), days)
+    max_dd = metrics.max_drawdown(nav, nav0)
+    out: dict[str, object] = {
+        "cagr": growth,
+        "sortino": metrics.sortino(metrics.daily_returns(day_nav, nav0)),
+        "calmar": metrics.calmar(growth, max_dd),
+        "longest_dd_days": metrics.longest_drawdown_ms(dec, nav, nav0) / DAY_MS,
+        "rebalances_filled": len({f.rebalance_id for f in fills}),
+        "bench_usdt_roi": 0.0,  # USDT held: nothing gained, nothing lost
+        "bench_btc_roi": math.nan,
+        "bench_btc_max_dd": math.nan,
+    }
+    if btc is not None and btc.price_start > 0:
+        out["bench_btc_roi"] = float(btc.closes[-1]) / btc.price_start - 1.0
+        out["bench_btc_max_dd"] = metrics.max_drawdown(btc.closes, btc.price_start)
+    cols = attribution.columns() if attribution is not None else {}
+    out.update({c: cols.get(c, math.nan) for c in ATTRIBUTION_COLUMNS})
+    return out

@@ -14,7 +14,11 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
+from .. import metrics
 from ..backtest.rebalance_backtester import SUMMARY_COLUMNS, BacktestResult
+from ..core.time_rules import BAR_MS
 
 TRADE_COLUMNS = (
     "time",
@@ -45,8 +49,22 @@ REPORT_FILES = (
     "trades.csv",
     "blocked_trades_log.csv",
     "skipped_orders.csv",
+    "monthly_returns.csv",
+    "equity.csv",
     "equity.html",
 )
+EQUITY_COLUMNS = (
+    "time",
+    "nav",
+    "drawdown",
+    "w_spot",
+    "w_long",
+    "w_short",
+    "delta_frac",
+    "funding_cum",
+    "fees_cum",
+)
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
 def iso(ms: int) -> str:
@@ -124,6 +142,8 @@ def write_reports(result: BacktestResult, out: Path, html: bool = True, title: s
                     if h.gate in gates
                 ),
             )
+        write_monthly_returns(result, tmp / "monthly_returns.csv")
+        write_equity_csv(result, tmp / "equity.csv")
         if html:
             from .equity_html import write_equity_html
 
@@ -139,12 +159,84 @@ def write_reports(result: BacktestResult, out: Path, html: bool = True, title: s
     return out
 
 
+def monthly_table(result: BacktestResult) -> list[tuple[int, list[float | None], float]]:
+    """Rows of (year, the 12 monthly returns (None: no bar that month), the year's return)."""
+    nav0 = float(result.summary["nav_start"])  # type: ignore[arg-type]
+    months = metrics.monthly_returns(result.ts_ms + BAR_MS, result.nav, nav0)
+    years: dict[int, list[float | None]] = {}
+    for y, m, r in months:
+        years.setdefault(y, [None] * 12)[m - 1] = r
+    return [
+        (y, row, math.prod(1.0 + r for r in row if r is not None) - 1.0)
+        for y, row in sorted(years.items())
+    ]
+
+
+def write_monthly_returns(result: BacktestResult, path: Path) -> None:
+    """``monthly_returns.csv``: one row a year, a column a month and the year (fractions)."""
+    _write_csv(
+        path,
+        ("year", *MONTHS, "year_return"),
+        (
+            (y, *("" if r is None else repr(r) for r in row), repr(total))
+            for y, row, total in monthly_table(result)
+        ),
+    )
+
+
+def equity_curves(result: BacktestResult) -> dict[str, np.ndarray]:
+    """The per-close curves of ``equity.csv`` (and of the equity page)."""
+    nav0 = float(result.summary["nav_start"])  # type: ignore[arg-type]
+    close = result.ts_ms + BAR_MS
+    fees = np.zeros(len(close))
+    if result.fills:  # a fill's time is the open of the bar it filled in: in that bar's close
+        at = np.searchsorted(result.ts_ms, [f.time_ms for f in result.fills], side="right") - 1
+        np.add.at(fees, np.clip(at, 0, None), [f.fee for f in result.fills])
+    funding = result.funding_cum if result.funding_cum is not None else np.full(len(close), np.nan)
+    return {
+        "close_ms": close,
+        "nav": result.nav,
+        "drawdown": metrics.drawdowns(result.nav, nav0),
+        "w_spot": result.w_spot,
+        "w_long": result.w_long,
+        "w_short": result.w_short,
+        "delta_frac": result.delta_frac,
+        "funding_cum": funding,
+        "fees_cum": np.cumsum(fees),
+    }
+
+
+def write_equity_csv(result: BacktestResult, path: Path) -> None:
+    """``equity.csv``: the book at every bar close. Fixed decimals (NAV to the cent, shares to
+    1e-8, funding and fees to 1e-4 USDT): three years of bars in about a second."""
+    c = equity_curves(result)
+    times = (c["close_ms"].astype("datetime64[ms]").astype("datetime64[s]")).astype(str)
+    row = "{}Z,{:.2f},{:.8f},{:.8f},{:.8f},{:.8f},{:.8f},{:.4f},{:.4f}\n".format
+    columns = [c[k].tolist() for k in EQUITY_COLUMNS[1:]]
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        fh.write(",".join(EQUITY_COLUMNS) + "\n")
+        fh.writelines(map(row, times.tolist(), *columns))
+
+
+def num(v: object, decimals: int) -> str:
+    x = float(v)  # type: ignore[arg-type]
+    return "n/a" if not math.isfinite(x) else f"{x:,.{decimals}f}"
+
+
 def format_summary(result: BacktestResult) -> str:
     s = result.summary
 
     def pct(k: str) -> str:
         v = float(s[k])  # type: ignore[arg-type]
         return "n/a" if math.isnan(v) else f"{v * 100:.4f} %"
+
+    def usdt(k: str, sign: int = 1) -> str:
+        """Signed USDT with thousands separators (fees as plain amounts with sign=0)."""
+        v = float(s[k])  # type: ignore[arg-type]
+        if math.isnan(v):
+            return "n/a"
+        v = 0.0 if round(v, 2) == 0 else v  # never "-0.00"
+        return f"{v:+,.2f} USDT" if sign else f"{v:,.2f}"
 
     sharpe = float(s["sharpe"])  # type: ignore[arg-type]
     rows = [
@@ -159,10 +251,30 @@ def format_summary(result: BacktestResult) -> str:
         ("fees / NAV / day", pct("fees_nav_per_day")),
         ("turnover (x mean NAV)", f"{float(s['turnover']):.3f}"),  # type: ignore[arg-type]
         ("funding PnL", f"{float(s['funding_pnl']):,.2f} USDT"),  # type: ignore[arg-type]
-        ("rebalances", f"{s['rebalances']:,}"),
+        ("rebalances (with a fill)", f"{s['rebalances']:,} ({s['rebalances_filled']:,})"),
         ("orders (blocked)", f"{s['orders']:,} ({s['blocked_orders']:,})"),
         ("maker share", pct("maker_share")),
         ("|delta| / NAV mean, max", f"{pct('delta_frac_mean')}, {pct('delta_frac_max')}"),
+        ("CAGR", pct("cagr")),
+        ("Sortino, Calmar", f"{num(s['sortino'], 3)}, {num(s['calmar'], 3)}"),
+        ("longest drawdown", f"{num(s['longest_dd_days'], 1)} days"),
+        ("benchmark: USDT held", pct("bench_usdt_roi")),
+        ("benchmark: BTC held", f"{pct('bench_btc_roi')} (max drawdown {pct('bench_btc_max_dd')})"),
+        ("PnL (NAV end - start)", usdt("pnl_total")),
+        ("  price+basis spot", usdt("pnl_price_spot")),
+        ("  price+basis perp long", usdt("pnl_price_long")),
+        ("  price+basis perp short", usdt("pnl_price_short")),
+        ("  slippage vs decision", usdt("pnl_slippage")),
+        ("  funding", usdt("pnl_funding")),
+        ("  fees", usdt("pnl_fees")),
+        (
+            "  fees spot maker/taker",
+            f"{usdt('fees_spot_maker', 0)} / {usdt('fees_spot_taker', 0)}",
+        ),
+        (
+            "  fees perp maker/taker",
+            f"{usdt('fees_perp_maker', 0)} / {usdt('fees_perp_taker', 0)}",
+        ),
     ]
     width = max(len(k) for k, _ in rows)
     line = "-" * (width + 2 + max(len(v) for _, v in rows))

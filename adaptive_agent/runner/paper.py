@@ -217,7 +217,12 @@ async def run_paper(cfg: AppConfig, opts: PaperOptions, stop: asyncio.Event | No
             if opts.report_dir is not None:
                 title = f"adaptive_agent paper — {Path(str(candles.path)).name}"
                 result = write_paper_report(
-                    store, rebalances, cfg.backtest.nav0, opts.report_dir, title
+                    store,
+                    rebalances,
+                    cfg.backtest.nav0,
+                    opts.report_dir,
+                    title,
+                    float(candles.open[0]),
                 )
         finally:
             store.close()

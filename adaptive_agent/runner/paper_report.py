@@ -15,18 +15,27 @@ from pathlib import Path
 import numpy as np
 
 from ..backtest.fill_model import Fill
-from ..backtest.rebalance_backtester import BacktestResult, Rebalance, summarize
+from ..backtest.rebalance_backtester import (
+    BacktestResult,
+    Benchmark,
+    Rebalance,
+    attribute_fills,
+    summarize,
+)
 from ..core.model import Leg, Plan
 from ..core.time_rules import BAR_MS
 from ..execution.order_pricing import rebalance_id_for
 from ..state.store import StateStore
 
-_CURVES = ("time_ms", "nav", "delta_frac", "w_spot", "w_long", "w_short")
+_CURVES = ("time_ms", "nav", "delta_frac", "w_spot", "w_long", "w_short", "price_ref", "basis")
 _END = 2**62
 
 
-def paper_result(store: StateStore, plans: list[Plan], nav0: float) -> BacktestResult | None:
-    """The run as a ``BacktestResult``; ``None`` when no bar was recorded."""
+def paper_result(
+    store: StateStore, plans: list[Plan], nav0: float, price_start: float = math.nan
+) -> BacktestResult | None:
+    """The run as a ``BacktestResult``; ``None`` when no bar was recorded. ``price_start``:
+    P_ref at the first bar's open (the BTC-held benchmark buys there)."""
     c = store.bar_arrays(*_CURVES)
     if len(c["time_ms"]) == 0:
         return None
@@ -47,20 +56,40 @@ def paper_result(store: StateStore, plans: list[Plan], nav0: float) -> BacktestR
         for t in store.trades(-_END, _END)
     ]
     rebalances = [Rebalance(rebalance_id_for(p.time_ms), p) for p in plans]  # type: ignore[arg-type]
-    funding = math.fsum(p.change_usdt for p in store.funding_payments(-_END, _END))
+    payments = store.funding_payments(-_END, _END)
+    funding = math.fsum(p.change_usdt for p in payments)
     ts = dec - BAR_MS  # bar opens, as the backtest's curves
-    summary = summarize(ts, dec, nav, delta, nav0, fills, rebalances, funding)
+    spot, perp = c["price_ref"], c["price_ref"] * (1.0 + c["basis"])  # the venue's, per close
+    held = {leg: 0.0 for leg in Leg}  # the replay starts flat: positions are the fills' sum
+    for f in fills:
+        held[f.leg] += f.size_btc if f.side == "buy" else -f.size_btc
+    sizes = (held[Leg.BTC_SPOT], held[Leg.BTC_PERP_LONG], -held[Leg.BTC_PERP_SHORT])
+    attribution = attribute_fills(fills, dec, spot, perp, sizes, funding, nav0, nav)
+    summary = summarize(
+        ts, dec, nav, delta, nav0, fills, rebalances, funding, attribution,
+        Benchmark(price_start, spot),
+    )  # fmt: skip
+    at = np.searchsorted(dec, [p.time_ms for p in payments], side="left")  # in the close after
+    paid = np.zeros(len(dec))
+    np.add.at(paid, np.clip(at, 0, len(dec) - 1), [p.change_usdt for p in payments])
     w = (c["w_spot"], c["w_long"], c["w_short"])
-    return BacktestResult(summary, ts, nav, delta, *w, fills, rebalances)
+    return BacktestResult(
+        summary, ts, nav, delta, *w, fills, rebalances, len(payments), np.cumsum(paid), spot
+    )
 
 
 def write_paper_report(
-    store: StateStore, plans: list[Plan], nav0: float, out: Path, title: str = ""
+    store: StateStore,
+    plans: list[Plan],
+    nav0: float,
+    out: Path,
+    title: str = "",
+    price_start: float = math.nan,
 ) -> BacktestResult | None:
     """Write the report files into ``out``; the result, ``None`` when nothing was replayed."""
     from ..reports.writer import write_reports
 
-    result = paper_result(store, plans, nav0)
+    result = paper_result(store, plans, nav0, price_start)
     if result is not None:
         write_reports(result, out, title=title)
     return result

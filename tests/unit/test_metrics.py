@@ -103,3 +103,47 @@ def test_turnover_fees_and_maker_share() -> None:
     assert math.isnan(metrics.fees_nav_per_day([1.0], [0.0]))
     assert metrics.maker_share([300.0, 100.0], [True, False]) == pytest.approx(0.75)
     assert math.isnan(metrics.maker_share([], []))
+
+
+def test_cagr_sortino_calmar():
+    from adaptive_agent.metrics import cagr, calmar, sortino
+
+    assert cagr(100.0, 121.0, 730.0) == pytest.approx(0.1)
+    assert math.isnan(cagr(100.0, 121.0, 0.0)) and math.isnan(cagr(0.0, 1.0, 10.0))
+    r = [0.02, -0.01, 0.01, -0.02]
+    down = math.sqrt((0.01**2 + 0.02**2) / 4)
+    assert sortino(r) == pytest.approx(0.0 / down * math.sqrt(365))
+    assert sortino([0.01, -0.01, 0.03]) == pytest.approx(
+        0.01 / math.sqrt(1e-4 / 3) * math.sqrt(365)
+    )
+    assert math.isnan(sortino([0.01, 0.02]))  # no losing day
+    assert calmar(0.1, 0.05) == pytest.approx(2.0) and math.isnan(calmar(0.1, 0.0))
+
+
+@pytest.mark.parametrize(
+    ("navs", "want"),
+    [
+        ([100, 99, 98, 100, 101], 3),  # peak at the start, back at the 4th close
+        ([101, 102, 103], 0),  # never below a peak
+        ([99, 98, 97], 3),  # never recovered: to the last close, from nav0 a bar before
+        ([101, 100, 102, 101, 100, 99], 3),  # the open drawdown at the end is the longest
+    ],
+)
+def test_longest_drawdown(navs, want):
+    from adaptive_agent.metrics import longest_drawdown_ms
+
+    assert longest_drawdown_ms(list(range(1, len(navs) + 1)), navs, 100.0) == want
+
+
+def test_monthly_returns_compound_to_the_roi():
+    from adaptive_agent.metrics import monthly_returns
+
+    aug1 = 1_659_312_000_000  # 2022-08-01 00:00 UTC
+    day = 86_400_000
+    close = np.array([aug1 + 300_000, aug1 + 31 * day, aug1 + 31 * day + 300_000, aug1 + 70 * day])
+    navs = [101.0, 102.0, 103.0, 99.0]
+    got = monthly_returns(close, navs, 100.0)
+    # a close at 2022-09-01 00:00 still ends August; October's close is the last
+    assert [(y, m) for y, m, _ in got] == [(2022, 8), (2022, 9), (2022, 10)]
+    assert got[0][2] == pytest.approx(0.02) and got[1][2] == pytest.approx(103 / 102 - 1)
+    assert math.prod(1 + r for *_, r in got) - 1 == pytest.approx(99 / 100 - 1)
