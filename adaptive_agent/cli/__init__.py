@@ -46,6 +46,7 @@ def log_level(args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `adaptive-agent` console script."""
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the run record's command line
     from ..config import ConfigError
     from ..exchange.exchange_gate import ExchangeError
     from ..io.loaders import InputError

@@ -11,7 +11,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .exit_codes import EXIT_OK
+from .exit_codes import EXIT_FAIL, EXIT_OK
 from .inputs import build_run_inputs, check_nav0, check_out, optional_time
 from .progress import Progress
 
@@ -27,9 +27,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from ..config import load_config
     from ..reports.writer import format_summary, write_reports
 
+    record = None
+    if args.from_report is not None:  # the recorded options and configuration, inputs checked
+        record, cfg = _from_report(args)
     check_nav0(args.nav0)
     check_out(args.out)
-    cfg = load_config(args.config)
+    if record is None:
+        cfg = load_config(args.config)
     start = optional_time(args.start, "--start")
     end = optional_time(args.end, "--end")
     inputs = build_run_inputs(
@@ -62,6 +66,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("reports") / run_id(parts)  # (checked above)
     title = f"adaptive_agent backtest — {Path(candles.path).name}"
     write_reports(result, out, html=not args.no_html, title=title)
+    from ..reports.run_record import write_run_record
+
+    files = {"candles": str(candles.path), "funding": inputs.funding_path}
+    files |= {"signals": args.signals, "perp_candles": args.perp_candles}
+    options = {k: getattr(args, k) for k in vars(args)}
+    rec = write_run_record(out, cfg, getattr(args, "argv", []), options, files)
     if not args.quiet:
         constant = "constant " + str(cfg.backtest.funding_rate_default)
         print(f"candles : {candles.path}")
@@ -71,7 +81,34 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             print(f"perp    : {args.perp_candles}")
         print(format_summary(result))
     print(f"reports : {out}")
+    if record is not None:
+        if rec.trades_sha256 != record.trades_sha256:
+            print(
+                f"error: not reproduced: trades.csv SHA-256 {rec.trades_sha256[:16]}... differs"
+                f" from {record.trades_sha256[:16]}... recorded in {args.from_report}",
+                file=sys.stderr,
+            )
+            return EXIT_FAIL
+        print(f"reproduced: trades.csv SHA-256 {rec.trades_sha256} as in {args.from_report}")
     return EXIT_OK
+
+
+def _from_report(args: argparse.Namespace):
+    """``--from-report DIR``: the run's options into ``args``, and its configuration."""
+    from ..config import load_config
+    from ..reports.run_record import CONFIG_FILE, OPTIONS, read_run_record
+
+    given = [f"--{k.replace('_', '-')}" for k in (*OPTIONS, "config") if getattr(args, k)]
+    if given:
+        raise argparse.ArgumentTypeError(
+            f"--from-report: reruns the recorded run; {', '.join(given)} cannot change it"
+        )
+    folder = Path(args.from_report)
+    record = read_run_record(folder)
+    for k, v in record.options.items():
+        setattr(args, k, v)
+    # environment overrides were folded into the snapshot: none are applied on top
+    return record, load_config(folder / CONFIG_FILE, env={})
 
 
 def cmd_signals(args: argparse.Namespace) -> int:

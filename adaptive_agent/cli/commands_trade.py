@@ -43,6 +43,15 @@ def cmd_paper(args: argparse.Namespace) -> int:
         summary = asyncio.run(run_paper(cfg, opts))
     finally:
         progress.close()
+    if (out / "trades.csv").is_file():  # how the report was made (reports/run_record.py)
+        from ..data import FUNDING_8H, SPOT_5M
+        from ..reports.run_record import write_run_record
+
+        bundled = args.candles is None
+        files = {"candles": args.candles or str(SPOT_5M), "signals": args.signals}
+        files["funding"] = args.funding or (str(FUNDING_8H) if bundled else None)
+        options = {k: getattr(args, k) for k in vars(args)}
+        write_run_record(out, cfg, getattr(args, "argv", []), options, files)
     print(summary)
     return EXIT_OK
 

@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", help="report folder (default: reports/<run-id>/)")
     b.add_argument("--no-html", action="store_true", help="skip equity.html")
     b.add_argument("--quiet", action="store_true", help="do not print the summary table")
+    b.add_argument(
+        "--from-report",
+        metavar="DIR",
+        help="rerun the backtest recorded in a report folder (its run.json and config.toml;"
+        " the input files must be unchanged) and check that trades.csv comes out the same",
+    )
 
     s = sub.add_parser(
         "signals",

@@ -106,7 +106,7 @@ def test_paper_prints_a_summary_and_writes_the_state(paper_db, tmp_path, bundled
     # the report folder holds the backtest's files and the replay's digests and audits
     (run,) = (tmp_path / "reports").iterdir()
     assert f"reports : reports/{run.name}" in out
-    assert {p.name for p in run.iterdir()} >= {*REPORT_FILES, "daily"}
+    assert {p.name for p in run.iterdir()} >= {*REPORT_FILES, "daily", "run.json", "config.toml"}
     assert (run / "daily" / f"digest-{DAY}.md").is_file()
     assert not (tmp_path / "reports" / "daily").exists()  # the live agent's folder untouched
 
