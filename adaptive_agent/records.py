@@ -29,6 +29,12 @@ class BarSnapshot:
     signal: str = "NONE"
     funding_rate: float | None = None  # per 8 h, when known
     sharpe_30d: float | None = None  # rolling 30 days of daily returns, annualised
+    # the book read at this close, before its rebalance (for the day's PnL attribution)
+    spot_btc: float | None = None
+    long_btc: float | None = None
+    short_btc: float | None = None
+    p_spot: float | None = None  # the venue's spot price
+    p_perp: float | None = None  # the venue's contract (mark) price
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,6 +133,7 @@ class Digest:
     funding_usdt: float | None = None
     funding_settlements: int = 0
     rebalances: int = 0
+    attribution: dict[str, float] | None = None  # attribution.ATTRIBUTION_COLUMNS, for the day
     safe_mode_bars: int = 0
     top_trades: tuple[CostlyTrade, ...] = field(default_factory=tuple)
     # --- ledger: fees and funding as the venue charged them
@@ -212,9 +213,14 @@ def build_digest(
     nav_start = nav_end = roi = mean_nav = turnover = fees_nav = None
     basis = None
     funding, settlements = None, 0
+    attribution = None
     if bars:
+        from .day_attribution import day_attribution
+
         nav_end = bars[-1].nav
         prev = store.bars(start - DAY_MS, start)
+        parts = day_attribution(store, start, bars, prev[-1] if prev else None, nav0)
+        attribution = None if parts is None else parts.columns()
         if prev:
             nav_start, basis = prev[-1].nav, "prev_day_close"
         elif nav0 is not None:
@@ -254,6 +260,7 @@ def build_digest(
         fills_unpriced=venue.unpriced,
         funding_paid_usdt=venue.funding_usdt,
         funding_payments=venue.funding_payments,
+        attribution=attribution,
     )
 
 
@@ -300,6 +307,16 @@ def format_digest(d: Digest) -> str:
         lines.append(
             f"Funding (estimate, {d.funding_settlements} settlement(s)):"
             f" {d.funding_usdt:+,.2f} USDT"
+        )
+    if d.attribution is not None:
+        a = d.attribution
+        lines.append(
+            f"PnL {a['pnl_total']:+,.2f} USDT: price+basis spot {a['pnl_price_spot']:+,.2f},"
+            f" perp long {a['pnl_price_long']:+,.2f}, perp short {a['pnl_price_short']:+,.2f};"
+            f" slippage {a['pnl_slippage']:+,.2f}; funding {a['pnl_funding']:+,.2f};"
+            f" fees {a['pnl_fees']:+,.2f} (spot {a['fees_spot_maker']:,.2f} maker"
+            f" {a['fees_spot_taker']:,.2f} taker, perp {a['fees_perp_maker']:,.2f} maker"
+            f" {a['fees_perp_taker']:,.2f} taker); unexplained {a['pnl_unexplained']:+,.2f}"
         )
     lines.append(f"Rebalances: {d.rebalances}; fills: {d.trades}; bars: {d.bars}")
     if d.safe_mode_bars:

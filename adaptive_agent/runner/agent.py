@@ -376,7 +376,7 @@ class Agent:
     def _report_bar(
         self, plan: Plan, book: Book, prices: Prices, funding_rate: float | None = None
     ) -> BarSnapshot:
-        _, lb, shb = leg_sizes_btc(book, self.params)
+        sb, lb, shb = leg_sizes_btc(book, self.params)
         nav = plan.nav
         w = weights(book, prices, self.params, nav) if nav > 0 else (0.0, 0.0, 0.0)
         delta_usdt = net_delta_btc(book, self.params) * prices.ref
@@ -399,6 +399,11 @@ class Agent:
             signal=str(plan.signal),
             funding_rate=funding_rate,
             sharpe_30d=self._sharpe_30d(plan.time_ms, nav),
+            spot_btc=sb,
+            long_btc=lb,
+            short_btc=shb,
+            p_spot=prices.spot,
+            p_perp=prices.perp,
         )
         self.store.add_bar(bar)
         return bar

@@ -436,3 +436,20 @@ def test_gate_sim_starts_prints_its_url_and_stops_on_sigterm():
             proc.communicate()
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "cli-secret-value" not in line + out + err
+
+
+def test_the_digest_attributes_each_paper_day_to_the_cent(tmp_path, monkeypatch, capsys):
+    """Issue 10, item 5: the daily digest's PnL attribution (the run's rule, for the day)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["paper", "--bars", "600", "--state", "p.sqlite", "--out", "r"]) == 0
+    days = sorted((tmp_path / "r" / "daily").glob("digest-*.json"))
+    assert [p.name for p in days] == ["digest-2022-08-01.json", "digest-2022-08-02.json"]
+    for p in days:
+        d = json.loads(p.read_text())
+        a = d["attribution"]
+        assert a is not None, p.name
+        assert a["pnl_total"] == pytest.approx(d["nav_end"] - d["nav_start"], abs=1e-6)
+        assert abs(a["pnl_unexplained"]) < 0.01, (p.name, a)
+        assert a["pnl_fees"] < 0 and a["pnl_funding"] != 0  # fills and funding that day
+    md = (tmp_path / "r" / "daily" / "digest-2022-08-02.md").read_text()
+    assert "PnL " in md and "price+basis spot" in md and "unexplained" in md
