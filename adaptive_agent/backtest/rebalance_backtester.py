@@ -18,9 +18,8 @@ import numpy as np
 
 from .. import metrics
 from ..config import AppConfig
-from ..core.indicators import atr_frac_at
 from ..core.model import EngineState, Leg, Params, Prices, Side
-from ..core.portfolio_manager import basis, leg_values_usdt, margin_used_usdt, nav_usdt
+from ..core.portfolio_manager import leg_values_usdt, margin_used_usdt, nav_usdt
 from ..core.rebalance_engine import (
     build_orders,
     drift,
@@ -30,9 +29,9 @@ from ..core.rebalance_engine import (
     threshold,
 )
 from ..core.signals import SIGNAL_OF, SignalSeries
-from ..core.time_rules import BAR_MS
 from ..io.loaders import Candles, FundingSeries, InputError
-from .fill_model import Fill, Ledger, fill_orders, funding_schedule
+from .dataset import PERP_END_SLACK_MS, BacktestData
+from .fill_model import Fill, Ledger, fill_orders
 from .run_summary import (  # the result and its summary, re-exported for the callers
     SUMMARY_COLUMNS,
     BacktestResult,
@@ -43,38 +42,21 @@ from .run_summary import (  # the result and its summary, re-exported for the ca
 )
 
 __all__ = [
+    "PERP_END_SLACK_MS",
     "SUMMARY_COLUMNS",
+    "BacktestData",
     "BacktestResult",
     "Benchmark",
     "Rebalance",
     "attribute_fills",
     "run_backtest",
+    "simulate",
     "summarize",
 ]
 
 _SPOT, _BUY = Leg.BTC_SPOT, Side.BUY  # module constants: enum attribute lookups are slow
-PERP_END_SLACK_MS = 3_600_000  # perp candles may stop up to an hour before the spot ones
 FIRST_WINDOW = 64
 MAX_WINDOW = 8192
-
-
-def _align_perp(perp: Candles, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Perpetual close/open at each spot bar: same open time, else the last perp close before it."""
-    idx = np.searchsorted(perp.ts, ts, side="right") - 1
-    if idx[0] < 0:
-        raise InputError(
-            f"{perp.path}: perpetual candles start after the first spot candle; use --start to"
-            " begin the backtest inside their span"
-        )
-    if int(perp.ts[-1]) < int(ts[-1]) - PERP_END_SLACK_MS:
-        # As-of joining past their end would price the perpetual legs at a stale close for
-        # the rest of the run: a result that looks fine and is wrong.
-        raise InputError(
-            f"{perp.path}: perpetual candles end at {int(perp.ts[-1])}, before the last spot"
-            f" candle ({int(ts[-1])}); use --end to stop the backtest inside their span"
-        )
-    same = perp.ts[idx] == ts
-    return perp.close[idx], np.where(same, perp.open[idx], perp.close[idx])
 
 
 def run_backtest(
@@ -87,33 +69,35 @@ def run_backtest(
     progress: Callable[[float], None] | None = None,
 ) -> BacktestResult:
     """Simulate the strategy over ``candles`` (P_ref) and return the run's figures and records."""
+    return simulate(BacktestData(candles, signals, funding, perp), config, nav0, progress)
+
+
+def simulate(
+    data: BacktestData,
+    config: AppConfig | None = None,
+    nav0: float | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> BacktestResult:
+    """``run_backtest`` on prepared data (``dataset.BacktestData``): what a sweep calls once
+    per configuration."""
     cfg = config or AppConfig()
     params = cfg.core_params()
     bt, fees = cfg.backtest, cfg.fees
     nav0 = float(bt.nav0 if nav0 is None else nav0)
     if not math.isfinite(nav0) or nav0 <= 0.0:
         raise InputError(f"nav0: a finite amount of USDT above 0 is needed, got {nav0!r}")
-    n = len(candles)
-    if n < 2:
-        raise InputError(f"{candles.path}: at least 2 candles are needed, found {n}")
-
-    ts = candles.ts
-    dec = ts + BAR_MS  # decision time = close of the bar
-    ref_c, ref_o = candles.close, candles.open
-    perp_c, perp_o = (ref_c, ref_o) if perp is None else _align_perp(perp, ts)
+    n = len(data)
+    ts, dec = data.ts, data.dec
+    ref_c, ref_o = data.ref_c, data.ref_o
+    perp_c, perp_o = data.perp_c, data.perp_o
     spot_c, spot_o = ref_c, ref_o  # Gate spot is priced by the reference in backtest
-    basis_all = basis(perp_c, ref_c)
-    atr = atr_frac_at(dec, ts, candles.high, candles.low, ref_c, params.atr_period)
+    basis_all = data.basis
+    atr = data.atr(params.atr_period)
     thr_all = threshold(atr, params)
-    sig = (
-        signals.codes_at(dec, params.signal_ttl_ms)
-        if signals is not None
-        else np.zeros(n, dtype=np.int8)
+    sig = data.signal_codes(params.signal_ttl_ms)
+    gap_k, bar_k, n_funding, cum_k = data.funding_schedule(
+        bt.funding_rate_default, bt.funding_hours_utc
     )
-    gap_k, bar_k, n_funding = funding_schedule(
-        ts, dec, perp_c, funding, bt.funding_rate_default, bt.funding_hours_utc
-    )
-    cum_k = np.cumsum(gap_k + bar_k)
 
     nav = np.empty(n)  # NAV at every bar close
     breach_at = np.zeros(n, dtype=bool)  # a price/book safe-mode condition held at this close

@@ -66,6 +66,57 @@ def build_parser() -> argparse.ArgumentParser:
         " the input files must be unchanged) and check that trades.csv comes out the same",
     )
 
+    sw = sub.add_parser(
+        "sweep",
+        help="backtest a grid of settings (locally or on a Dask cluster), optionally walk-forward",
+        description=(
+            "One backtest per configuration of the grid, on data loaded once (docs/rules.md,"
+            " Sweeps). Writes sweep.csv (each configuration's settings and summary columns)"
+            " and sweep.html, and prints the best rows."
+        ),
+    )
+    sw.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=VALUES",
+        help="a setting and its values: start:stop:step or a comma list, e.g."
+        " strategy.threshold_floor=0.003:0.012:0.001 (repeat for more settings)",
+    )
+    sw.add_argument(
+        "--sample", type=int, help="run this many configurations of the grid, drawn at random"
+    )
+    sw.add_argument("--seed", type=int, default=0, help="seed of --sample")
+    sw.add_argument(
+        "--objective",
+        choices=("sharpe", "roi", "roi_per_fee", "calmar", "sortino"),
+        default="sharpe",
+        help="what 'best' means",
+    )
+    sw.add_argument(
+        "--max-dd", type=float, help="only rows with max drawdown at most this (0.05 = 5 %%)"
+    )
+    sw.add_argument("--top", type=int, default=5, help="best rows to print")
+    sw.add_argument(
+        "--walk-forward",
+        metavar="SPEC",
+        help="train=90d,test=30d[,step=30d]: pick the best on each training window, run it on"
+        " the next test window, report in- and out-of-sample figures",
+    )
+    sw.add_argument(
+        "--scheduler", help="a Dask scheduler, e.g. tcp://HOST:8786 (default: local processes)"
+    )
+    sw.add_argument("--workers", type=int, help="local worker processes (default: one per CPU)")
+    sw.add_argument("--candles", help="5-minute P_ref candles (default: bundled)")
+    sw.add_argument("--signals", help="signals CSV")
+    sw.add_argument("--funding", help="funding CSV")
+    sw.add_argument("--perp-candles", help="perpetual 5-minute candles")
+    sw.add_argument("--start", help="first bar (ISO date/time, UTC)")
+    sw.add_argument("--end", help="end, exclusive (ISO date/time, UTC)")
+    sw.add_argument("--nav0", type=float, help="starting NAV in USDT (default: backtest.nav0)")
+    sw.add_argument("--config", help="TOML configuration file: the base the grid changes")
+    sw.add_argument("--out", help="report folder (default: reports/sweep-<run-id>/)")
+
     s = sub.add_parser(
         "signals",
         help="write baseline signals (EMA crossover on hourly closes) for a candle file",
