@@ -101,7 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
         default="backtest",
         help="simulated fills: the backtest's model (default) or a book with spread",
     )
-    pp.add_argument("--state", default="state/paper.sqlite", help="state database")
+    pp.add_argument(
+        "--state",
+        help="state database (default: state/paper.sqlite; with --live state/paper-live.sqlite)",
+    )
+    # paper --live (issue 9): the dry run, runner/paper_live.py
+    pp.add_argument(
+        "--live",
+        action="store_true",
+        help="dry run: the live agent on Binance's live closes and Gate's public market data,"
+        " the account simulated (no keys; docs/rules.md, Dry run); --bars stops after that"
+        " many closes",
+    )
+    pp.add_argument("--gate-url", help="with --live: Gate REST base, e.g. gate-sim's URL")
+    pp.add_argument("--binance-url", help="with --live: Binance REST base; the stream is <url>/ws")
 
     lv = sub.add_parser(
         "live",

@@ -1,0 +1,90 @@
+"""``paper --live`` end to end: the live agent on gate-sim's PUBLIC endpoints, no keys.
+
+The unmodified ccxt client reads Gate's public market data from gate-sim, the Binance feed
+streams closes from the same simulator, and the account is simulated by the agent itself: the
+simulator's own account must stay untouched and no request may carry a key or reach a private
+route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+
+from adaptive_agent.config import load_config
+from adaptive_agent.runner.live import LiveOptions
+from adaptive_agent.runner.paper_live import run_paper_live
+from adaptive_agent.sim.gate_server import HUB
+from adaptive_agent.sim.runner import running_sim
+from tests.support.live_harness import wait_last_bar
+
+SIM_KEY, SIM_SECRET = "sim-key-dry", "sim-secret-dry-0123456789"  # gate-sim's own, never ours
+ENV = {  # rebalance-happy: a tight threshold, short intervals, a short post-only wait
+    "ADAPTIVE_AGENT__STRATEGY__TARGETS__BTC_SPOT": "0.3",
+    "ADAPTIVE_AGENT__STRATEGY__TARGETS__BTC_PERP_LONG": "0.2",
+    "ADAPTIVE_AGENT__STRATEGY__TARGETS__BTC_PERP_SHORT": "0.5",
+    "ADAPTIVE_AGENT__STRATEGY__MIN_REBALANCE_INTERVAL_MINUTES": "10",
+    "ADAPTIVE_AGENT__STRATEGY__THRESHOLD_FLOOR": "0.001",
+    "ADAPTIVE_AGENT__STRATEGY__ATR_MULTIPLIER": "0",
+    "ADAPTIVE_AGENT__EXECUTION__POST_ONLY_TIMEOUT_S": "0.3",
+}
+CLOSES = 36
+
+
+async def _subscribed(sim, task: asyncio.Task) -> None:
+    for _ in range(3000):
+        if task.done():
+            raise AssertionError(f"paper --live stopped during start-up: {task.result()!r}")
+        if any("btcusdt@kline_5m" in c.subs for c in sim.app[HUB].conns):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("paper --live never subscribed to the kline stream")
+
+
+def test_paper_live_trades_a_simulated_account_on_public_data_only(spot, tmp_path, monkeypatch):
+    for name in ("GATE_API_KEY", "GATE_API_SECRET", "GATE_UID"):
+        monkeypatch.delenv(name, raising=False)
+    cfg = load_config(None, env=ENV)
+    day = spot.slice(28_800, 28_800 + 289)  # 2022-11-09, a real day of big moves (FTX)
+    db = tmp_path / "paper-live.sqlite"
+
+    async def scenario():
+        async with running_sim(day, SIM_KEY, SIM_SECRET, usdt=100_000.0) as sim:
+            opts = LiveOptions(
+                state_path=db,
+                gate_url=sim.url,
+                binance_url=sim.url,
+                backfill_days=1,
+                max_bars=CLOSES,
+            )
+            stop = asyncio.Event()
+            task = asyncio.create_task(run_paper_live(cfg, opts, stop))
+            await _subscribed(sim, task)
+            subs = set().union(*(c.subs for c in sim.app[HUB].conns))
+            for _ in range(CLOSES):
+                sim.market.advance()
+                await wait_last_bar(db, sim.market.now_ms, task, timeout_s=10.0)
+            rc = await asyncio.wait_for(task, 30)
+            return rc, sim, subs
+
+    rc, sim, subs = asyncio.run(scenario())
+    assert rc == 0
+    assert "GATE_API_KEY" not in os.environ and "GATE_API_SECRET" not in os.environ
+    # nothing signed, nothing private, no private socket: public market data only
+    assert sim.signed_requests == 0
+    assert sim.private_requests == 0
+    assert subs == {"btcusdt@kline_5m"}, subs
+    # gate-sim's own account was never traded: the orders were simulated by the agent
+    assert sim.market.order_history("spot") == [] and sim.market.order_history("futures") == []
+    with sqlite3.connect(db) as c:
+        done = c.execute("SELECT COUNT(*) FROM rebalances WHERE status='done'").fetchone()[0]
+        filled = c.execute(
+            "SELECT order_type, COUNT(*) FROM orders WHERE filled > 0 GROUP BY order_type"
+        ).fetchall()
+        fills = c.execute("SELECT market, COUNT(*) FROM fills GROUP BY market").fetchall()
+        transfers = c.execute("SELECT COUNT(*) FROM transfers WHERE status='done'").fetchone()[0]
+    assert done >= 3, done
+    assert {t for t, _ in filled} >= {"BUY", "OPEN_LONG", "OPEN_SHORT"}, filled
+    assert {m for m, _ in fills} == {"spot", "futures"}, fills  # the ledger has them
+    assert transfers >= 1  # nav0 starts in spot: the wallet manager funded futures
