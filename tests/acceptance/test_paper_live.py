@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import select
+import signal
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 from adaptive_agent.config import load_config
 from adaptive_agent.runner.live import LiveOptions
@@ -88,3 +94,43 @@ def test_paper_live_trades_a_simulated_account_on_public_data_only(spot, tmp_pat
     assert {t for t, _ in filled} >= {"BUY", "OPEN_LONG", "OPEN_SHORT"}, filled
     assert {m for m, _ in fills} == {"spot", "futures"}, fills  # the ledger has them
     assert transfers >= 1  # nav0 starts in spot: the wallet manager funded futures
+
+
+def test_the_command_line_dry_run_against_a_gate_sim_process(tmp_path):
+    """``adaptive-agent gate-sim`` (its own throwaway keys) and ``adaptive-agent paper --live``
+    (no keys at all) as two processes, as an operator rehearses it."""
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GATE_", "ADAPTIVE_AGENT"))}
+    env["PYTHONPATH"] = str(root)
+    sim_env = dict(env, GATE_API_KEY="cli-sim-key", GATE_API_SECRET="cli-sim-secret-value")
+    cmd = [sys.executable, "-m", "adaptive_agent"]
+    sim = subprocess.Popen(
+        [*cmd, "gate-sim", "--port", "0", "--speed", "20"],
+        env=sim_env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready, _, _ = select.select([sim.stdout], [], [], 30)
+        assert ready, "gate-sim printed no URL within 30 s"
+        url = re.match(r"gate-sim listening on (\S+) ", sim.stdout.readline()).group(1)
+        db = tmp_path / "dry.sqlite"
+        args = ["--gate-url", url, "--binance-url", url, "--bars", "4", "--state", str(db)]
+        run = subprocess.run(
+            [*cmd, "paper", "--live", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.communicate(timeout=15)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr and "cli-sim-secret-value" not in run.stderr
+    with sqlite3.connect(db) as c:
+        closes = c.execute("SELECT COUNT(*) FROM bars").fetchone()[0]
+    assert closes == 4
