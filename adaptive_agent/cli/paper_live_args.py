@@ -51,4 +51,8 @@ def run_paper_live_command(args: argparse.Namespace) -> int:
         binance_url=args.binance_url,
         max_bars=args.bars,
     )
-    return asyncio.run(run_paper_live(cfg, opts))
+    rc = asyncio.run(run_paper_live(cfg, opts))
+    if rc == 0:
+        book = f"adaptive-agent status --state {opts.state_path}"
+        print(f"paper --live: stopped; the simulated book: {book}")
+    return rc

@@ -103,8 +103,9 @@ class DryRunExchange(PaperExchange):
         """The account, after a new look at Gate when the last one is ``refresh_s`` old."""
         if self.m is None:
             raise ExchangeError("the dry-run exchange is not started", "NOT_STARTED")
-        async with self._lock:  # concurrent reads share one look
-            if force or time.monotonic() - self._looked_at >= self.refresh_s:
+        asked = time.monotonic()
+        async with self._lock:  # concurrent reads share one look: one that ended since asked
+            if force or self._looked_at < asked - self.refresh_s:
                 self.m.observe(await self._look())
         return self.m
 

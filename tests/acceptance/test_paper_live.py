@@ -23,7 +23,7 @@ from adaptive_agent.runner.live import LiveOptions
 from adaptive_agent.runner.paper_live import run_paper_live
 from adaptive_agent.sim.gate_server import HUB
 from adaptive_agent.sim.runner import running_sim
-from tests.support.live_harness import wait_last_bar
+from tests.support.live_harness import last_bar, query
 
 SIM_KEY, SIM_SECRET = "sim-key-dry", "sim-secret-dry-0123456789"  # gate-sim's own, never ours
 ENV = {  # rebalance-happy: a tight threshold, short intervals, a short post-only wait
@@ -33,7 +33,7 @@ ENV = {  # rebalance-happy: a tight threshold, short intervals, a short post-onl
     "ADAPTIVE_AGENT__STRATEGY__MIN_REBALANCE_INTERVAL_MINUTES": "10",
     "ADAPTIVE_AGENT__STRATEGY__THRESHOLD_FLOOR": "0.001",
     "ADAPTIVE_AGENT__STRATEGY__ATR_MULTIPLIER": "0",
-    "ADAPTIVE_AGENT__EXECUTION__POST_ONLY_TIMEOUT_S": "0.3",
+    "ADAPTIVE_AGENT__EXECUTION__POST_ONLY_TIMEOUT_S": "1.0",
 }
 CLOSES = 36
 
@@ -46,6 +46,38 @@ async def _subscribed(sim, task: asyncio.Task) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("paper --live never subscribed to the kline stream")
+
+
+def _resting(db) -> set[str]:
+    """Post-only orders the agent has sent and not yet seen finish (its state store)."""
+    try:
+        rows = query(db, "SELECT client_id FROM orders WHERE phase='post_only' AND status='open'")
+    except sqlite3.OperationalError:  # not created yet
+        return set()
+    return {cid for (cid,) in rows}
+
+
+async def _drive(sim, db, task: asyncio.Task) -> None:
+    """One close after another, each once the agent has decided on the last; while post-only
+    orders rest, Gate's price moves on once (the next bar), as it does during the wait live,
+    so some of them are traded through and fill as makers."""
+    sent, moved = 0, set()
+    while sent < CLOSES:
+        sim.market.advance()
+        sent += 1
+        for _ in range(1000):
+            if task.done():
+                raise AssertionError(f"paper --live stopped early: {task.exception()!r}")
+            if last_bar(db) == sim.market.now_ms:
+                break
+            resting = _resting(db) - moved
+            if resting and sent < CLOSES:
+                moved |= resting
+                sim.market.advance()
+                sent += 1
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError(f"paper --live did not decide at {sim.market.now_ms}")
 
 
 def test_paper_live_trades_a_simulated_account_on_public_data_only(spot, tmp_path, monkeypatch):
@@ -68,9 +100,7 @@ def test_paper_live_trades_a_simulated_account_on_public_data_only(spot, tmp_pat
             task = asyncio.create_task(run_paper_live(cfg, opts, stop))
             await _subscribed(sim, task)
             subs = set().union(*(c.subs for c in sim.app[HUB].conns))
-            for _ in range(CLOSES):
-                sim.market.advance()
-                await wait_last_bar(db, sim.market.now_ms, task, timeout_s=10.0)
+            await _drive(sim, db, task)
             rc = await asyncio.wait_for(task, 30)
             return rc, sim, subs
 
@@ -88,11 +118,12 @@ def test_paper_live_trades_a_simulated_account_on_public_data_only(spot, tmp_pat
         filled = c.execute(
             "SELECT order_type, COUNT(*) FROM orders WHERE filled > 0 GROUP BY order_type"
         ).fetchall()
-        fills = c.execute("SELECT market, COUNT(*) FROM fills GROUP BY market").fetchall()
+        fills = c.execute("SELECT market, role, COUNT(*) FROM fills GROUP BY 1, 2").fetchall()
         transfers = c.execute("SELECT COUNT(*) FROM transfers WHERE status='done'").fetchone()[0]
     assert done >= 3, done
     assert {t for t, _ in filled} >= {"BUY", "OPEN_LONG", "OPEN_SHORT"}, filled
-    assert {m for m, _ in fills} == {"spot", "futures"}, fills  # the ledger has them
+    assert {m for m, _, _ in fills} == {"spot", "futures"}, fills  # the ledger has them
+    assert {r for _, r, _ in fills} == {"maker", "taker"}, fills  # resting orders filled too
     assert transfers >= 1  # nav0 starts in spot: the wallet manager funded futures
 
 
@@ -134,3 +165,4 @@ def test_the_command_line_dry_run_against_a_gate_sim_process(tmp_path):
     with sqlite3.connect(db) as c:
         closes = c.execute("SELECT COUNT(*) FROM bars").fetchone()[0]
     assert closes == 4
+    assert run.stdout.strip().endswith(f"adaptive-agent status --state {db}")

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from adaptive_agent.exchange.gate_constants import POC_LABEL
+from adaptive_agent.sim.fill_models import DryRun
 from adaptive_agent.sim.live_market import LivePrices, LiveSimMarket
 from adaptive_agent.sim.orders import SimError, SimFees
 
@@ -46,6 +47,8 @@ def test_the_present_is_the_last_look_at_gate():
     assert m.now_ms == LOOK.time_ms  # the clock never runs backwards
     with pytest.raises(NotImplementedError):
         m.advance()
+    with pytest.raises(NotImplementedError):  # the dry-run fill model knows no bars
+        DryRun().on_bar(m, 0)
 
 
 def test_a_taker_fills_at_the_live_touch_moved_by_slippage_never_better():
