@@ -24,7 +24,7 @@ from ..core.model import VenueRules
 from ..records import FillRecord, FundingRecord
 from ..sim.live_market import LivePrices, LiveSimMarket
 from .exchange_gate import (
-    AccountMode,
+    AmbiguousOrderError,
     Balances,
     BookTop,
     DualPositions,
@@ -140,7 +140,10 @@ class DryRunExchange(PaperExchange):
         return await super().get_funding_rate()
 
     async def create_orders(self, requests: list[OrderRequest]) -> list[OrderState]:
-        await self.refresh(force=True)  # take and cross against the book as it is now
+        try:
+            await self.refresh(force=True)  # take and cross against the book as it is now
+        except AmbiguousOrderError as exc:  # only a read failed: no order was placed
+            raise ExchangeError(f"no look at Gate's book before placing: {exc}") from None
         return await super().create_orders(requests)
 
     async def cancel_order(self, market: Market, client_id: str) -> OrderState | None:
@@ -174,6 +177,3 @@ class DryRunExchange(PaperExchange):
     async def fetch_funding_payments(self, since_ms: int, until_ms: int) -> list[FundingRecord]:
         await self.refresh()
         return await super().fetch_funding_payments(since_ms, until_ms)
-
-    async def get_account_mode(self) -> AccountMode:
-        return AccountMode.CLASSIC  # a new user's account: separate spot and futures wallets

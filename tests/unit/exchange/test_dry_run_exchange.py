@@ -11,6 +11,7 @@ from adaptive_agent.core.model import OrderType
 from adaptive_agent.exchange.dry_run_exchange import DryRunExchange
 from adaptive_agent.exchange.exchange_gate import (
     AccountMode,
+    AmbiguousOrderError,
     ExchangeError,
     Market,
     OrderRequest,
@@ -134,3 +135,26 @@ def test_looks_are_spaced_but_orders_always_see_the_book_as_it_is(path):
     assert state.status is OrderStatus.REJECTED and state.post_only_rejected
     assert txid and moves[-1].change == 100.0 and funding == []
     assert {s.side for s in sides} == {"long", "short"}
+
+
+def test_orders_without_a_look_at_gate_are_refused_not_ambiguous(path):
+    """Gate out of reach: nothing can have been placed, so the executor may treat the batch
+    as refused (an AmbiguousOrderError would make it look the orders up)."""
+
+    async def scenario():
+        async with running_sim(path, KEY, SECRET) as sim:
+            venue = _venue(sim)
+            await venue.start()
+        try:  # the server is gone now
+            req = OrderRequest("t-dry-3", OrderType.BUY, 0.01, 1.0, post_only=True)
+            with pytest.raises(ExchangeError) as exc:
+                await venue.create_orders([req])
+            with pytest.raises(AmbiguousOrderError):  # a read says what it is
+                await venue.get_balances()
+            return exc.value, venue.m.open_orders("spot")
+        finally:
+            await venue.close()
+
+    err, still_open = asyncio.run(scenario())
+    assert not isinstance(err, AmbiguousOrderError) and "no look at Gate" in str(err)
+    assert still_open == []
