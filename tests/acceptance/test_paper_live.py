@@ -16,6 +16,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from adaptive_agent.config import load_config
@@ -143,6 +144,7 @@ def test_the_command_line_dry_run_against_a_gate_sim_process(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
+    again: subprocess.Popen | None = None
     try:
         ready, _, _ = select.select([sim.stdout], [], [], 30)
         assert ready, "gate-sim printed no URL within 30 s"
@@ -157,12 +159,50 @@ def test_the_command_line_dry_run_against_a_gate_sim_process(tmp_path):
             text=True,
             timeout=120,
         )
+        first_closes, first_last = _count(db, "bars"), query(db, "SELECT MAX(time_ms) FROM bars")
+        # again on the same state, until Ctrl-C: a new account, the close in flight finished
+        again = subprocess.Popen(
+            [*cmd, "paper", "--live", *args[:4], "--state", str(db)],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(1200):
+            if again.poll() is not None or _new_closes(db, first_last[0][0]) >= 2:
+                break
+            time.sleep(0.05)
+        again.send_signal(signal.SIGINT)
+        out, err = again.communicate(timeout=60)
     finally:
+        if again is not None and again.poll() is None:  # the test failed before it stopped
+            again.kill()
+            again.communicate()
         sim.send_signal(signal.SIGTERM)
         sim.communicate(timeout=15)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "Traceback" not in run.stderr and "cli-sim-secret-value" not in run.stderr
-    with sqlite3.connect(db) as c:
-        closes = c.execute("SELECT COUNT(*) FROM bars").fetchone()[0]
-    assert closes == 4
+    assert first_closes == 4
     assert run.stdout.strip().endswith(f"adaptive-agent status --state {db}")
+    assert again.returncode == 0, err[-2000:]
+    assert "Traceback" not in err and out.strip().endswith(f"--state {db}")
+    assert _new_closes(db, first_last[0][0]) == _count(db, "bars") >= 2  # the first run's: gone
+
+
+def _count(db: Path, table: str) -> int:
+    try:
+        return query(db, f"SELECT COUNT(*) FROM {table}")[0][0]
+    except sqlite3.OperationalError:  # not there yet, or being created
+        return 0
+
+
+def _new_closes(db: Path, after_ms: int) -> int:
+    """Closes after ``after_ms`` once nothing from before it is left (a new run's own)."""
+    try:
+        ((n, old),) = query(
+            db, "SELECT SUM(time_ms > ?), SUM(time_ms <= ?) FROM bars", (after_ms, after_ms)
+        )
+    except sqlite3.OperationalError:
+        return 0
+    return int(n or 0) if not old else 0
