@@ -18,6 +18,10 @@ def cmd_paper(args: argparse.Namespace) -> int:
     from ..runner.paper import PaperOptions, run_paper
 
     check_bars(args.bars)
+    if args.live or args.gate_url or args.binance_url:  # paper --live: runner/paper_live.py
+        from .paper_live_args import run_paper_live_command
+
+        return run_paper_live_command(args)
     speed = replay_speed(args.speed)
     out = check_out(args.out)
     cfg = load_config(args.config)
@@ -35,7 +39,7 @@ def cmd_paper(args: argparse.Namespace) -> int:
         bars=args.bars,
         speed=speed,
         fill_model=args.fill_model,
-        state_path=Path(args.state),
+        state_path=Path(args.state or "state/paper.sqlite"),
         report_dir=out,
         progress=progress,
     )

@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--top", type=int, default=5, help="best rows to print")
     sw.add_argument(
         "--walk-forward",
-        metavar="SPEC",
+        metavar="WINDOWS",
         help="train=90d,test=30d[,step=30d]: pick the best on each training window, run it on"
         " the next test window, report in- and out-of-sample figures",
     )
@@ -158,12 +158,25 @@ def build_parser() -> argparse.ArgumentParser:
         default="backtest",
         help="simulated fills: the backtest's model (default) or a book with spread",
     )
-    pp.add_argument("--state", default="state/paper.sqlite", help="state database")
+    pp.add_argument(
+        "--state",
+        help="state database (default: state/paper.sqlite; with --live state/paper-live.sqlite)",
+    )
     pp.add_argument(
         "--out",
         help="report folder, written at the end of the run or when stopped (Ctrl-C), with the"
         " replay's daily digests and audits (default: reports/<run-id>/)",
     )
+    # paper --live (issue 9): the dry run, runner/paper_live.py
+    pp.add_argument(
+        "--live",
+        action="store_true",
+        help="dry run: the live agent on Binance's live closes and Gate's public market data,"
+        " the account simulated (no keys; docs/rules.md, Dry run); --bars stops after that"
+        " many closes",
+    )
+    pp.add_argument("--gate-url", help="with --live: Gate REST base, e.g. gate-sim's URL")
+    pp.add_argument("--binance-url", help="with --live: Binance REST base; the stream is <url>/ws")
 
     lv = sub.add_parser(
         "live",

@@ -130,9 +130,13 @@ class GateCcxtExchange(
 
     # --- lifecycle ---------------------------------------------------------------------------
 
+    async def load_markets(self) -> None:
+        """Gate's spot pairs and USDT contracts: public endpoints only (no key needed)."""
+        await self._call(self.ex.load_markets)
+
     async def start(self) -> None:
         """Load markets and make sure the futures account is in dual (hedge) position mode."""
-        await self._call(self.ex.load_markets)
+        await self.load_markets()
         account = await self._call(self.ex.privateFuturesGetSettleAccounts, {"settle": SETTLE})
         dual = bool(account.get("in_dual_mode")) if isinstance(account, dict) else False
         if not dual:
@@ -237,10 +241,19 @@ class GateCcxtExchange(
     # --- market data -------------------------------------------------------------------------
 
     async def get_price(self, market: Market = Market.SPOT) -> float:
-        t = await self._call(self.ex.fetch_ticker, SYMBOL[market])
         if market is Market.FUTURES:
-            return _f(t.get("info", {}).get("mark_price"), _f(t.get("last")))
+            return (await self.perp_ticker())[1]
+        t = await self._call(self.ex.fetch_ticker, SPOT)
         return _f(t.get("last"))
+
+    async def perp_ticker(self) -> tuple[float, float, float]:
+        """The perpetual's (last trade price, mark price, funding rate) from one public
+        ticker read (gateapi-python docs/FuturesTicker.md ``last``, ``mark_price``,
+        ``funding_rate``); the mark falls back to the last price when Gate leaves it out."""
+        t = await self._call(self.ex.fetch_ticker, PERP)
+        info = t.get("info") or {}
+        last = _f(t.get("last"))
+        return last, _f(info.get("mark_price"), last), _f(info.get("funding_rate"))
 
     async def get_book_top(self, market: Market) -> BookTop:
         ob = await self._call(self.ex.fetch_order_book, SYMBOL[market], 5)

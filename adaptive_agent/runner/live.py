@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -37,6 +38,9 @@ from .retry import retrying
 from .services import build_monitors, daily_tasks
 from .wallets import balance_lines, manager_for
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..exchange.dry_run_exchange import DryRunExchange
+
 log = logging.getLogger("adaptive_agent.live")
 BAR_S = 300.0
 
@@ -56,6 +60,7 @@ class LiveOptions:
     set_dual_mode: bool = False
     adopt_venue_state: bool = False  # accept venue positions an empty/lost state does not know
     feed_silence_s: float | None = None  # default: one bar + safe_mode.max_ref_age_minutes
+    new_venue: bool = False  # paper --live: a new simulated account, so the store starts over
 
 
 def _refuse(lines: list[str]) -> int:
@@ -66,7 +71,8 @@ def _refuse(lines: list[str]) -> int:
     return EXIT_PREFLIGHT
 
 
-def _binance_urls(base: str | None) -> tuple[str, str]:
+def binance_urls(base: str | None) -> tuple[str, str]:
+    """Binance's REST base and kline stream URL; ``base``: a rehearsal's (the Binance sim)."""
     if base is None:
         return "https://api.binance.com", "wss://stream.binance.com:9443/ws"
     base = base.rstrip("/")
@@ -74,13 +80,38 @@ def _binance_urls(base: str | None) -> tuple[str, str]:
     return base, ws
 
 
+def _gate_ccxt(opts: LiveOptions) -> GateCcxtExchange:
+    """Gate through ccxt with the account's keys (``MissingSecret`` without them)."""
+    key, secret = get_secret("GATE_API_KEY"), get_secret("GATE_API_SECRET")
+    ws_spot, ws_futures = opts.gate_ws_spot, opts.gate_ws_futures
+    if opts.gate_url and not ws_spot:  # rehearsing against gate-sim: its sockets, same port
+        ws_base = (
+            opts.gate_url.rstrip("/").replace("https://", "wss://").replace("http://", "ws://")
+        )
+        ws_spot, ws_futures = ws_base + "/ws/v4/", ws_base + "/v4/ws/futures/usdt"
+    # futures.orders needs the account's user id (Gate: Account > uid); spot needs none
+    uid = os.environ.get("GATE_UID") or ("1" if opts.gate_url else None)
+    return GateCcxtExchange(
+        key.reveal(),
+        secret.reveal(),
+        rest_url=opts.gate_url,
+        ws_spot_url=ws_spot,
+        ws_futures_url=ws_futures,
+        uid=uid,
+        set_dual_mode=opts.set_dual_mode,
+        rate_limit=opts.gate_url is None,
+    )
+
+
 async def run_live(
     cfg: AppConfig,
     opts: LiveOptions,
     stop: asyncio.Event | None = None,
     top_up: TopUp | None = None,  # the wallet manager's futures top-up (classic accounts)
+    venue: DryRunExchange | None = None,  # paper --live: trade on it, no keys (paper_live.py)
 ) -> int:
-    key, secret = get_secret("GATE_API_KEY"), get_secret("GATE_API_SECRET")
+    # secrets first: refuse to start without them (a dry run has none to read)
+    gate = venue if venue is not None else _gate_ccxt(opts)
     token = None
     if opts.webhook_port is not None:
         token = get_secret("ADAPTIVE_AGENT_WEBHOOK_TOKEN")
@@ -91,25 +122,9 @@ async def run_live(
             loop.add_signal_handler(sig, stop.set)
 
     store = StateStore(opts.state_path, lock=True)
-    ws_spot, ws_futures = opts.gate_ws_spot, opts.gate_ws_futures
-    if opts.gate_url and not ws_spot:  # rehearsing against gate-sim: its sockets, same port
-        ws_base = (
-            opts.gate_url.rstrip("/").replace("https://", "wss://").replace("http://", "ws://")
-        )
-        ws_spot, ws_futures = ws_base + "/ws/v4/", ws_base + "/v4/ws/futures/usdt"
-    # futures.orders needs the account's user id (Gate: Account > uid); spot needs none
-    uid = os.environ.get("GATE_UID") or ("1" if opts.gate_url else None)
-    gate = GateCcxtExchange(
-        key.reveal(),
-        secret.reveal(),
-        rest_url=opts.gate_url,
-        ws_spot_url=ws_spot,
-        ws_futures_url=ws_futures,
-        uid=uid,
-        set_dual_mode=opts.set_dual_mode,
-        rate_limit=opts.gate_url is None,
-    )
-    rest, ws = _binance_urls(opts.binance_url)
+    if opts.new_venue:  # an earlier run's history is of another (simulated) account
+        store.reset_trading_history()  # the operator's kill switch is kept
+    rest, ws = binance_urls(opts.binance_url)
     ref = BinanceReference(rest, ws)
     book = SignalBook(
         ttl_ms=cfg.core_params().signal_ttl_ms,  # the backtest's expiry, converted once

@@ -108,22 +108,45 @@ class Realistic(FillModel):
         c = m.candles
         low, high = float(c.low[j]), float(c.high[j])
         for market in MARKETS:
-            unit = SPOT_LOT if market == SPOT else 1.0
-            for order in m.open_orders(market):
-                p = order.price
-                assert p is not None  # only limit orders rest in this fill model
-                touch = low if order.side == "buy" else high
-                through = touch < p if order.side == "buy" else touch > p
-                if through:
-                    qty = order.left
-                elif same_price(touch, p):
-                    units = round(order.left / unit)
-                    qty = min(order.left, max(1, units // 2) * unit)
-                else:
-                    continue
-                m.fill_order(order, qty, p, "maker")
-                if order.is_open and order.left <= _EPS * order.size:
-                    m.finish_order(order, "filled")
+            fill_resting(m, m.open_orders(market), low, high, at_touch=True)
+
+
+def fill_resting(
+    m: SimMarket, orders: list[SimOrder], low: float, high: float, at_touch: bool
+) -> None:
+    """Fill resting limit ``orders`` that prices from ``low`` to ``high`` reached, at their
+    limit (maker): in full when the price traded through the limit; when it only touched it,
+    half the remainder (whole lots or contracts, at least one) if ``at_touch``, else nothing."""
+    for order in orders:
+        p = order.price
+        assert p is not None  # only limit orders rest in these fill models
+        unit = SPOT_LOT if order.market == SPOT else 1.0
+        touch = low if order.side == "buy" else high
+        through = touch < p if order.side == "buy" else touch > p
+        if through:
+            qty = order.left
+        elif at_touch and same_price(touch, p):
+            units = round(order.left / unit)
+            qty = min(order.left, max(1, units // 2) * unit)
+        else:
+            continue
+        m.fill_order(order, qty, p, "maker")
+        if order.is_open and order.left <= _EPS * order.size:
+            m.finish_order(order, "filled")
+
+
+class DryRun(Realistic):
+    """``paper --live`` (docs/rules.md, "Dry run"): the book is Gate's live top of book, so
+    a taker fills at the live touch moved by ``slippage`` (never better than the book) and a
+    crossing post-only order is refused as Gate refuses it. A resting order fills in full at
+    its limit only when a later look at Gate's last trade price shows a new price strictly
+    beyond it (``LiveSimMarket.observe``); at its limit it does not fill (the queue ahead of
+    it is unknown). Not driven by bars."""
+
+    name = "dry-run"
+
+    def on_bar(self, m: SimMarket, j: int) -> None:
+        raise NotImplementedError("the dry-run model is driven by live prices, not bars")
 
 
 class Backtest(FillModel):

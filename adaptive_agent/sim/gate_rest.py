@@ -52,6 +52,10 @@ class GateRest:
         self.m, self.key, self.secret, self.faults = market, api_key, api_secret, faults
         self.stopping = asyncio.Event()  # set on shutdown: releases held ("timeout") replies
         self.groups = [group(market, faults, self.stopping) for group in GROUPS]
+        # requests that came with Gate's auth headers (KEY or SIGN), valid or not, and those to
+        # a private route: a keyless client (paper --live) must leave both at 0
+        self.signed_requests = 0
+        self.private_requests = 0
 
     def add_routes(self, app: web.Application) -> None:
         for group in self.groups:
@@ -62,6 +66,8 @@ class GateRest:
 
     def _wrap(self, handler: Handler, private: bool) -> Handler:
         async def endpoint(request: web.Request) -> web.StreamResponse:
+            self.signed_requests += any(h in request.headers for h in ("KEY", "SIGN"))
+            self.private_requests += private
             if self.faults.latency_ms > 0:
                 await asyncio.sleep(self.faults.latency_ms / 1000.0)
             try:

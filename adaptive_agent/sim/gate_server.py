@@ -42,10 +42,10 @@ from .matching import SimMarket
 from .orders import FUTURES, SPOT
 from .ws import WsHub
 
-__all__ = ["HUB", "Faults", "create_app", "state"]
+__all__ = ["HUB", "REST", "Faults", "create_app", "state"]
 
 HUB = web.AppKey("sim_ws_hub", WsHub)
-_REST = web.AppKey("sim_gate_rest", GateRest)
+REST = web.AppKey("sim_gate_rest", GateRest)
 _TICKER = web.AppKey("sim_auto_advance", asyncio.Task)
 
 
@@ -96,7 +96,7 @@ def create_app(
     BinanceRest(market, faults).add_routes(app)
     hub = WsHub(market, api_key, api_secret, faults)
     hub.add_routes(app)
-    app[HUB], app[_REST] = hub, rest
+    app[HUB], app[REST] = hub, rest
 
     async def advance(request: web.Request) -> web.Response:
         body = await _json_object(request)

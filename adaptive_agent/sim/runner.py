@@ -12,7 +12,7 @@ from aiohttp import web
 
 from ..io.loaders import Candles
 from .faults import Faults
-from .gate_server import HUB, create_app
+from .gate_server import HUB, REST, create_app
 from .matching import SimMarket
 
 HOST = "127.0.0.1"
@@ -47,6 +47,16 @@ class RunningSim:
     @property
     def binance_ws(self) -> str:
         return self.url.replace("http://", "ws://") + "/stream/ws"
+
+    @property
+    def signed_requests(self) -> int:
+        """REST requests that carried Gate's auth headers (KEY or SIGN), valid or not."""
+        return self.app[REST].signed_requests
+
+    @property
+    def private_requests(self) -> int:
+        """REST requests to a private (signed) route, answered or refused."""
+        return self.app[REST].private_requests
 
     def drop_websockets(self) -> None:
         """Cut every websocket now (the ``ws_drop`` fault, immediately)."""

@@ -9,7 +9,7 @@ import pytest
 from adaptive_agent.cli.parser import build_parser
 
 COMMANDS = ("backtest", "signals", "config", "paper", "live", "safe-mode", "gate-sim")
-COMMANDS += ("digest", "audit", "health", "status")
+COMMANDS += ("digest", "audit", "health", "status", "sweep")
 
 
 def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -29,7 +29,8 @@ def test_every_command_is_there_and_cites_only_shipped_documents():
 def test_paper_defaults():
     args = build_parser().parse_args(["paper"])
     assert args.speed == "max" and args.fill_model == "backtest"
-    assert args.state == "state/paper.sqlite" and args.bars is None
+    # the state default depends on --live (cli/commands_trade.py, cli/paper_live_args.py)
+    assert args.state is None and args.bars is None and not args.live
 
 
 def test_a_command_is_required(capsys):
@@ -41,7 +42,8 @@ def test_a_command_is_required(capsys):
 
 def test_help_names_the_defaults_and_a_bad_log_level_is_a_usage_error(capsys):
     subs = subparsers(build_parser())
-    assert "(default: state/paper.sqlite)" in subs["paper"].format_help()
+    paper = " ".join(subs["paper"].format_help().split())
+    assert "(default: state/paper.sqlite; with --live state/paper-live.sqlite)" in paper
     gs = subs["gate-sim"].format_help()
     assert "(default: 8080)" in gs and "(default: 0.0)" in gs
     assert "(default: None)" not in subs["backtest"].format_help()
