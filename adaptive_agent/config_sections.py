@@ -176,6 +176,12 @@ class AuditConfig(_Section):
     target_max_dd: float = Field(0.137, ge=0.0, le=1.0)
     target_fees_nav_per_day: float = Field(0.0028, ge=0.0, le=1.0)
     max_deviation: float = Field(0.05, ge=0.0, le=100.0)
+    # fill-model drift (research/calibrate.py): observed vs backtest.maker_fill_ratio and
+    # backtest.slippage over the trailing window, absolute
+    window_days: int = Field(30, ge=1, le=366)
+    max_maker_share_drift: float = Field(0.2, ge=0.0, le=1.0)
+    max_slippage_drift: float = Field(0.0005, ge=0.0, le=0.1)
+    min_fills_for_drift: int = Field(20, ge=1, le=1_000_000)
 
 
 class SignalsConfig(_Section):

@@ -1,5 +1,5 @@
-"""Command line: ``adaptive-agent backtest | sweep | signals | config | paper | live | safe-mode |
-digest | audit | health | status | gate-sim``.
+"""Command line: ``adaptive-agent backtest | sweep | calibrate | signals | config | paper |
+live | safe-mode | digest | audit | health | status | gate-sim``.
 
 Exit codes (``exit_codes.py``): 0 success, 2 bad input or configuration (one line naming the
 file/field and line), 1 anything unexpected. Heavy modules are imported inside the commands that
@@ -13,7 +13,7 @@ import sys
 
 from .commands_backtest import cmd_backtest, cmd_config, cmd_signals
 from .commands_ops import cmd_audit, cmd_digest, cmd_gate_sim, cmd_health, cmd_safe_mode
-from .commands_research import cmd_sweep
+from .commands_research import cmd_calibrate, cmd_sweep
 from .commands_trade import cmd_live, cmd_paper
 from .exit_codes import EXIT_FAIL, EXIT_INPUT, EXIT_INTERRUPTED
 from .parser import build_parser
@@ -24,6 +24,7 @@ __all__ = ["main"]
 HANDLERS = {
     "backtest": cmd_backtest,
     "sweep": cmd_sweep,
+    "calibrate": cmd_calibrate,
     "signals": cmd_signals,
     "config": cmd_config,
     "paper": cmd_paper,

@@ -87,3 +87,29 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         )
     print(f"reports : {out}")
     return EXIT_OK
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from ..config import load_config
+    from ..research.calibrate import calibrate, calibration_text, config_snippet
+    from ..state.store import StateStore
+
+    cfg = load_config(args.config)
+    store = StateStore(args.state, create=False)  # an existing state database, never a new one
+    try:
+        c = calibrate(store, cfg)
+    finally:
+        store.close()
+    if c.fills == 0:
+        raise argparse.ArgumentTypeError(f"--state: {args.state} has no fills to calibrate from")
+    print(calibration_text(c))
+    snippet = config_snippet(c)
+    if args.out:
+        out = Path(args.out)
+        if out.is_dir():
+            raise argparse.ArgumentTypeError(f"--out: {out} is a folder, not a file")
+        out.write_text(snippet, encoding="utf-8")
+        print(f"config snippet: {out}")
+    else:
+        print(snippet, end="")
+    return EXIT_OK

@@ -117,6 +117,20 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--config", help="TOML configuration file: the base the grid changes")
     sw.add_argument("--out", help="report folder (default: reports/sweep-<run-id>/)")
 
+    cal = sub.add_parser(
+        "calibrate",
+        help="compare a live or paper run's fills with the backtest's fill model",
+        description=(
+            "Reads the fills of a run from its state database: observed maker share, slippage"
+            " against the decision price and time to fill, beside the backtest model's"
+            " assumptions (docs/rules.md, Calibration); prints a config snippet with the"
+            " observed values, or writes it to --out."
+        ),
+    )
+    cal.add_argument("--state", required=True, help="the run's state database")
+    cal.add_argument("--config", help="TOML configuration file (the model's assumptions)")
+    cal.add_argument("--out", help="write the config snippet to this file")
+
     s = sub.add_parser(
         "signals",
         help="write baseline signals (EMA crossover on hourly closes) for a candle file",

@@ -29,7 +29,7 @@ from .audit_log import (
 )
 from .audit_markdown import proposal_markdown
 from .audit_proposals import Proposal, propose
-from .digest import Digest, atomic_write_text, build_digest
+from .digest import Digest, atomic_write_text, build_digest, day_bounds
 
 LogRows = Callable[[Path, date, list[Any]], tuple[Path | None, str | None]]
 
@@ -84,6 +84,10 @@ def run_audit(
         notes.append(f"fees/NAV from {digest.venue_fills} venue fill(s) as charged")
     if digest.funding_paid_usdt is not None:
         notes.append(f"funding as paid: {digest.funding_paid_usdt:+.2f} USDT")
+    drift = _fill_model_drift(store, cfg, day)
+    if drift:
+        notes.append("fill model drift: " + "; ".join(p.reason for p in drift))
+        flagged = (*flagged, "fill_model")
     result = AuditResult(day, kpis, goals, devs, flagged, n_returns=n_returns, notes=tuple(notes))
     if not flagged:
         log.info(
@@ -97,7 +101,7 @@ def run_audit(
         return result
 
     ctx = proposal_context(store, day, digest, n_returns)
-    proposals = tuple(propose(cfg, kpis, devs, flagged, ctx))
+    proposals = (*propose(cfg, kpis, devs, flagged, ctx), *drift)
     result = AuditResult(day, kpis, goals, devs, flagged, proposals, n_returns, notes=tuple(notes))
     out.mkdir(parents=True, exist_ok=True)
     proposal_path = out / f"proposal-{day.isoformat()}.md"
@@ -125,6 +129,29 @@ def run_audit(
         error,
         tuple(notes),
     )
+
+
+def _fill_model_drift(store: Any, cfg: AppConfig, day: date) -> list[Proposal]:
+    """Proposals to set the backtest's fill model to what the fills of the trailing
+    ``audit.window_days`` show, where they contradict it beyond the margins."""
+    from ..core.time_rules import DAY_MS
+    from ..research.calibrate import calibrate, model_drift
+
+    if not hasattr(store, "orders"):
+        return []
+    _, end = day_bounds(day)
+    c = calibrate(store, cfg, end - cfg.audit.window_days * DAY_MS, end)
+    texts = model_drift(c, cfg)
+    out = []
+    for text in texts:
+        maker = text.startswith("maker")
+        param = "backtest.maker_fill_ratio" if maker else "backtest.slippage"
+        current = c.model_maker_share if maker else c.model_slippage
+        seen = c.maker_share if maker else c.taker_slippage
+        direction = "increase" if seen > current else "decrease"
+        reason = f"{text} over {c.fills} fill(s) (adaptive-agent calibrate)"
+        out.append(Proposal("fill_model", param, direction, current, seen, reason))
+    return out
 
 
 __all__ = [

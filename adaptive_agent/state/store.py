@@ -312,6 +312,14 @@ class StateStore(HistoryTables, TransferStoreMixin, LedgerTables):  # see the mi
                 (status, now_ms, rebalance_id),
             )
 
+    def order_times(self, client_id: str) -> tuple[int, int]:
+        """(intent recorded, last update) of an order, epoch ms."""
+        q = "SELECT created_ms, updated_ms FROM orders WHERE client_id = ?"
+        row = self._db.execute(q, (client_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"unknown client id {client_id}")
+        return int(row[0]), int(row[1])
+
     def order(self, client_id: str) -> StoredOrder | None:
         row = self._db.execute(_ORDER_SELECT + " WHERE client_id = ?", (client_id,)).fetchone()
         return None if row is None else _stored(row)

@@ -9,7 +9,7 @@ import pytest
 from adaptive_agent.cli.parser import build_parser
 
 COMMANDS = ("backtest", "signals", "config", "paper", "live", "safe-mode", "gate-sim")
-COMMANDS += ("digest", "audit", "health", "status", "sweep")
+COMMANDS += ("digest", "audit", "health", "status", "sweep", "calibrate")
 
 
 def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
