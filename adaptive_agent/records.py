@@ -35,6 +35,10 @@ class BarSnapshot:
     short_btc: float | None = None
     p_spot: float | None = None  # the venue's spot price
     p_perp: float | None = None  # the venue's contract (mark) price
+    # the P_ref candle that closed (its close is price_ref): the audit's evidence backtests
+    ref_open: float | None = None
+    ref_high: float | None = None
+    ref_low: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,22 +25,16 @@ from ..core.model import (
     RiskInputs,
     Signal,
 )
-from ..core.portfolio_manager import (
-    basis,
-    leg_sizes_btc,
-    margin_used_usdt,
-    net_delta_btc,
-    weights,
-)
 from ..core.rebalance_engine import build_orders
 from ..core.time_rules import BAR_MS, completed_day, day_of_close, utc_text
 from ..exchange.exchange_gate import ExchangeError, ExchangeGate, Market
 from ..execution.executor import ExecParams, ExecutionReport, execute, record_state
 from ..lifecycle import OrderStatus
 from ..monitoring.monitor import Monitor
-from ..records import BarSnapshot, RebalanceRecord
+from ..records import RebalanceRecord
 from ..state.store import StateStore
 from . import book_check
+from .bar_snapshot import bar_snapshot
 from .candle_history import CandleHistory
 from .exec_outcome import report_outcome
 from .ledger import Ledger
@@ -300,7 +294,9 @@ class Agent:
         with self.store.batch():  # the book read, the decision's state and its bar: one commit
             self.store.set_meta(book_check.LAST_BOOK_KEY, book_check.encode(decision_ms, book))
             self.store.save_engine_state(self.state)
-            bar = self._report_bar(plan, book, prices, funding)
+            sharpe = self._sharpe_30d(plan.time_ms, plan.nav)
+            bar = bar_snapshot(plan, book, prices, self.params, funding, sharpe, candle)
+            self.store.add_bar(bar)
         self._emit("on_bar", bar)  # after the commit: a sink never holds the store's lock
         if plan.triggered:
             log.info(
@@ -372,41 +368,6 @@ class Agent:
         except Exception as exc:  # monitoring only: never in the way of a decision
             log.warning("funding rate not available: %s", exc)
             return None
-
-    def _report_bar(
-        self, plan: Plan, book: Book, prices: Prices, funding_rate: float | None = None
-    ) -> BarSnapshot:
-        sb, lb, shb = leg_sizes_btc(book, self.params)
-        nav = plan.nav
-        w = weights(book, prices, self.params, nav) if nav > 0 else (0.0, 0.0, 0.0)
-        delta_usdt = net_delta_btc(book, self.params) * prices.ref
-        bar = BarSnapshot(
-            time_ms=plan.time_ms,
-            nav=nav,
-            price_ref=prices.ref,
-            basis=basis(prices.perp, prices.ref),
-            w_spot=w[0],
-            w_long=w[1],
-            w_short=w[2],
-            delta_usdt=delta_usdt,
-            delta_frac=delta_usdt / nav if nav > 0 else 0.0,
-            margin_frac=margin_used_usdt(lb, shb, prices.perp, self.params.leverage) / nav
-            if nav > 0
-            else 0.0,
-            safe_mode=plan.safe_mode,
-            safe_mode_reasons=plan.safe_mode_reasons,
-            safe_mode_codes=tuple(str(c) for c in plan.safe_mode_codes),
-            signal=str(plan.signal),
-            funding_rate=funding_rate,
-            sharpe_30d=self._sharpe_30d(plan.time_ms, nav),
-            spot_btc=sb,
-            long_btc=lb,
-            short_btc=shb,
-            p_spot=prices.spot,
-            p_perp=prices.perp,
-        )
-        self.store.add_bar(bar)
-        return bar
 
     def _report_rebalance(
         self, plan: Plan, report: ExecutionReport, ref: float, fees: dict | None = None

@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS bars (          -- one BarSnapshot per 5-minute close
     delta_usdt REAL NOT NULL, delta_frac REAL NOT NULL, margin_frac REAL NOT NULL,
     safe_mode INTEGER NOT NULL, safe_mode_reasons TEXT NOT NULL, safe_mode_codes TEXT NOT NULL,
     signal TEXT NOT NULL, funding_rate REAL, sharpe_30d REAL,
-    spot_btc REAL, long_btc REAL, short_btc REAL, p_spot REAL, p_perp REAL
+    spot_btc REAL, long_btc REAL, short_btc REAL, p_spot REAL, p_perp REAL,
+    ref_open REAL, ref_high REAL, ref_low REAL
 );
 """
 
