@@ -81,6 +81,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print(f"{kpi:18} {value!s:>24}  target {result.targets.get(kpi)!s:>8}  dev {dev_txt}{flag}")
     for prop in result.proposals:
         print(f"proposal: {prop}")
+    if result.evidence is not None:
+        print(result.evidence.summary())
     if result.proposal_path:
         print(f"proposal written: {result.proposal_path}")
     if result.log_error:

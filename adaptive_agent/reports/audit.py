@@ -49,6 +49,7 @@ class AuditResult:
     log_path: Path | None = None  # Log.xlsx, or Log.csv when the workbook could not be used
     log_error: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    evidence: Any = None  # audit_evidence.Evidence behind the proposals, when computed
 
     @property
     def ok(self) -> bool:
@@ -62,11 +63,13 @@ def run_audit(
     out_dir: str | Path,
     digest: Digest | None = None,
     log_rows: LogRows = append_log_row,
+    with_evidence: bool = True,
 ) -> AuditResult:
     """Audit one UTC ``day``; write a proposal and a log row when a KPI deviates too far.
 
     ``digest``: the day's, when the caller built it already; ``log_rows``: how the log row is
-    written (``audit_log.DeferredLog`` in a replay)."""
+    written (``audit_log.DeferredLog`` in a replay); ``with_evidence``: back a KPI's proposal
+    with a backtest of the settings around the current ones (``audit_evidence``)."""
     out = Path(out_dir)
     a = cfg.audit
     digest = digest if digest is not None else build_digest(store, day)
@@ -105,8 +108,18 @@ def run_audit(
     result = AuditResult(day, kpis, goals, devs, flagged, proposals, n_returns, notes=tuple(notes))
     out.mkdir(parents=True, exist_ok=True)
     proposal_path = out / f"proposal-{day.isoformat()}.md"
-    atomic_write_text(proposal_path, proposal_markdown(result, cfg))
+    ev = None
+    if with_evidence and set(flagged) & set(KPIS):  # a KPI missed: test settings around
+        from .audit_evidence import evidence, evidence_markdown
+
+        ev = evidence(store, cfg, day_bounds(day)[1])
+        text = proposal_markdown(result, cfg) + evidence_markdown(ev)
+    else:
+        text = proposal_markdown(result, cfg)
+    atomic_write_text(proposal_path, text)
     summary = "; ".join(p.summary() for p in proposals)
+    if ev is not None:
+        summary += f"; {ev.summary()}"
     log_path, error = log_rows(out, day, log_row(result, summary))
     log.warning(
         "audit %s: %s deviate(s) more than %.0f%%: %s (see %s)",
@@ -128,6 +141,7 @@ def run_audit(
         log_path,
         error,
         tuple(notes),
+        ev,
     )
 
 

@@ -137,11 +137,12 @@ async def run_live(
     # exposure through agent.watchdog_tripped until it clears.
     policy = enforce(cfg, on_breach=in_loop(loop, lambda why: agent.alert("watchdog", why)))
     monitors: list[tuple[str, object]] = []
+    daily = None
     try:
         monitors = build_monitors(cfg, LiveControl(agent, stop, cfg.backtest.nav0))
         agent.monitors = [m for _, m in monitors]
         agent.watchdog_tripped = lambda: policy.breached
-        agent.on_new_day = daily_tasks(cfg, agent, monitors)
+        agent.on_new_day = daily = daily_tasks(cfg, agent, monitors)
         for kind, mon in monitors:
             if kind == "telegram":
                 mon.start()
@@ -236,6 +237,8 @@ async def run_live(
     finally:
         if runner is not None:
             await runner.cleanup()
+        if daily is not None:
+            await daily.drain()  # an audit still running finishes (it only reads the state)
         for _, mon in monitors:
             await asyncio.to_thread(mon.close)
         policy.stop()

@@ -200,7 +200,9 @@ async def run_paper(cfg: AppConfig, opts: PaperOptions, stop: asyncio.Event | No
     monitors = build_monitors(cfg, LiveControl(agent, stop, cfg.backtest.nav0))
     agent.monitors = [m for _, m in monitors]
     audit_log = DeferredLog()  # one workbook save at the end, not one a day
-    agent.on_new_day = daily_tasks(cfg, agent, monitors, log_rows=audit_log)
+    # a replay's audits skip the evidence backtests (adaptive-agent audit --date runs them)
+    daily = daily_tasks(cfg, agent, monitors, log_rows=audit_log, evidence=False)
+    agent.on_new_day = daily
     for kind, mon in monitors:
         if kind == "telegram":
             mon.start()
@@ -209,6 +211,7 @@ async def run_paper(cfg: AppConfig, opts: PaperOptions, stop: asyncio.Event | No
     try:
         closes = await replay(agent, market, candles, stop, opts.speed, rebalances, opts.progress)
     finally:
+        await daily.drain()  # the audits still running, before their log is written
         for _, mon in monitors:
             await asyncio.to_thread(mon.close)
         try:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from datetime import date, timedelta
 from pathlib import Path
 
 from ..config import AppConfig
 from ..policy.policy_layer import get_secret
 from .agent import Agent
 from .control import LiveControl
+
+log = logging.getLogger("adaptive_agent.services")
 
 
 def build_monitors(cfg: AppConfig, control: LiveControl | None = None) -> list[tuple[str, object]]:
@@ -49,31 +54,81 @@ def build_monitors(cfg: AppConfig, control: LiveControl | None = None) -> list[t
     return out
 
 
-def daily_tasks(cfg: AppConfig, agent: Agent, monitors, log_rows=None):
-    """At each completed UTC day: the digest (file + Telegram) and the KPI audit, into
-    ``cfg.reports``' folders; ``log_rows``: how the audit's log row is written (default: appended
-    to Log.xlsx at once; a replay passes ``audit_log.DeferredLog``)."""
-    from datetime import date, timedelta
+class DailyTasks:
+    """At each completed UTC day: the digest (file + Telegram) at once, then the KPI audit off
+    the trading path: in a worker thread of its own with its own connection to the state
+    database, so its backtests (``audit_evidence``) never hold up a close. Audits run one at a
+    time, in day order; ``drain()`` waits for those still running (the end of a run).
 
-    from ..reports.audit import run_audit
-    from ..reports.audit_log import append_log_row
-    from ..reports.digest import build_digest, format_digest, write_digest
+    ``log_rows``: how the audit's log row is written (default: appended to Log.xlsx at once; a
+    replay passes ``audit_log.DeferredLog``); ``evidence``: back a proposal with backtests (a
+    replay of years skips them: 45 backtests for each day a KPI misses)."""
 
-    write_log = log_rows or append_log_row
+    def __init__(self, cfg: AppConfig, agent: Agent, monitors, log_rows=None, evidence=True):
+        from concurrent.futures import ThreadPoolExecutor
 
-    async def run(day_index: int) -> None:
+        from ..reports.audit_log import append_log_row
+
+        self.cfg, self.agent, self.monitors = cfg, agent, monitors
+        self.write_log = log_rows or append_log_row
+        self.evidence = evidence
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit")
+        self._pending: set[asyncio.Future] = set()
+
+    async def __call__(self, day_index: int) -> None:
+        from ..reports.digest import build_digest, format_digest, write_digest
+
+        cfg, agent = self.cfg, self.agent
         day = date(1970, 1, 1) + timedelta(days=day_index)
         digest = build_digest(
             agent.store, day, cfg.backtest.nav0, funding_hours_utc=cfg.backtest.funding_hours_utc
         )
         write_digest(digest, Path(cfg.reports.daily_dir))
-        for kind, mon in monitors:
+        for kind, mon in self.monitors:
             if kind == "telegram":
                 mon.send_text(format_digest(digest))
-        result = run_audit(
-            agent.store, cfg, day, Path(cfg.reports.audit_dir), digest, log_rows=write_log
-        )
-        if result.flagged:
-            agent.alert("audit", f"audit {day}: {', '.join(result.flagged)} off target")
+        loop = asyncio.get_running_loop()
+        fut = loop.run_in_executor(self._pool, self._audit, day, digest)
+        self._pending.add(fut)
+        fut.add_done_callback(self._done)
 
-    return run
+    def _audit(self, day: date, digest):
+        from ..reports.audit import run_audit
+        from ..state.store import StateStore
+
+        store = StateStore(self.agent.store.path, create=False)  # this thread's connection
+        try:
+            return run_audit(
+                store,
+                self.cfg,
+                day,
+                Path(self.cfg.reports.audit_dir),
+                digest,
+                log_rows=self.write_log,
+                with_evidence=self.evidence,
+            )
+        finally:
+            store.close()
+
+    def _done(self, fut: asyncio.Future) -> None:
+        self._pending.discard(fut)
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is not None:  # reports must never stop trading
+            log.error("daily audit failed: %r", exc)
+            return
+        result = fut.result()
+        if result.flagged:
+            self.agent.alert("audit", f"audit {result.day}: {', '.join(result.flagged)} off target")
+
+    async def drain(self) -> None:
+        """Wait for the audits still running, then release the worker thread."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+        self._pool.shutdown(wait=True)
+
+
+def daily_tasks(cfg: AppConfig, agent: Agent, monitors, log_rows=None, evidence=True):
+    """The agent's ``on_new_day``: a ``DailyTasks``."""
+    return DailyTasks(cfg, agent, monitors, log_rows, evidence)

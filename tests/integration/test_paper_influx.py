@@ -143,9 +143,16 @@ def paper_run(cfg: AppConfig, state: Path, monitors: list[Any]):
     store = StateStore(state, durable=False)
     agent = paper_agent(cfg, market, store, signals)
     agent.monitors = monitors
-    agent.on_new_day = daily_tasks(cfg, agent, [])
+    agent.on_new_day = daily = daily_tasks(cfg, agent, [])
+
+    async def run() -> None:
+        try:
+            await replay(agent, market, candles)
+        finally:
+            await daily.drain()  # the audits run off the trading path
+
     try:
-        asyncio.run(replay(agent, market, candles))
+        asyncio.run(run())
     finally:
         store.close()
     return agent

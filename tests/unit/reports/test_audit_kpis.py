@@ -112,7 +112,8 @@ def test_proposal_context_of_an_empty_store(store) -> None:
 
 def test_a_days_audit_decodes_only_that_days_snapshots(store, tmp_path, monkeypatch) -> None:
     """Issue 9: the audit decoded 30 days of whole snapshots every day (a replay slowed
-    quadratically); the 30-day figures now read two columns, whole snapshots only the day's."""
+    quadratically); the 30-day figures now read two columns, whole snapshots only the day's
+    (the evidence backtests, off the trading path, read their window once: not tested here)."""
     history(store, [0.001 * (-1) ** i for i in range(40)], fee=500.0)  # flagged: fees
     spans: list[int] = []
     real = store.bars
@@ -123,6 +124,6 @@ def test_a_days_audit_decodes_only_that_days_snapshots(store, tmp_path, monkeypa
 
     monkeypatch.setattr(store, "bars", counting)
     digest = build_digest(store, DAY)
-    result = run_audit(store, AppConfig(), DAY, tmp_path, digest)
+    result = run_audit(store, AppConfig(), DAY, tmp_path, digest, with_evidence=False)
     assert result.flagged and result.proposal_path is not None  # the proposal path ran too
     assert spans and max(spans) <= DAY_MS
