@@ -45,6 +45,8 @@ OpenAccount = Callable[[LivePrices], LiveSimMarket]  # the first look -> the sim
 class DryRunExchange(PaperExchange):
     """Public Gate reads + a ``LiveSimMarket`` account. ``start()`` opens the account."""
 
+    overlapping_reads = True  # its reads may go to Gate
+
     def __init__(
         self,
         public: GateCcxtExchange,

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from ..core.model import REDUCE_ONLY, SIDE_OF, OrderType, VenueRules
 from ..core.wallet_plan import Wallet
@@ -134,6 +136,26 @@ class OrderState:
 
 class ExchangeGate(ABC):
     """Everything the engine needs from a venue; all methods are coroutines."""
+
+    # Independent reads are sent together (one round trip over the network); an in-process
+    # venue answers at once, and running its reads one after the other saves the tasks.
+    overlapping_reads: bool = True
+
+    async def read_all(self, *calls: Awaitable[Any]) -> list[Any]:
+        """The results of independent reads, in order (concurrent when ``overlapping_reads``)."""
+        if self.overlapping_reads:
+            return list(await asyncio.gather(*calls))
+        out, rest = [], iter(calls)
+        try:
+            for c in rest:
+                out.append(await c)
+        except BaseException:
+            for c in rest:  # never started: closed, not left unawaited
+                close = getattr(c, "close", None)
+                if close is not None:
+                    close()
+            raise
+        return out
 
     @abstractmethod
     async def get_price(self, market: Market = Market.SPOT) -> float:

@@ -40,6 +40,8 @@ from .gate_constants import (
 class PaperExchange(ExchangeGate):
     """``ExchangeGate`` over a ``SimMarket``: no network, the simulator's clock."""
 
+    overlapping_reads = False  # in process: every read answers at once
+
     def __init__(self, market) -> None:
         self.m = market
 

@@ -8,7 +8,6 @@ closed, stray orders cancelled; anything it cannot explain puts it in safe mode.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -182,7 +181,7 @@ class Agent:
     # --- one decision ------------------------------------------------------------------------
 
     async def read_book(self) -> tuple[Book, Prices | None]:
-        bal, pos, spot_px = await asyncio.gather(  # independent reads: one round trip
+        bal, pos, spot_px = await self.gate.read_all(  # independent reads: one round trip
             self.gate.get_balances(), self.gate.get_positions(), self.gate.get_price(Market.SPOT)
         )
         book = Book(
@@ -241,7 +240,9 @@ class Agent:
             await self.reconcile(attempts=1)
         try:
             await self.refresh_pending()
-            (book, venue), funding = await asyncio.gather(self.read_book(), self._funding_rate())
+            (book, venue), funding = await self.gate.read_all(
+                self.read_book(), self._funding_rate()
+            )
         except ExchangeError as exc:
             self.error_streak += 1
             log.error("reading the book failed (%d in a row): %s", self.error_streak, exc)
