@@ -82,6 +82,8 @@ class BacktestResult:
     fills: list[Fill] = field(default_factory=list)
     rebalances: list[Rebalance] = field(default_factory=list)
     funding_events: int = 0
+    price: np.ndarray | None = None  # P_ref close of each bar (the report's BTC price)
+    funding_cum: np.ndarray | None = None  # funding PnL accrued up to each bar close
 
 
 def _align_perp(perp: Candles, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -147,6 +149,7 @@ def run_backtest(
     lookback = np.searchsorted(dec, dec - params.safe_clear_ms, side="right")
     seg_start: list[int] = []  # constant-position stretches, for the per-bar report curves
     seg_sizes: list[tuple[float, float, float]] = []
+    seg_funding: list[tuple[float, float]] = []  # funding PnL at each stretch's start, factor
     ratio, slip = bt.maker_fill_ratio, bt.slippage
     ledger = Ledger(nav0, params)
     state = EngineState(peak_nav=nav0)
@@ -162,6 +165,7 @@ def run_backtest(
         sb, lb, shb = ledger.sizes()
         seg_start.append(s)
         seg_sizes.append((sb, lb, shb))
+        seg_funding.append((funding_pnl, f))
         traded = False
         a, width = s, FIRST_WINDOW
         while a < n and not traded:
@@ -265,11 +269,28 @@ def run_backtest(
     sb_all, lb_all, shb_all = sizes[:, 0], sizes[:, 1], sizes[:, 2]
     vs, vl, vsh = leg_values_usdt(sb_all, lb_all, shb_all, spot_c, perp_c)
     delta = (sb_all + lb_all - shb_all) * ref_c / nav
+    # Funding at each close: the stretch's opening total plus its factor times the accrual since.
+    seg_base, seg_f = np.array(seg_funding).reshape(-1, 2).T
+    reps = np.diff(bounds)
+    funding_cum = np.repeat(seg_base, reps) + np.repeat(seg_f, reps) * (
+        cum_k - np.repeat(cum_k[bounds[:-1]], reps)
+    )
     summary = summarize(ts, dec, nav, delta, nav0, fills, rebalances, funding_pnl)
     if progress is not None:
         progress(1.0)
     return BacktestResult(
-        summary, ts, nav, delta, vs / nav, vl / nav, vsh / nav, fills, rebalances, n_funding
+        summary,
+        ts,
+        nav,
+        delta,
+        vs / nav,
+        vl / nav,
+        vsh / nav,
+        fills,
+        rebalances,
+        n_funding,
+        ref_c,
+        funding_cum,
     )
 
 
