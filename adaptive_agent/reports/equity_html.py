@@ -110,7 +110,8 @@ def build_payload(result: BacktestResult) -> tuple[dict, bytes]:
         "reb": [len(reb), int(reb[0]) if len(reb) else 0],
         "blk": [len(blk), int(blk[0]) if len(blk) else 0],
     }
-    return index, zlib.compress(b"".join(p.tobytes() for p in parts), 6)
+    # level 1: 7x faster than 6 for a file 7 % larger (4-year bench: 4.5 vs 4.2 MB)
+    return index, zlib.compress(b"".join(p.tobytes() for p in parts), 1)
 
 
 def _fmt(v: object, digits: int, suffix: str = "") -> str:

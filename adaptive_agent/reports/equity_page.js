@@ -3,7 +3,7 @@
 // draws the panels with uPlot. window.equityChart exposes the state and a zoom call for tests.
 (function () {
   "use strict";
-  const api = (window.equityChart = { ready: false, error: null });
+  const api = (window.equityChart = { ready: false, error: null, draws: 0 });
   const IDX = JSON.parse(document.getElementById("index").textContent);
   const BAR_S = 300;
   const LEFT = 78, RIGHT = 78; // axis widths, equal on every panel so the x positions line up
@@ -129,20 +129,26 @@
       return label;
     });
   }
+  // Markers at their bar's NAV: shapes when few are in view; else one dot per device pixel.
+  const DENSE = 600;
   function drawMarkers(u) {
     const nav = COL.nav, ctx = u.ctx, dpr = devicePixelRatio, { left, top, width, height } = u.bbox;
     const min = u.scales.x.min, max = u.scales.x.max;
     ctx.save(); ctx.beginPath(); ctx.rect(left, top, width, height); ctx.clip();
     for (const [list, color, cross] of [[REB, "#2ca02c", false], [BLK, "#d62728", true]]) {
-      const i0 = lowerBound(list.x, min), i1 = upperBound(list.x, max), r = (i1 - i0 > 600 ? 1.6 : 4) * dpr;
+      const i0 = lowerBound(list.x, min), i1 = upperBound(list.x, max), dense = i1 - i0 > DENSE;
+      const r = (dense ? 1.5 : 4) * dpr, seen = new Set();
       ctx.fillStyle = ctx.strokeStyle = color; ctx.lineWidth = 1.5 * dpr; ctx.beginPath();
-      ctx.globalAlpha = i1 - i0 > 600 ? 0.5 : 1;
+      ctx.globalAlpha = dense ? 0.6 : 1;
       for (let j = i0; j < i1; j++) {
         const i = list.bar[j], x = u.valToPos(X[i], "x", true), y = u.valToPos(nav[i], "y", true);
-        if (cross) { ctx.moveTo(x - r, y - r); ctx.lineTo(x + r, y + r); ctx.moveTo(x + r, y - r); ctx.lineTo(x - r, y + r); }
+        if (dense) {
+          const key = Math.round(x) * 65536 + Math.round(y);
+          if (!seen.has(key)) { seen.add(key); ctx.fillRect(x - r, y - r, 2 * r, 2 * r); }
+        } else if (cross) { ctx.moveTo(x - r, y - r); ctx.lineTo(x + r, y + r); ctx.moveTo(x + r, y - r); ctx.lineTo(x - r, y + r); }
         else { ctx.moveTo(x, y - r); ctx.lineTo(x - r, y + r * 0.7); ctx.lineTo(x + r, y + r * 0.7); ctx.closePath(); }
       }
-      if (cross) ctx.stroke(); else ctx.fill();
+      if (!dense) { if (cross) ctx.stroke(); else ctx.fill(); }
     }
     ctx.restore();
   }
@@ -196,9 +202,9 @@
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
         cursor: { sync: { key: "equity" }, drag: { x: true, y: false }, points: { show: false } },
         hooks: {
+          draw: p.markers ? [drawMarkers, () => api.draws++] : [() => api.draws++],
           setScale: [(u, key) => { if (key === "x" && !syncing) applyRange(u.scales.x.min, u.scales.x.max); }],
           setCursor: [(u) => { if (u === hovered) showTip(u); }],
-          draw: p.markers ? [drawMarkers] : [],
         },
       }, dataFor(p, k0), div);
       c.u.over.addEventListener("mouseenter", () => { hovered = c.u; });
@@ -238,14 +244,23 @@
   api.tip = () => (tip.style.display === "none" ? "" : tip.textContent);
 
   async function main() {
-    const ints = await inflate(bytes(document.getElementById("blob").textContent.trim()));
+    performance.mark("equity-start");
+    const blob = document.getElementById("blob");
+    const raw = bytes(blob.textContent.trim());
+    blob.remove(); // 6 MB of text the page no longer needs
+    performance.mark("equity-base64");
+    const ints = await inflate(raw);
+    performance.mark("equity-inflated");
     N = IDX.n;
     X = integrate(ints, 0, N, IDX.t0, 60, 1);
     IDX.cols.forEach((c, j) => { COL[c.key] = integrate(ints, N * (j + 1), N, c.base, 1, Math.pow(10, c.digits)); });
     let off = N * (IDX.cols.length + 1);
     const marks = (m) => { const bar = integrate(ints, off, m[0], m[1], 1, 1); off += m[0]; return { bar, x: bar.map((i) => X[i]) }; };
     REB = marks(IDX.reb); BLK = marks(IDX.blk);
-    build();
+    performance.mark("equity-decoded");
+    syncing = true; // each chart's first setScale: all start on the whole run already
+    try { build(); } finally { syncing = false; }
+    performance.mark("equity-built");
     const r = fromHash(); if (r) applyRange(r[0], r[1]);
     window.addEventListener("resize", () => {
       const w = Math.max(320, document.getElementById("charts").clientWidth);
@@ -253,11 +268,11 @@
       const cur = current; current.k = -1; for (const c of charts) c.k = -1; applyRange(cur.min, cur.max);
     });
     window.addEventListener("hashchange", () => { const h = fromHash(); if (h) applyRange(h[0], h[1]); });
-    requestAnimationFrame(() => requestAnimationFrame(() => {
+    requestAnimationFrame(() => { requestAnimationFrame(() => {
       performance.mark("equity-rendered");
       api.renderedMs = performance.now();
       api.ready = true;
-    }));
+    }); });
   }
   main().catch((e) => {
     api.error = String(e && e.stack || e);
