@@ -26,6 +26,7 @@ import numpy as np
 from .. import metrics
 from ..backtest.rebalance_backtester import BacktestResult
 from ..core.time_rules import BAR_MS, MINUTE_MS
+from .writer import iso
 
 _HERE = Path(__file__).parent
 VENDOR = _HERE / "vendor" / "uplot"
@@ -124,8 +125,6 @@ def _fmt(v: object, digits: int, suffix: str = "") -> str:
 def headline(result: BacktestResult) -> str:
     """The one-line summary above the charts (thousands separators, no ``-0.000``)."""
     s = result.summary
-    from .writer import iso
-
     filled = len({f.rebalance_id for f in result.fills})
     return " | ".join(
         (

@@ -3,7 +3,7 @@
 // draws the panels with uPlot. window.equityChart exposes the state and a zoom call for tests.
 (function () {
   "use strict";
-  const api = (window.equityChart = { ready: false, error: null, draws: 0 });
+  const api = (window.equityChart = { ready: false, error: null });
   const IDX = JSON.parse(document.getElementById("index").textContent);
   const BAR_S = 300;
   const LEFT = 78, RIGHT = 78; // axis widths, equal on every panel so the x positions line up
@@ -110,9 +110,18 @@
     } finally { syncing = false; }
   }
 
-  function yAxis(p, scale, side, dec) {
+  // An axis as wide as its longest label needs, at least the common width (labels never clip).
+  function axisSize(u, values, ai, cycle) {
+    const axis = u.axes[ai], min = axis.side === 1 ? RIGHT : LEFT;
+    if (cycle > 1) return axis._size;
+    let longest = "";
+    for (const v of values || []) if (String(v).length > longest.length) longest = String(v);
+    u.ctx.font = axis.font[0];
+    return Math.max(min, Math.ceil(axis.ticks.size + axis.gap + u.ctx.measureText(longest).width / devicePixelRatio + 8));
+  }
+  function yAxis(scale, side, dec) {
     return {
-      scale, side, size: side === 1 ? RIGHT : LEFT, font: "11px system-ui,sans-serif",
+      scale, side, size: axisSize, font: "11px system-ui,sans-serif",
       grid: { show: side === 3, stroke: "#eee" }, ticks: { stroke: "#ccc" },
       values: (u, splits, ai, space, incr) => { const d = Math.min(dec, decimalsOf(incr)); return splits.map((v) => fmt(v, d)); },
     };
@@ -192,8 +201,8 @@
         const scale = j === 1 && key === "price" ? "btc" : "y";
         series.push({ label: SERIES[key].label, stroke: SERIES[key].color, width: 1.25, scale, points: { show: false } });
       });
-      axes.push(yAxis(p, "y", 3, dec));
-      if (p.keys.includes("price")) axes.push(yAxis(p, "btc", 1, SERIES.price.dec));
+      axes.push(yAxis("y", 3, dec));
+      if (p.keys.includes("price")) axes.push(yAxis("btc", 1, SERIES.price.dec));
       else axes.push({ scale: "y", side: 1, size: RIGHT, grid: { show: false }, ticks: { show: false }, values: (u, s) => s.map(() => "") });
       const c = { p, k: k0, u: null };
       c.u = new uPlot({
@@ -202,7 +211,7 @@
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
         cursor: { sync: { key: "equity" }, drag: { x: true, y: false }, points: { show: false } },
         hooks: {
-          draw: p.markers ? [drawMarkers, () => api.draws++] : [() => api.draws++],
+          draw: p.markers ? [drawMarkers] : [],
           setScale: [(u, key) => { if (key === "x" && !syncing) applyRange(u.scales.x.min, u.scales.x.max); }],
           setCursor: [(u) => { if (u === hovered) showTip(u); }],
         },
@@ -261,13 +270,21 @@
     syncing = true; // each chart's first setScale: all start on the whole run already
     try { build(); } finally { syncing = false; }
     performance.mark("equity-built");
-    const r = fromHash(); if (r) applyRange(r[0], r[1]);
+    const zoomTo = (r) => {
+      if (!r) return;
+      if (!(isFinite(r[0]) && isFinite(r[1]) && r[0] < r[1])) {
+        document.getElementById("status").textContent = "ignored the zoom in the link: " + location.hash;
+        return;
+      }
+      applyRange(r[0], r[1]);
+    };
+    zoomTo(fromHash());
     window.addEventListener("resize", () => {
       const w = Math.max(320, document.getElementById("charts").clientWidth);
       for (const c of charts) c.u.setSize({ width: w, height: c.p.height });
       const cur = current; current.k = -1; for (const c of charts) c.k = -1; applyRange(cur.min, cur.max);
     });
-    window.addEventListener("hashchange", () => { const h = fromHash(); if (h) applyRange(h[0], h[1]); });
+    window.addEventListener("hashchange", () => zoomTo(fromHash()));
     requestAnimationFrame(() => { requestAnimationFrame(() => {
       performance.mark("equity-rendered");
       api.renderedMs = performance.now();

@@ -77,6 +77,19 @@ async def look(page_path: Path, day_ms: int, shots: Path) -> dict:
         found["day_hash"] = await day_page.evaluate("window.equityChart.state()")
         found["day_png"] = await day_page.screenshot(shots / f"equity_day_{iso_day}.png")
         found["day_requests"], found["day_errors"] = day_page.requests, day_page.errors
+
+        # a link to six hours (both ends included), then one the page cannot read (new tabs:
+        # a change of the fragment alone would not load the page again)
+        hours = f"#from={iso_day}T10:00Z&to={iso_day}T16:00Z"
+        for key, link in (("hours", hours), ("bad", "#from=x")):
+            tab = await browser.new_page(1400, 1000)
+            await tab.goto(url + link)
+            await tab.wait_for("window.equityChart.ready || window.equityChart.error")
+            found[key] = await tab.evaluate(
+                "[window.equityChart.state(), document.getElementById('status').textContent]"
+            )
+            found["day_requests"] += tab.requests
+            found["day_errors"] += tab.errors
     return found
 
 
@@ -91,7 +104,7 @@ def test_bundled_page_in_chromium(bundled, tmp_path):
     assert found["main_errors"] == [] and found["day_errors"] == []
     # the only request either tab made is the page itself (the day tab asks without the hash)
     assert found["main_requests"] == [url]
-    assert [r.split("#")[0] for r in found["day_requests"]] == [url]
+    assert {r.split("#")[0] for r in found["day_requests"]} == {url}
 
     whole = found["whole"]
     assert whole["panels"] == 5 and whole["bars"] == len(result.nav)
@@ -106,6 +119,12 @@ def test_bundled_page_in_chromium(bundled, tmp_path):
         assert state["points"] == state["distinct"] == 288
         assert state["x"] == closes[in_day].tolist()
         assert np.allclose(state["nav"], np.round(result.nav[in_day], 2), rtol=0, atol=1e-9)
+
+    hours = found["hours"][0]
+    assert hours["level"] == 0 and hours["points"] == 6 * 12 + 1
+    assert hours["x"][0] == day_ms + 10 * 3_600_000 and hours["x"][-1] == day_ms + 16 * 3_600_000
+    assert found["bad"][0]["level"] == whole["level"]  # the whole run, and a word on the page
+    assert found["bad"][1] == "ignored the zoom in the link: #from=x"
 
     i = int(np.searchsorted(closes, day_ms + 121 * BAR_MS))
     close = datetime.fromtimestamp(int(closes[i]) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")

@@ -139,6 +139,21 @@ def test_a_curve_that_is_not_finite_is_refused():
         render_page(res, "t")
 
 
+def test_a_nav_jump_too_big_to_encode_is_refused():
+    res = run_backtest(random_walk(4, 500))
+    res.nav = res.nav.copy()
+    res.nav[9:] += 30e6  # 3e9 cents in one bar: beyond Int32
+    with pytest.raises(ValueError, match="nav moves too far"):
+        render_page(res, "t")
+
+
+def test_a_run_without_rebalances_has_no_markers():
+    res = run_backtest(random_walk(4, 500))
+    res.rebalances = []
+    _, data = decode(render_page(res, "t"))
+    assert len(data["reb"]) == len(data["blk"]) == 0
+
+
 def test_four_years_page_stays_under_20_mb(tmp_path):
     res = run_backtest(random_walk(2, 4 * 365 * 288, vol=0.002))
     path = tmp_path / "equity.html"
