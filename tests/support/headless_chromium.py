@@ -165,14 +165,17 @@ async def chromium(timeout: float = 30.0):
     ]
     if os.geteuid() == 0:
         args.insert(1, "--no-sandbox")  # Chromium refuses to run its sandbox as root (CI)
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = profile / "chromium.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err)
     try:
         port_file = profile / "DevToolsActivePort"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not (port_file.exists() and len(port_file.read_text().split()) >= 2):
             if proc.poll() is not None or loop.time() > deadline:
-                raise RuntimeError(f"chromium did not start (exit code {proc.poll()})")
+                tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+                raise RuntimeError(f"chromium did not start (exit code {proc.poll()}): {tail}")
             await asyncio.sleep(0.05)
         port, path = port_file.read_text().split()[:2]
         async with (
