@@ -13,6 +13,8 @@
     for (let i = 0; i < n; i++) out[i] = bin.charCodeAt(i);
     return out;
   }
+  // "deflate" is the zlib format (RFC 1950) Python's zlib.compress writes; built into every
+  // current browser (MDN, DecompressionStream() constructor: Baseline since May 2023).
   async function inflate(u8) {
     const s = new Blob([u8]).stream().pipeThrough(new DecompressionStream("deflate"));
     return new Int32Array(await new Response(s).arrayBuffer());
