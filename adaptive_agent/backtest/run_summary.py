@@ -70,7 +70,7 @@ class BacktestResult:
     rebalances: list[Rebalance] = field(default_factory=list)
     funding_events: int = 0
     funding_cum: np.ndarray | None = None  # funding settled up to each bar close, USDT
-    price_ref: np.ndarray | None = None  # P_ref at each bar close
+    price: np.ndarray | None = None  # P_ref close of each bar (the report's BTC price)
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,7 +147,9 @@ def write_reports(result: BacktestResult, out: Path, html: bool = True, title: s
         if html:
             from .equity_html import write_equity_html
 
-            write_equity_html(result, tmp / "equity.html", title=title)
+            write_equity_html(
+                result, tmp / "equity.html", title=title, sections=report_sections(result)
+            )
         for p in tmp.iterdir():
             os.replace(p, out / p.name)
         if not html and (out / "equity.html").exists():
@@ -170,6 +172,60 @@ def monthly_table(result: BacktestResult) -> list[tuple[int, list[float | None],
         (y, row, math.prod(1.0 + r for r in row if r is not None) - 1.0)
         for y, row in sorted(years.items())
     ]
+
+
+def report_sections(result: BacktestResult) -> list[tuple[str, str]]:
+    """The tables below the equity page's charts: monthly returns and the PnL attribution."""
+    import html as _html
+
+    def pct(v: float | None) -> str:
+        if v is None or not math.isfinite(v):
+            return ""
+        v = 0.0 if round(v, 4) == 0 else v  # never "-0.00 %"
+        return f"{v * 100:,.2f} %"
+
+    head = "".join(f"<th>{m.title()}</th>" for m in MONTHS)
+    rows = "".join(
+        f"<tr><th>{y}</th>{''.join(f'<td>{pct(r)}</td>' for r in row)}<td><b>{pct(t)}</b></td></tr>"
+        for y, row, t in monthly_table(result)
+    )
+    monthly = f"<table><tr><th></th>{head}<th>Year</th></tr>{rows}</table>"
+    s = result.summary
+    parts = [
+        ("NAV end - start", "pnl_total"),
+        ("price + basis, spot", "pnl_price_spot"),
+        ("price + basis, perp long", "pnl_price_long"),
+        ("price + basis, perp short", "pnl_price_short"),
+        ("slippage vs decision price", "pnl_slippage"),
+        ("funding", "pnl_funding"),
+        ("fees", "pnl_fees"),
+        ("  spot maker", "fees_spot_maker"),
+        ("  spot taker", "fees_spot_taker"),
+        ("  perp maker", "fees_perp_maker"),
+        ("  perp taker", "fees_perp_taker"),
+        ("unexplained (float error)", "pnl_unexplained"),
+    ]
+
+    def usdt(k: str) -> str:
+        v = float(s.get(k, math.nan))  # type: ignore[arg-type]
+        if not math.isfinite(v):
+            return "n/a"
+        return f"{0.0 if round(v, 2) == 0 else v:,.2f}"
+
+    attribution = (
+        "<table>"
+        + "".join(
+            f"<tr><th style=text-align:left>{_html.escape(label)}</th><td>{usdt(k)} USDT</td></tr>"
+            for label, k in parts
+        )
+        + "</table>"
+    )
+    bench = (
+        f"<p>Benchmarks over the same period: USDT held {pct(float(s.get('bench_usdt_roi', 0)))};"  # type: ignore[arg-type]
+        f" BTC bought at the start and held {pct(float(s.get('bench_btc_roi', math.nan)))}"  # type: ignore[arg-type]
+        f" (max drawdown {pct(float(s.get('bench_btc_max_dd', math.nan)))}).</p>"  # type: ignore[arg-type]
+    )
+    return [("Monthly returns", monthly), ("Where the money came from", attribution + bench)]
 
 
 def write_monthly_returns(result: BacktestResult, path: Path) -> None:

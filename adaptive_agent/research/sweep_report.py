@@ -90,22 +90,51 @@ def heatmap_html(keys: list[str], points: list[dict], rows: list[dict], objectiv
 def write_sweep_html(
     path: Path, keys: list[str], points: list[dict], rows: list[dict], objective: str
 ) -> None:
-    cols = [*keys, "roi", "sharpe", "max_dd", "fees_usdt", "rebalances", "calmar"]
-    table = [[p.get(c, r.get(c)) for c in cols] for p, r in zip(points, rows, strict=True)]
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>adaptive_agent sweep</title>
-<style>body{{font:14px system-ui,sans-serif;margin:20px}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:3px 7px;text-align:right}}caption{{text-align:left;
-font-weight:600;padding:6px 0}}</style></head><body>
-<h1>Sweep: {len(rows):,} configurations</h1>
-{heatmap_html(keys, points, rows, objective)}
-<h2>Every configuration</h2><table id=rows></table>
-<script>const cols={json.dumps(cols)};const rows={json.dumps(table, default=str)};
-const t=document.getElementById('rows');
-const fmt=v=>typeof v!=='number'?String(v):Math.abs(v)>=100
-  ?v.toLocaleString('en-US',{{maximumFractionDigits:2}}):v.toPrecision(6);
-const tr=cells=>'<tr>'+cells.join('')+'</tr>';
-t.innerHTML=tr(cols.map(c=>'<th>'+c+'</th>'))
-  +rows.map(r=>tr(r.map(v=>'<td>'+fmt(v)+'</td>'))).join('');
-</script></body></html>
-"""
+    """The page: a heatmap of any metric over any two settings (chosen on the page; the first
+    two when it opens, each cell the best row over the other settings), a scatter of any
+    metric against any other (uPlot, the backtest report's vendored library), and every row.
+    Self-contained: it opens offline and requests nothing."""
+    from ..reports.equity_html import VENDOR
+
+    metrics = ["sharpe", "roi", "max_dd", "fees_usdt", "calmar", "sortino", "rebalances"]
+    cols = [*keys, *metrics]
+    table = [
+        [p[c] if c in p else _json_num(r.get(c)) for c in cols]
+        for p, r in zip(points, rows, strict=True)
+    ]
+    data = json.dumps({"keys": keys, "metrics": metrics, "cols": cols, "rows": table,
+                       "objective": objective if objective in metrics else "sharpe"},
+                      default=str)  # fmt: skip
+    page = (  # the blobs last: no placeholder is looked for inside them
+        _SWEEP_PAGE.replace("__STATIC_HEATMAP__", heatmap_html(keys, points, rows, objective))
+        .replace("__N__", f"{len(rows):,}")
+        .replace("__DATA__", data.replace("</", "<\\/"))
+        .replace("__PAGE_JS__", (VENDOR.parent.parent / "sweep_page.js").read_text("utf-8"))
+        .replace("__UPLOT_CSS__", (VENDOR / "uPlot.min.css").read_text("utf-8"))
+        .replace("__UPLOT_JS__", (VENDOR / "uPlot.iife.min.js").read_text("utf-8"))
+    )
     path.write_text(page, encoding="utf-8")
+
+
+def _json_num(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+_SWEEP_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>adaptive_agent sweep</title><style>__UPLOT_CSS__</style>
+<style>body{font:13px system-ui,sans-serif;margin:16px 24px}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}caption{text-align:left;
+font-weight:600;padding:6px 0}select{margin:0 12px 0 4px}</style></head><body>
+<h1>Sweep: __N__ configurations</h1>
+<noscript>__STATIC_HEATMAP__</noscript>
+<div>Heatmap: rows <select id=hy></select> columns <select id=hx></select>
+value <select id=hv></select></div><div id=heat></div>
+<h2>Scatter</h2><div>x <select id=sx></select> y <select id=sy></select></div>
+<div id=scatter></div>
+<h2>Every configuration</h2><table id=rows></table>
+<script>__UPLOT_JS__</script>
+<script id=sweep-data type="application/json">__DATA__</script>
+<script>__PAGE_JS__</script></body></html>
+"""

@@ -113,6 +113,19 @@ def test_funding_inside_a_gap_settles_on_positions_held_at_that_instant():
     assert ours["missing_bars"] == 10
 
 
+def test_report_curves_price_and_funding_at_each_close(spot, funding):
+    """The BTC price is P_ref's close; funding accrues only at the 8-hour instants, in the bar
+    that settles it, and adds up to the run's funding PnL."""
+    c = spot.slice(40_000, 52_000)
+    res = run_backtest(c, None, funding)
+    assert np.array_equal(res.price, c.close)
+    assert res.funding_cum[0] == 0.0
+    assert res.funding_cum[-1] == pytest.approx(res.summary["funding_pnl"], rel=1e-12)
+    steps = np.flatnonzero(np.diff(res.funding_cum)) + 1
+    closes = c.ts[steps] + 300_000
+    assert len(steps) > 100 and np.all(closes % 28_800_000 == 0)  # 00:00, 08:00, 16:00 UTC
+
+
 def test_constant_funding_default_and_no_signals():
     c = random_walk(3, 2_000)
     ours = run_backtest(c).summary
