@@ -268,10 +268,12 @@ def write_equity_csv(result: BacktestResult, path: Path) -> None:
     c = equity_curves(result)
     times = (c["close_ms"].astype("datetime64[ms]").astype("datetime64[s]")).astype(str)
     row = "{}Z,{:.2f},{:.8f},{:.8f},{:.8f},{:.8f},{:.8f},{:.4f},{:.4f}\n".format
-    columns = [c[k].tolist() for k in EQUITY_COLUMNS[1:]]
     with path.open("w", encoding="utf-8", newline="") as fh:
         fh.write(",".join(EQUITY_COLUMNS) + "\n")
-        fh.writelines(map(row, times.tolist(), *columns))
+        for lo in range(0, len(times), 50_000):  # in chunks: memory stays small
+            hi = lo + 50_000
+            columns = [c[k][lo:hi].tolist() for k in EQUITY_COLUMNS[1:]]
+            fh.writelines(map(row, times[lo:hi].tolist(), *columns))
 
 
 def num(v: object, decimals: int) -> str:
