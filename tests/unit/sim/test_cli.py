@@ -155,3 +155,17 @@ def test_bad_usdt_amounts_are_a_usage_error(capsys, bad):
         parse("--spot-usdt", bad)
     assert exc.value.code == 2
     assert "--spot-usdt" in capsys.readouterr().err
+
+
+def test_history_max_option_reaches_the_market(monkeypatch, path):
+    monkeypatch.setattr(cli, "load_candles", lambda _file: path)
+    assert cli._market(parse("--candles", "x"))._index.history_max == 5_000
+    assert cli._market(parse("--candles", "x", "--history-max", "7"))._index.history_max == 7
+
+
+@pytest.mark.parametrize("bad", ["0", "-3", "1.5", "abc"])
+def test_bad_history_max_is_a_usage_error(capsys, bad):
+    with pytest.raises(SystemExit) as exc:
+        parse("--history-max", bad)
+    assert exc.value.code == 2
+    assert "--history-max" in capsys.readouterr().err
