@@ -179,10 +179,10 @@ def _funding_estimate(bars: list[BarSnapshot], settlements: list[int]) -> tuple[
 def _rebalance_ids(store: Any, start_ms: int, end_ms: int) -> set[str]:
     """Ids of the rebalances decided in ``[start_ms, end_ms)`` (``day_bounds``)."""
     try:
-        rows = store.rebalance_ids()
+        rows = store.rebalance_ids(start_ms, end_ms)  # the day's only: the table keeps growing
     except Exception:  # a store without the rebalance table: count fills only
         return set()
-    return {rid for rid, decision_ms, _plan in rows if start_ms <= decision_ms < end_ms}
+    return {rid for rid, _decision_ms, _plan in rows}
 
 
 def build_digest(

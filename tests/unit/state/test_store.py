@@ -145,3 +145,14 @@ def test_one_agent_per_state_file(tmp_path):
     reader.close()
     first.close()
     StateStore(db, lock=True).close()  # released on close (and by the kernel on a crash)
+
+
+def test_rebalance_ids_in_a_time_range(tmp_path):
+    store = StateStore(tmp_path / "s.db")
+    for t in (100, 200, 300, 400):
+        store.begin_rebalance(f"r{t}", t, {"t": t}, [], t)
+    assert [r[0] for r in store.rebalance_ids()] == ["r100", "r200", "r300", "r400"]
+    assert [r[0] for r in store.rebalance_ids(200, 400)] == ["r200", "r300"]  # [start, end)
+    assert store.rebalance_ids(500, 600) == []
+    assert store.rebalance_ids(300)[0][1:] == (300, '{"t": 300}')
+    store.close()
