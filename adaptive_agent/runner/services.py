@@ -8,6 +8,7 @@ from ..config import AppConfig
 from ..policy.policy_layer import get_secret
 from .agent import Agent
 from .control import LiveControl
+from .heap import release_free_memory
 
 
 def build_monitors(cfg: AppConfig, control: LiveControl | None = None) -> list[tuple[str, object]]:
@@ -68,5 +69,6 @@ def daily_tasks(cfg: AppConfig, agent: Agent, monitors):
         result = run_audit(agent.store, cfg, day, Path(cfg.reports.audit_dir))
         if result.flagged:
             agent.alert("audit", f"audit {day}: {', '.join(result.flagged)} off target")
+        release_free_memory()  # what the day's reports read must not stay resident (heap.py)
 
     return run
