@@ -27,7 +27,7 @@ from .. import metrics
 from ..config import AppConfig
 from ..core.time_rules import DAY_MS
 from .digest import Digest, day_bounds
-from .ledger_day import ledger_span
+from .ledger_day import day_spans, ledger_span
 
 SHARPE_DAYS = 30
 KPIS = ("sharpe", "max_dd", "fees_nav")
@@ -40,15 +40,41 @@ class DayKpis:
     bars: int  # the day's bars
 
 
-def _day_end_navs(bars: list[Any]) -> tuple[Any, Any]:
-    return metrics.day_end_navs([b.time_ms for b in bars], [b.nav for b in bars])
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """What the audit needs of the bars of a span: each bar's NAV and funding rate (floats)
+    and each UTC day (``metrics.day_end_navs``'s index) with the NAV of its last bar."""
+
+    navs: list[float]
+    rates: list[float]
+    days: list[int]
+    day_navs: list[float]
+
+
+def _window(store: Any, start_ms: int, end_ms: int) -> _Window:
+    """The bars of ``[start_ms, end_ms)`` read a day at a time (``ledger_day.day_spans``): a
+    30-day window is ~8,600 bar records, and holding them all at once each day made the
+    agent's memory grow until the window was full."""
+    w = _Window([], [], [], [])
+    for lo, hi in day_spans(start_ms, end_ms):
+        bars = store.bars(lo, hi)
+        w.navs.extend(b.nav for b in bars)
+        w.rates.extend(b.funding_rate for b in bars if b.funding_rate is not None)
+        days, navs = metrics.day_end_navs([b.time_ms for b in bars], [b.nav for b in bars])
+        for d, nav in zip(days.tolist(), navs.tolist(), strict=True):
+            if w.days and w.days[-1] == d:  # a day cut in two (a span not on a day's bound)
+                w.day_navs[-1] = nav
+            else:
+                w.days.append(d)
+                w.day_navs.append(nav)
+    return w
 
 
 def daily_returns(store: Any, day: date, days: int = SHARPE_DAYS) -> list[float]:
     """Returns of the day-end NAV between consecutive UTC days with bars, ending with ``day``
     (a day's last bar is normally the 00:00 close that ends it); the last ``days`` of them."""
     start, end = day_bounds(day)
-    _, navs = _day_end_navs(store.bars(start - days * DAY_MS, end))
+    navs = _window(store, start - days * DAY_MS, end).day_navs
     return metrics.daily_returns(navs)[-days:].tolist()
 
 
@@ -93,12 +119,12 @@ def proposal_context(store: Any, day: date, digest: Digest, n_returns: int) -> d
     start, end = day_bounds(day)
     bars = store.bars(start, end)
     w_start = start - (SHARPE_DAYS - 1) * DAY_MS
-    window = store.bars(w_start, end)
+    window = _window(store, w_start, end)
     venue = ledger_span(store, w_start, end)  # fees as charged, where the venue's are known
-    fees = list(venue.fees) if venue.fills else [t.fee_usdt for t in store.trades(w_start, end)]
-    days = len(_day_end_navs(window)[0])
-    fees30 = metrics.fees_nav_per_day(fees, [b.nav for b in window], days)
-    rates = [b.funding_rate for b in window if b.funding_rate is not None]
+    fees = list(venue.fees) if venue.fills else _trade_fees(store, w_start, end)
+    days = len(window.days)
+    fees30 = metrics.fees_nav_per_day(fees, window.navs, days)
+    rates = window.rates
     return {
         "rebalances": digest.rebalances,
         "turnover": digest.turnover or 0.0,
@@ -108,3 +134,7 @@ def proposal_context(store: Any, day: date, digest: Digest, n_returns: int) -> d
         "mean_funding_30d": (math.fsum(rates) / len(rates)) if rates else None,
         "n_returns": n_returns,
     }
+
+
+def _trade_fees(store: Any, start_ms: int, end_ms: int) -> list[float]:
+    return [t.fee_usdt for lo, hi in day_spans(start_ms, end_ms) for t in store.trades(lo, hi)]

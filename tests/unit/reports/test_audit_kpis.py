@@ -108,3 +108,35 @@ def test_proposal_context_of_an_empty_store(store) -> None:
     ctx = proposal_context(store, DAY, build_digest(store, DAY), 0)
     assert ctx["fees_nav_30d"] is None and ctx["mean_funding_30d"] is None
     assert ctx["turnover"] == 0.0 and ctx["max_margin_frac"] == 0.0
+
+
+def test_the_audit_reads_its_30_day_window_a_day_at_a_time(store, tmp_path, monkeypatch) -> None:
+    """A long-running agent audits every day: holding 30 days of bar, fill and trade records
+    at once made its memory grow until the window was full (issue 9). Same figures, read a
+    day at a time."""
+    history(store, good_returns(), fee=500.0)  # fees far over target: the proposals run too
+    spans: list[int] = []
+    for name in ("bars", "trades", "fills", "funding_payments"):
+        full = getattr(store, name)
+
+        def spy(lo, hi, full=full):
+            spans.append(hi - lo)
+            return full(lo, hi)
+
+        monkeypatch.setattr(store, name, spy)
+    r = run_audit(store, AppConfig(), DAY, tmp_path / "audit")
+    assert r.flagged and r.proposals and r.n_returns == 30
+    assert spans and max(spans) <= DAY_MS
+
+
+def test_a_window_not_on_a_days_bound_keeps_one_nav_per_day(store) -> None:
+    from adaptive_agent.metrics import day_end_navs
+    from adaptive_agent.reports.audit_kpis import _window
+
+    history(store, good_returns(5))
+    lo, hi = START - 5 * DAY_MS + 7 * HOUR_MS, START + DAY_MS + 1  # cuts days in two
+    bars = store.bars(lo, hi)
+    days, navs = day_end_navs([b.time_ms for b in bars], [b.nav for b in bars])
+    w = _window(store, lo, hi)
+    assert (w.days, w.day_navs) == (days.tolist(), navs.tolist())
+    assert w.navs == [b.nav for b in bars]
