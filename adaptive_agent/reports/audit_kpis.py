@@ -27,7 +27,7 @@ from .. import metrics
 from ..config import AppConfig
 from ..core.time_rules import DAY_MS
 from .digest import Digest, day_bounds
-from .ledger_day import ledger_span
+from .ledger_day import day_spans, ledger_span
 
 SHARPE_DAYS = 30
 KPIS = ("sharpe", "max_dd", "fees_nav")
@@ -96,7 +96,7 @@ def proposal_context(store: Any, day: date, digest: Digest, n_returns: int) -> d
     w_start = start - (SHARPE_DAYS - 1) * DAY_MS
     window = store.bar_values(w_start, end, "time_ms", "nav", "funding_rate")
     venue = ledger_span(store, w_start, end)  # fees as charged, where the venue's are known
-    fees = list(venue.fees) if venue.fills else [t.fee_usdt for t in store.trades(w_start, end)]
+    fees = list(venue.fees) if venue.fills else _trade_fees(store, w_start, end)
     days = len(_day_end_navs(window)[0])
     fees30 = metrics.fees_nav_per_day(fees, [r[1] for r in window], days)
     rates = [r[2] for r in window if r[2] is not None]
@@ -109,3 +109,7 @@ def proposal_context(store: Any, day: date, digest: Digest, n_returns: int) -> d
         "mean_funding_30d": (math.fsum(rates) / len(rates)) if rates else None,
         "n_returns": n_returns,
     }
+
+
+def _trade_fees(store: Any, start_ms: int, end_ms: int) -> list[float]:
+    return [t.fee_usdt for lo, hi in day_spans(start_ms, end_ms) for t in store.trades(lo, hi)]

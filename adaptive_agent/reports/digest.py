@@ -180,7 +180,7 @@ def _funding_estimate(bars: list[BarSnapshot], settlements: list[int]) -> tuple[
 def _rebalance_ids(store: Any, start_ms: int, end_ms: int) -> set[str]:
     """Ids of the rebalances decided in ``[start_ms, end_ms)`` (``day_bounds``)."""
     try:
-        rows = store.rebalance_ids(start_ms, end_ms)
+        rows = store.rebalance_ids(start_ms, end_ms)  # the day's only: the table keeps growing
     except Exception:  # a store without the rebalance table: count fills only
         return set()
     return {rid for rid, _decision_ms, _plan in rows}

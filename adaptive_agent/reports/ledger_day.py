@@ -8,8 +8,11 @@ digest then falls back on the fees of its trade records and the funding estimate
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from ..core.time_rules import DAY_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,16 +28,37 @@ class LedgerSpan:
         return math.fsum(self.fees)
 
 
+def day_spans(start_ms: int, end_ms: int) -> Iterator[tuple[int, int]]:
+    """``[start_ms, end_ms)`` cut into spans of at most a day, in time order. A report over
+    weeks reads its records one day at a time and keeps only the figures it needs: reading
+    them all at once made a long-running agent's memory peak (and RSS) grow with its age."""
+    lo = int(start_ms)
+    while lo < end_ms:
+        hi = min(lo + DAY_MS, int(end_ms))
+        yield lo, hi
+        lo = hi
+
+
 def ledger_span(store: Any, start_ms: int, end_ms: int) -> LedgerSpan:
-    """Fills and funding lines with ``start_ms <= time < end_ms`` (``digest.day_bounds``)."""
+    """Fills and funding lines with ``start_ms <= time < end_ms`` (``digest.day_bounds``),
+    read a day at a time (``day_spans``)."""
     if not hasattr(store, "fills"):
         return LedgerSpan()
-    fills = store.fills(start_ms, end_ms)
-    funding = store.funding_payments(start_ms, end_ms)
+    fills = unpriced = payments = 0
+    fees: list[float] = []
+    funding: list[float] = []
+    for lo, hi in day_spans(start_ms, end_ms):
+        day_fills = store.fills(lo, hi)
+        fills += len(day_fills)
+        unpriced += sum(1 for f in day_fills if f.fee_usdt is None)
+        fees += [f.fee_usdt for f in day_fills if f.fee_usdt is not None]
+        day_funding = store.funding_payments(lo, hi)
+        payments += len(day_funding)
+        funding += [p.change_usdt for p in day_funding]
     return LedgerSpan(
-        fills=len(fills),
-        unpriced=sum(1 for f in fills if f.fee_usdt is None),
-        fees=tuple(f.fee_usdt for f in fills if f.fee_usdt is not None),
-        funding_payments=len(funding),
-        funding_usdt=math.fsum(p.change_usdt for p in funding) if funding else None,
+        fills=fills,
+        unpriced=unpriced,
+        fees=tuple(fees),
+        funding_payments=payments,
+        funding_usdt=math.fsum(funding) if funding else None,
     )

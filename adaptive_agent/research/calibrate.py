@@ -69,18 +69,26 @@ def _pct(xs: list[float]) -> tuple[float, float]:
 
 def calibrate(store: Any, cfg: AppConfig, start_ms: int = -_ALL, end_ms: int = _ALL) -> Calibration:
     """The fills decided in ``[start_ms, end_ms)`` (default: all of them)."""
-    trades = store.trades(start_ms, end_ms)
+    from ..reports.ledger_day import day_spans
+
+    if start_ms <= -_ALL or end_ms >= _ALL:  # the command's "all": offline, read at once
+        trades = store.trades(start_ms, end_ms)
+    else:  # the daily audit's window: a day at a time, as its other reads
+        trades = [t for lo, hi in day_spans(start_ms, end_ms) for t in store.trades(lo, hi)]
     ids = {t.client_id for t in trades}
     times = [t.time_ms for t in trades]
     span = (min(times), max(times) + 1) if times else (0, 0)
-    bars = {b.time_ms: b for b in store.bars(*span)}  # the deciding closes' snapshots
+    # the legs' venue prices at the deciding closes (two numbers a bar, not whole snapshots)
+    prices = {
+        int(t): (ps, pp) for t, ps, pp in store.bar_values(*span, "time_ms", "p_spot", "p_perp")
+    }
     slip: dict[str, tuple[list[float], list[float]]] = {"maker": ([], []), "taker": ([], [])}
     notional = {"maker": 0.0, "taker": 0.0}
     for t in trades:
-        b = bars.get(t.time_ms)
+        ps, pp = prices.get(t.time_ms, (None, None))
         d = t.ref_price
-        if b is not None and b.p_spot is not None and b.p_perp is not None:
-            d = b.p_spot if t.leg == "BTC_SPOT" else b.p_perp
+        if ps is not None and pp is not None:
+            d = ps if t.leg == "BTC_SPOT" else pp
         s = 1.0 if t.side == "buy" else -1.0
         n = abs(t.size_btc) * t.price
         kind = "maker" if t.liquidity == "maker" else "taker"

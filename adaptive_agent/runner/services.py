@@ -11,6 +11,7 @@ from ..config import AppConfig
 from ..policy.policy_layer import get_secret
 from .agent import Agent
 from .control import LiveControl
+from .heap import release_free_memory
 
 log = logging.getLogger("adaptive_agent.services")
 
@@ -109,6 +110,7 @@ class DailyTasks:
             )
         finally:
             store.close()
+            release_free_memory()  # what the day's reports read must not stay resident (heap.py)
 
     def _done(self, fut: asyncio.Future) -> None:
         self._pending.discard(fut)

@@ -68,6 +68,7 @@ def _market(args: argparse.Namespace) -> SimMarket:
         funding=funding,
         # the top-level parser (adaptive_agent/cli.py) may not define the option yet
         funding_hours_utc=args.funding_hours,
+        history_max=args.history_max,
     )
 
 

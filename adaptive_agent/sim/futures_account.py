@@ -11,6 +11,7 @@ rate x size (BTC) x mark.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from .liquidation import margin_view
 from .margin_modes import MarginSettings
 from .markets import CONTRACT, CONTRACT_BTC
 from .orders import BookEntry, SimError, SimOrder
+from .retention import HISTORY_MAX, check_history_max
 
 BOOK_TYPES = ("dnw", "pnl", "fee", "fund")
 _EPS = 1e-12
@@ -54,6 +56,7 @@ class FuturesAccount:
         ids: Iterator[int],
         deposit: float,
         now_ms: int,
+        history_max: int = HISTORY_MAX,
     ) -> None:
         self.cash = float(cash)
         self.leverage = float(leverage)
@@ -61,7 +64,7 @@ class FuturesAccount:
         self.dual_mode = dual_mode
         self.legs = {"long": Leg(), "short": Leg()}
         self._ids = ids  # shared with the market: one id sequence, as before
-        self._book: list[BookEntry] = []
+        self._book: deque[BookEntry] = deque(maxlen=check_history_max(history_max))  # newest
         self._totals = dict.fromkeys(BOOK_TYPES, 0.0)  # account book sums by type
         self.book_line("dnw", float(deposit), "", now_ms)
 
@@ -257,7 +260,8 @@ class FuturesAccount:
         self.dual_mode = bool(dual)
 
     def account_book(self, type: str | None = None) -> list[BookEntry]:
-        """Oldest first: dnw (deposit), fee, pnl and fund lines."""
+        """Oldest first: dnw (deposit), fee, pnl and fund lines (the newest ``history_max``;
+        ``_totals`` and the legs' sums keep counting everything)."""
         return [e for e in self._book if type is None or e.type == type]
 
     def book_line(self, type_: str, change: float, text: str, time_ms: int) -> None:

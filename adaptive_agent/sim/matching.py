@@ -8,8 +8,9 @@ REST/websocket server and the in-process paper mode drive the same object.
 
 The parts: ``fill_models`` (how orders fill: "realistic" or "backtest"), ``order_checks``
 (what Gate refuses), ``order_index`` (orders, fills, client-text lookups), ``funding`` (when
-funding settles). The spot and futures wallets are separate, as on Gate; USDT moves between
-them only by ``POST /wallet/transfers``.
+funding settles), ``retention`` (how many finished records it keeps: ``history_max``). The
+spot and futures wallets are separate, as on Gate; USDT moves between them only by
+``POST /wallet/transfers``.
 
 Funding settles at every funding instant that ``advance()`` passes, at the UTC hours
 ``funding_hours_utc`` (default 00/08/16, as on Gate; the backtester's
@@ -55,6 +56,7 @@ from .orders import (
     SimTrade,
     TradeEvent,
 )
+from .retention import HISTORY_MAX
 from .unified import open_accounts
 from .wallet_transfers import WalletTransfers
 
@@ -81,6 +83,7 @@ class SimMarket(OrderFinishing):
         leverage: float = 3,
         dual_mode: bool = False,
         text_lookup: str = "gate",
+        history_max: int = HISTORY_MAX,
         futures_usdt: float | None = None,
         price_tick: float | None = None,
         spot_usdt: float | None = None,
@@ -90,7 +93,7 @@ class SimMarket(OrderFinishing):
             raise ValueError("SimMarket needs at least one candle")
         self._model = make_fill_model(fill_model, maker_fill_ratio)
         self.fill_model = self._model.name
-        self._index = OrderIndex(text_lookup)
+        self._index = OrderIndex(text_lookup, history_max)
         if not 0.0 <= maker_fill_ratio <= 1.0:
             raise ValueError("maker_fill_ratio must be within [0, 1]")
         if slippage < 0 or leverage <= 0 or usdt < 0:
@@ -106,9 +109,13 @@ class SimMarket(OrderFinishing):
         self._ids = itertools.count(1_000_001)
         spot_cash = float(usdt if spot_usdt is None else spot_usdt)
         cash = float(usdt if futures_usdt is None else futures_usdt)  # excludes unrealised pnl
-        accounts = open_accounts(spot_cash, cash, unified, leverage, dual_mode, self._ids, self)
+        accounts = open_accounts(
+            spot_cash, cash, unified, leverage, dual_mode, self._ids, self, history_max
+        )
         self._spot, self._futures = accounts
-        self.wallets = WalletTransfers(*accounts, self._ids, self.futures_account, unified)
+        self.wallets = WalletTransfers(
+            *accounts, self._ids, self.futures_account, unified, history_max
+        )
         self._futures.margin_settings.taker_fee = self.fees.perp_taker
         # price grid for orders: Gate's 0.1 unless replaying finer reference prices (paper)
         self._ticks = {SPOT: price_tick or SPOT_TICK, FUTURES: price_tick or FUTURES_TICK}
@@ -336,7 +343,7 @@ class SimMarket(OrderFinishing):
     def order_history(self, market: str) -> list[SimOrder]:
         """Finished orders, newest first (as Gate lists ``status=finished``)."""
         checks.check_market(market)
-        return self._index.history[market][::-1]
+        return list(reversed(self._index.history[market]))
 
     def my_trades(self, market: str) -> list[SimTrade]:
         """Fills, oldest first."""

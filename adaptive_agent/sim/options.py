@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from .funding import DEFAULT_HOURS_UTC, check_hours
+from .retention import HISTORY_MAX, check_history_max
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fill-model", choices=("realistic", "backtest"), default="realistic")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every REST reply")
     parser.add_argument(
+        "--history-max",
+        type=history_max,
+        default=HISTORY_MAX,
+        metavar="N",
+        help="finished orders, fills, account-book lines and transfers kept per market (the"
+        " newest N; older ones are gone, as past Gate's history window)",
+    )
+    parser.add_argument(
         "--error-rate",
         type=float,
         default=0.0,
@@ -58,6 +67,14 @@ def usdt_amount(text: str) -> float:
     if not 0.0 <= value < 1e12:
         raise argparse.ArgumentTypeError(f"{text} is outside 0..1e12 USDT")
     return value
+
+
+def history_max(text: str) -> int:
+    """A whole number of records >= 1."""
+    try:
+        return check_history_max(int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number >= 1: {text!r}") from None
 
 
 def port_number(text: str) -> int:

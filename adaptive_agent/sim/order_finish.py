@@ -58,7 +58,7 @@ class OrderFinishing:
         """Finished orders as Gate lists them, newest first (zero-fill futures orders drop
         out ``ZERO_FILL_HISTORY_MS`` after they finished)."""
         now = self.now_ms
-        return [o for o in self._index.history[market][::-1] if not hidden(o, now)]
+        return [o for o in reversed(self._index.history[market]) if not hidden(o, now)]
 
     def finish_order(self, order: SimOrder, how: str) -> None:
         order.status = "finished"

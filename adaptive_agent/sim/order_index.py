@@ -3,10 +3,13 @@
 Order lookups by client ``text`` follow Gate's documented rule when ``text_lookup="gate"``
 (the default): spot only while the order is open, futures while open or up to
 ``FUTURES_TEXT_GRACE_MS`` after it finished; ``"always"`` accepts finished orders too. Order
-history always lists them.
+history lists them while they are among the newest ``history_max`` finished orders of their
+market (``retention``): an older finished order leaves the index, its id and its ``text``.
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 from ..exchange.gate_constants import (
     CLIENT_ID_MAX_BODY,
@@ -19,6 +22,7 @@ from ..exchange.gate_constants import (
     names_client_id,
 )
 from .orders import FUTURES, MARKETS, SPOT, SimError, SimOrder, SimTrade
+from .retention import HISTORY_MAX, check_history_max
 
 TEXT_LOOKUPS = ("gate", "always")
 _EPS = 1e-12
@@ -36,17 +40,19 @@ def hidden(order: SimOrder, now_ms: int) -> bool:
 
 
 class OrderIndex:
-    """Orders by id, the open ones, the finished ones in finish order, texts, and fills."""
+    """Orders by id, the open ones, the newest finished ones in finish order, texts, and the
+    newest fills (``history_max`` of each per market)."""
 
-    def __init__(self, text_lookup: str = "gate") -> None:
+    def __init__(self, text_lookup: str = "gate", history_max: int = HISTORY_MAX) -> None:
         if text_lookup not in TEXT_LOOKUPS:
             raise ValueError(f"text_lookup must be one of {TEXT_LOOKUPS}, got {text_lookup!r}")
         self.text_lookup = text_lookup
+        self.history_max = check_history_max(history_max)
         self.orders: dict[str, dict[str, SimOrder]] = {m: {} for m in MARKETS}
         self.open: dict[str, dict[str, SimOrder]] = {m: {} for m in MARKETS}
-        self.history: dict[str, list[SimOrder]] = {m: [] for m in MARKETS}  # finish order
+        self.history: dict[str, deque[SimOrder]] = {m: deque() for m in MARKETS}  # finish order
         self.texts: dict[str, dict[str, SimOrder]] = {m: {} for m in MARKETS}
-        self.trades: dict[str, list[SimTrade]] = {m: [] for m in MARKETS}
+        self.trades: dict[str, deque[SimTrade]] = {m: deque(maxlen=history_max) for m in MARKETS}
 
     def check_text(self, market: str, text: str | None) -> str:
         """The ``text`` a new order gets: Gate's default when none, else a valid, unused one."""
@@ -69,7 +75,15 @@ class OrderIndex:
 
     def finish(self, order: SimOrder) -> None:
         del self.open[order.market][order.id]
-        self.history[order.market].append(order)
+        history = self.history[order.market]
+        history.append(order)
+        if len(history) > self.history_max:
+            self._forget(history.popleft())
+
+    def _forget(self, old: SimOrder) -> None:
+        del self.orders[old.market][old.id]
+        if self.texts[old.market].get(old.text) is old:
+            del self.texts[old.market][old.text]
 
     def add_trade(self, trade: SimTrade) -> None:
         self.trades[trade.market].append(trade)

@@ -16,6 +16,7 @@ from typing import Any
 from .futures_account import FuturesAccount
 from .markets import MAINTENANCE_RATE
 from .orders import SimOrder
+from .retention import HISTORY_MAX
 from .spot_wallet import SpotWallet, lock_currency
 
 #: ``GET /unified/unified_mode`` values (``UnifiedModeSet.md``): classic, multi_currency,
@@ -63,6 +64,7 @@ def open_accounts(
     dual_mode: bool,
     ids: Iterator[int],
     market: Any,
+    history_max: int = HISTORY_MAX,
 ) -> tuple[SpotWallet, FuturesAccount]:
     """The spot wallet and the futures account as the user funded them; in a unified account
     one USDT balance (``spot_usdt + futures_usdt``) serves both, and spot buys see only what
@@ -70,10 +72,11 @@ def open_accounts(
     now_ms = market.now_ms
     if not unified:
         spot = SpotWallet(spot_usdt)
-        return spot, FuturesAccount(futures_usdt, leverage, dual_mode, ids, futures_usdt, now_ms)
+        args = (leverage, dual_mode, ids, futures_usdt, now_ms, history_max)
+        return spot, FuturesAccount(futures_usdt, *args)
     shared = UnifiedSpotWallet(spot_usdt + futures_usdt)
     shared.margin_in_use = lambda: held(market.futures_account())
-    return shared, UnifiedFuturesAccount(shared, leverage, dual_mode, ids, 0.0, now_ms)
+    return shared, UnifiedFuturesAccount(shared, leverage, dual_mode, ids, 0.0, now_ms, history_max)
 
 
 def unified_account(m: Any) -> dict[str, Any]:

@@ -24,6 +24,7 @@ Gate facts modelled here (Gate API v4 / gateapi-python docs):
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ from ..exchange.gate_constants import Label
 from .futures_account import FuturesAccount
 from .markets import SETTLE
 from .orders import SimError
+from .retention import HISTORY_MAX, check_history_max
 from .spot_wallet import SpotWallet
 
 ACCOUNTS = ("spot", "futures")
@@ -59,11 +61,12 @@ class WalletTransfers:
         ids: Iterator[int],
         futures_account: Callable[[], dict[str, Any]],
         unified: bool,
+        history_max: int = HISTORY_MAX,
     ) -> None:
         self._spot, self._futures, self._ids = spot, futures, ids
         self._account = futures_account  # its margin in use cannot leave
         self.unified = unified
-        self.records: list[SimTransfer] = []
+        self.records: deque[SimTransfer] = deque(maxlen=check_history_max(history_max))
         # crash-trial fault: a transfer request waits on this before it is applied; False
         # drops it unapplied (the venue never saw it), True applies it (the client may be gone)
         self.hold: Callable[[], Awaitable[bool]] | None = None

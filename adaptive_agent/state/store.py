@@ -392,13 +392,17 @@ class StateStore(HistoryTables, TransferStoreMixin, LedgerTables):  # see the mi
         return [_stored(r) for r in self._db.execute(q, (decision_ms,))]
 
     def rebalance_ids(
-        self, start_ms: int = -(2**63), end_ms: int = 2**63 - 1
+        self, start_ms: int | None = None, end_ms: int | None = None
     ) -> list[tuple[str, int, str]]:
-        """Rebalances decided in ``[start_ms, end_ms)``: id, decision time, plan JSON."""
+        """(id, decision time, plan) of the rebalances decided in ``[start_ms, end_ms)`` (all
+        when not given), oldest first. A daily report asks for its day only: the whole table
+        grows with every rebalance, and reading it each day made the agent's memory grow."""
+        lo = -(2**63) if start_ms is None else int(start_ms)
+        hi = 2**63 - 1 if end_ms is None else int(end_ms)
         rows = self._db.execute(
             "SELECT id, decision_ms, plan FROM rebalances"
             " WHERE decision_ms >= ? AND decision_ms < ? ORDER BY decision_ms",
-            (start_ms, end_ms),
+            (lo, hi),
         )
         return [(r[0], int(r[1]), r[2]) for r in rows]
 

@@ -151,7 +151,7 @@ def test_transfer_faults_error_rate_answers_server_error(path):
             try:
                 with pytest.raises(ExchangeError):
                     await gate.transfer(Wallet.FUTURES, 10.0, "tr-1")
-                assert sim.market.wallets.records == []
+                assert list(sim.market.wallets.records) == []
             finally:
                 await gate.close()
 

@@ -127,3 +127,23 @@ def test_a_days_audit_decodes_only_that_days_snapshots(store, tmp_path, monkeypa
     result = run_audit(store, AppConfig(), DAY, tmp_path, digest, with_evidence=False)
     assert result.flagged and result.proposal_path is not None  # the proposal path ran too
     assert spans and max(spans) <= DAY_MS
+
+
+def test_the_audit_reads_its_30_day_window_a_day_at_a_time(store, tmp_path, monkeypatch) -> None:
+    """A long-running agent audits every day: holding 30 days of bar, fill and trade records
+    at once made its memory grow until the window was full (issue 9). The bars' figures are
+    read as columns (``bar_values``), the records a day at a time (the evidence backtests,
+    off the trading path, read their window's candles once: not tested here)."""
+    history(store, good_returns(), fee=500.0)  # fees far over target: the proposals run too
+    spans: list[int] = []
+    for name in ("bars", "trades", "fills", "funding_payments"):
+        full = getattr(store, name)
+
+        def spy(lo, hi, full=full):
+            spans.append(hi - lo)
+            return full(lo, hi)
+
+        monkeypatch.setattr(store, name, spy)
+    r = run_audit(store, AppConfig(), DAY, tmp_path / "audit", with_evidence=False)
+    assert r.flagged and r.proposals and r.n_returns == 30
+    assert spans and max(spans) <= DAY_MS

@@ -226,3 +226,23 @@ def test_a_close_at_midnight_is_the_last_bar_of_the_day_it_ends(store) -> None:
 
     before = build_digest(store, DAY - timedelta(days=1))  # owns only the close at START
     assert before.bars == 1 and before.nav_end == 1_000.0 and before.roi_basis == "first_bar"
+
+
+def test_the_digest_reads_only_its_days_rebalances(store, monkeypatch) -> None:
+    """A long-running agent builds a digest every day: reading every rebalance ever stored
+    (with its plan) each time made its memory grow with its age (issue 9)."""
+    synthetic_day(store)
+    for k in range(200):  # earlier days: none of them is this day's
+        t = START - (k + 1) * HOUR_MS
+        store.begin_rebalance(f"old{k}", t, {"orders": 1}, [], t)
+    read: list[int] = []
+    full = store.rebalance_ids
+
+    def spy(*args):
+        rows = full(*args)
+        read.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(store, "rebalance_ids", spy)
+    assert build_digest(store, DAY).rebalances == 3
+    assert read == [2]  # r3 and r1, decided this day; r2 counts through its fills

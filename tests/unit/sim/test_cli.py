@@ -127,12 +127,16 @@ def test_funding_hours_option_reaches_the_market(monkeypatch, path):
     assert cli._market(args).funding_hours_utc == (4, 12, 20)
 
 
-@pytest.mark.parametrize("bad", ["", "8,8", "24", "a,b"])
-def test_bad_funding_hours_are_a_usage_error(capsys, bad):
+@pytest.mark.parametrize(
+    ("option", "bad"),
+    [("--funding-hours", bad) for bad in ("", "8,8", "24", "a,b")]
+    + [("--history-max", bad) for bad in ("0", "-3", "1.5", "abc")],
+)
+def test_bad_funding_hours_or_history_max_are_a_usage_error(capsys, option, bad):
     with pytest.raises(SystemExit) as exc:
-        parse("--funding-hours", bad)
+        parse(option, bad)
     assert exc.value.code == 2
-    assert "--funding-hours" in capsys.readouterr().err
+    assert option in capsys.readouterr().err
 
 
 def test_wallets_are_funded_as_a_new_user_unless_told(monkeypatch, path):
@@ -155,3 +159,9 @@ def test_bad_usdt_amounts_are_a_usage_error(capsys, bad):
         parse("--spot-usdt", bad)
     assert exc.value.code == 2
     assert "--spot-usdt" in capsys.readouterr().err
+
+
+def test_history_max_option_reaches_the_market(monkeypatch, path):
+    monkeypatch.setattr(cli, "load_candles", lambda _file: path)
+    assert cli._market(parse("--candles", "x"))._index.history_max == 5_000
+    assert cli._market(parse("--candles", "x", "--history-max", "7"))._index.history_max == 7

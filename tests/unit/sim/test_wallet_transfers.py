@@ -45,7 +45,7 @@ def test_refusals(m, args, label):
     with pytest.raises(SimError) as err:
         m.wallets.transfer(*args, now_ms=m.now_ms)
     assert err.value.label == label
-    assert m.wallets.records == []
+    assert list(m.wallets.records) == []
 
 
 def test_a_client_order_id_is_taken_once(m):

@@ -166,3 +166,14 @@ def test_a_batch_commits_its_writes_together_or_not_at_all(tmp_path):
     assert other.execute("SELECT value FROM meta WHERE key = 'd'").fetchone() == ("4",)
     other.close()
     store.close()
+
+
+def test_rebalance_ids_in_a_time_range(tmp_path):
+    store = StateStore(tmp_path / "s.db")
+    for t in (100, 200, 300, 400):
+        store.begin_rebalance(f"r{t}", t, {"t": t}, [], t)
+    assert [r[0] for r in store.rebalance_ids()] == ["r100", "r200", "r300", "r400"]
+    assert [r[0] for r in store.rebalance_ids(200, 400)] == ["r200", "r300"]  # [start, end)
+    assert store.rebalance_ids(500, 600) == []
+    assert store.rebalance_ids(300)[0][1:] == (300, '{"t": 300}')
+    store.close()
