@@ -93,6 +93,7 @@ class Agent:
         last_bar = store.get_meta("last_bar_ms")
         self._last_decision_ms: int | None = int(last_bar) if last_bar is not None else None
         self._day_nav: dict[int, float] = {}  # UTC day -> NAV at its last close (Sharpe 30d)
+        self._maybe_open = True  # orders left open at the venue may exist (refresh_pending)
         self.liq_watch = None  # margin slice: a LiquidationWatch (runner/liquidation_watch.py)
         self.wallets: WalletManager | None = None  # classic account: spot<->futures transfers
         self.ledger = Ledger(gate, store, lambda: self.monitors, cfg.backtest.funding_hours_utc)
@@ -127,6 +128,7 @@ class Agent:
         delay = first_delay_s
         for attempt in range(1, attempts + 1):
             try:
+                self._maybe_open = True  # the reconcile may leave orders open
                 res = await reconcile_with_venue(
                     self.gate, self.store, self.now_ms(), self._lookups
                 )
@@ -195,8 +197,15 @@ class Agent:
         return book, Prices(0.0, spot_px, pos.mark_price or spot_px)
 
     async def refresh_pending(self) -> None:
-        """Bring orders the venue had not finished at the end of their rebalance up to date."""
-        for o in self.store.orders(statuses=(OrderStatus.OPEN,)):
+        """Bring orders the venue had not finished at the end of their rebalance up to date.
+
+        Only this agent leaves an order open (one agent per state file): after an execution
+        or a reconcile the store is asked again, and once none is open, not at every close."""
+        if not self._maybe_open:
+            return
+        pending = self.store.orders(statuses=(OrderStatus.OPEN,))
+        self._maybe_open = bool(pending)
+        for o in pending:
             try:
                 state = await self.gate.fetch_order(Market(o.market), o.client_id)
             except ExchangeError as exc:
@@ -319,6 +328,7 @@ class Agent:
                 try:
                     if self.wallets is not None:  # fund each wallet for its orders first
                         await self.wallets.before(plan, book, prices)
+                    self._maybe_open = True  # the execution may leave orders open
                     report = await execute(
                         plan, self.gate, self.store, self.exec_params, self.clock
                     )
