@@ -28,14 +28,27 @@ DAY = date(2022, 8, 10)
 def paper_state(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("evidence")
     state = tmp / "p.sqlite"
+    import logging
     import os
 
+    from adaptive_agent.policy.redaction import secret_filter_installed, uninstall_secret_filter
+
+    # a module fixture runs outside conftest's restore_logging: undo what paper installs here
+    root = logging.getLogger()
+    handlers, level, had_filter = list(root.handlers), root.level, secret_filter_installed()
     cwd = os.getcwd()
     os.chdir(tmp)
     try:
         assert main(["paper", "--bars", "3000", "--state", str(state), "--out", "r"]) == 0
     finally:
         os.chdir(cwd)
+        for h in list(root.handlers):
+            if h not in handlers:
+                root.removeHandler(h)
+                h.close()
+        root.setLevel(level)
+        if not had_filter:
+            uninstall_secret_filter()
     return state
 
 
