@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..attribution import decision_price
 from ..config import AppConfig
 
 _ALL = 2**62
@@ -76,19 +77,15 @@ def calibrate(store: Any, cfg: AppConfig, start_ms: int = -_ALL, end_ms: int = _
     else:  # the daily audit's window: a day at a time, as its other reads
         trades = [t for lo, hi in day_spans(start_ms, end_ms) for t in store.trades(lo, hi)]
     ids = {t.client_id for t in trades}
-    times = [t.time_ms for t in trades]
-    span = (min(times), max(times) + 1) if times else (0, 0)
-    # the legs' venue prices at the deciding closes (two numbers a bar, not whole snapshots)
-    prices = {
-        int(t): (ps, pp) for t, ps, pp in store.bar_values(*span, "time_ms", "p_spot", "p_perp")
-    }
+    # the legs' venue prices at the deciding closes (two numbers a trade, not whole snapshots)
+    prices = store.bar_values_at([t.time_ms for t in trades], "p_spot", "p_perp")
     slip: dict[str, tuple[list[float], list[float]]] = {"maker": ([], []), "taker": ([], [])}
     notional = {"maker": 0.0, "taker": 0.0}
     for t in trades:
         ps, pp = prices.get(t.time_ms, (None, None))
         d = t.ref_price
         if ps is not None and pp is not None:
-            d = ps if t.leg == "BTC_SPOT" else pp
+            d = decision_price(t.leg, ps, pp)
         s = 1.0 if t.side == "buy" else -1.0
         n = abs(t.size_btc) * t.price
         kind = "maker" if t.liquidity == "maker" else "taker"
@@ -97,10 +94,9 @@ def calibrate(store: Any, cfg: AppConfig, start_ms: int = -_ALL, end_ms: int = _
         slip[kind][1].append(n)
     total = notional["maker"] + notional["taker"]
     times: dict[str, list[float]] = {"post_only": [], "market": []}
-    for o in store.orders():
-        if o.filled > 0 and o.phase in times and o.client_id in ids:
-            created, updated = store.order_times(o.client_id)
-            times[o.phase].append(max(0.0, (updated - created) / 1000.0))
+    for cid, phase, created, updated in store.order_fill_times(start_ms, end_ms):
+        if phase in times and cid in ids:
+            times[phase].append(max(0.0, (updated - created) / 1000.0))
     bt = cfg.backtest
     return Calibration(
         fills=len(trades),

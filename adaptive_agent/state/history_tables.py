@@ -125,6 +125,18 @@ class HistoryTables:
         )
         return rows.fetchall()
 
+    def bar_values_at(self, times: list[int], *columns: str) -> dict[int, tuple]:
+        """Some columns of the snapshots at the given close times (the decision prices of a
+        window's trades), by time; times without a snapshot are absent."""
+        cols = ", ".join(_numeric(columns))
+        out: dict[int, tuple] = {}
+        wanted = sorted(set(times))
+        for i in range(0, len(wanted), 500):  # well under SQLite's bound variables limit
+            chunk = wanted[i : i + 500]
+            q = f"SELECT time_ms, {cols} FROM bars WHERE time_ms IN ({', '.join('?' * len(chunk))})"
+            out.update((int(r[0]), tuple(r[1:])) for r in self._db.execute(q, chunk))
+        return out
+
     def bar_arrays(self, *columns: str) -> dict[str, np.ndarray]:
         """Numeric columns of every snapshot, in time order, as float64 arrays (read in
         chunks: a replay's 300,000 bars never exist as Python tuples at once)."""

@@ -312,13 +312,15 @@ class StateStore(HistoryTables, TransferStoreMixin, LedgerTables):  # see the mi
                 (status, now_ms, rebalance_id),
             )
 
-    def order_times(self, client_id: str) -> tuple[int, int]:
-        """(intent recorded, last update) of an order, epoch ms."""
-        q = "SELECT created_ms, updated_ms FROM orders WHERE client_id = ?"
-        row = self._db.execute(q, (client_id,)).fetchone()
-        if row is None:
-            raise KeyError(f"unknown client id {client_id}")
-        return int(row[0]), int(row[1])
+    def order_fill_times(self, start_ms: int, end_ms: int) -> list[tuple[str, str, int, int]]:
+        """(client id, phase, intent recorded, last update) of the orders with a fill whose
+        rebalance was decided in ``[start_ms, end_ms)`` (the audit's window, not every order)."""
+        q = (
+            "SELECT client_id, phase, created_ms, updated_ms FROM orders WHERE filled > 0 AND"
+            " rebalance_id IN (SELECT id FROM rebalances WHERE decision_ms >= ? AND"
+            " decision_ms < ?) ORDER BY created_ms, client_id"
+        )
+        return [(r[0], r[1], int(r[2]), int(r[3])) for r in self._db.execute(q, (start_ms, end_ms))]
 
     def order(self, client_id: str) -> StoredOrder | None:
         row = self._db.execute(_ORDER_SELECT + " WHERE client_id = ?", (client_id,)).fetchone()

@@ -63,6 +63,15 @@ def test_columns_are_real_and_read_by_name(tmp_path):
         store.bar_values(0, 1, "safe_mode_reasons")
     with pytest.raises(ValueError, match="not a numeric bar column"):
         store.bar_values(0, 1, "nav; DROP TABLE bars")
+    # at given close times (calibrate's decision prices), in chunks past SQLite's bound limit
+    times = [600_000, 0, 600_000, 123, *range(10**6, 10**6 + 1200)]
+    assert store.bar_values_at(times, "nav", "price_ref") == {
+        0: (100.0, 20_000.0),
+        600_000: (102.0, 20_000.0),
+    }
+    assert store.bar_values_at([], "nav") == {}
+    with pytest.raises(ValueError, match="not a numeric bar column"):
+        store.bar_values_at([0], "signal")
     store.close()
     db = sqlite3.connect(tmp_path / "s.sqlite")
     # SQL can aggregate them: no JSON to decode

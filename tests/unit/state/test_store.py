@@ -177,3 +177,19 @@ def test_rebalance_ids_in_a_time_range(tmp_path):
     assert store.rebalance_ids(500, 600) == []
     assert store.rebalance_ids(300)[0][1:] == (300, '{"t": 300}')
     store.close()
+
+
+def test_order_fill_times_of_the_rebalances_decided_in_a_window(tmp_path):
+    store = StateStore(tmp_path / "s.db")
+    for t in (100, 200, 300):
+        order = {"client_id": f"c{t}", "leg": "BTC_SPOT", "order_type": "BUY", "market": "spot"}
+        order |= {"phase": "post_only", "amount": 0.5, "price": 50_000.0}
+        store.begin_rebalance(f"r{t}", t, {}, [order], t + 1)
+        if t != 300:  # c300 never fills
+            store.update_order(f"c{t}", t + 50, status="closed", filled=0.5, avg_price=5e4)
+    assert store.order_fill_times(0, 1_000) == [
+        ("c100", "post_only", 101, 150),
+        ("c200", "post_only", 201, 250),
+    ]
+    assert store.order_fill_times(200, 300) == [("c200", "post_only", 201, 250)]
+    store.close()
