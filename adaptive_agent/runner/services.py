@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import signal
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import date, timedelta
+from logging.handlers import QueueHandler, QueueListener
 from pathlib import Path
+from typing import Any
 
 from ..config import AppConfig
 from ..policy.policy_layer import get_secret
+from ..reports.audit_log import DeferredLog
 from .agent import Agent
 from .control import LiveControl
 from .heap import release_free_memory
@@ -57,24 +64,41 @@ def build_monitors(cfg: AppConfig, control: LiveControl | None = None) -> list[t
 
 class DailyTasks:
     """At each completed UTC day: the digest (file + Telegram) at once, then the KPI audit off
-    the trading path: in a worker thread of its own with its own connection to the state
-    database, so its backtests (``audit_evidence``) never hold up a close. Audits run one at a
-    time, in day order; ``drain()`` waits for those still running (the end of a run).
+    the trading path: in a worker *process* of its own (``audit_job``) with its own connection
+    to the state database, so its reads and backtests (``audit_evidence``) never hold up a
+    close; a thread would share the interpreter lock with the decisions and slow every close
+    while it runs. Audits run one at a time, in day order; ``drain()`` waits for those still
+    running (the end of a run). The worker is forked from a clean forkserver (never from the
+    agent, whose SQLite connection and threads must not be copied) and ignores SIGINT: Ctrl-C
+    stops the agent, which then drains the audits it has handed over.
 
-    ``log_rows``: how the audit's log row is written (default: appended to Log.xlsx at once; a
-    replay passes ``audit_log.DeferredLog``); ``evidence``: back a proposal with backtests (a
-    replay of years skips them: 45 backtests for each day a KPI misses)."""
+    ``log_rows``: how the audit's log row is written (default: appended to Log.xlsx at once, by
+    the worker; a replay passes ``audit_log.DeferredLog``, and the worker hands the rows back
+    to it); ``evidence``: back a proposal with backtests (a replay of years skips them: 45
+    backtests for each day a KPI misses)."""
 
     def __init__(self, cfg: AppConfig, agent: Agent, monitors, log_rows=None, evidence=True):
-        from concurrent.futures import ThreadPoolExecutor
-
-        from ..reports.audit_log import append_log_row
-
         self.cfg, self.agent, self.monitors = cfg, agent, monitors
-        self.write_log = log_rows or append_log_row
+        if log_rows is not None and not isinstance(log_rows, DeferredLog):
+            raise TypeError("log_rows: None (Log.xlsx at once) or an audit_log.DeferredLog")
+        self.deferred = log_rows
         self.evidence = evidence
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit")
+        self._pool: ProcessPoolExecutor | None = None
+        self._logs: QueueListener | None = None
         self._pending: set[asyncio.Future] = set()
+
+    def _worker(self) -> ProcessPoolExecutor:
+        if self._pool is None or getattr(self._pool, "_broken", False):  # a dead worker: anew
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload([__name__])
+            if self._logs is None:  # the worker's log records, handled here as the agent's own
+                queue = ctx.Queue()
+                self._logs = QueueListener(queue, _AsOwnRecord())
+                self._logs.start()
+            self._pool = ProcessPoolExecutor(
+                1, mp_context=ctx, initializer=_worker_init, initargs=(self._logs.queue,)
+            )
+        return self._pool
 
     async def __call__(self, day_index: int) -> None:
         from ..reports.digest import build_digest, format_digest, write_digest
@@ -88,29 +112,11 @@ class DailyTasks:
         for kind, mon in self.monitors:
             if kind == "telegram":
                 mon.send_text(format_digest(digest))
-        loop = asyncio.get_running_loop()
-        fut = loop.run_in_executor(self._pool, self._audit, day, digest)
+        deferred = self.deferred is not None
+        job = AuditJob(str(agent.store.path), cfg, day, digest, self.evidence, deferred)
+        fut = asyncio.wrap_future(self._worker().submit(audit_job, job))
         self._pending.add(fut)
         fut.add_done_callback(self._done)
-
-    def _audit(self, day: date, digest):
-        from ..reports.audit import run_audit
-        from ..state.store import StateStore
-
-        store = StateStore(self.agent.store.path, create=False)  # this thread's connection
-        try:
-            return run_audit(
-                store,
-                self.cfg,
-                day,
-                Path(self.cfg.reports.audit_dir),
-                digest,
-                log_rows=self.write_log,
-                with_evidence=self.evidence,
-            )
-        finally:
-            store.close()
-            release_free_memory()  # what the day's reports read must not stay resident (heap.py)
 
     def _done(self, fut: asyncio.Future) -> None:
         self._pending.discard(fut)
@@ -120,15 +126,79 @@ class DailyTasks:
         if exc is not None:  # reports must never stop trading
             log.error("daily audit failed: %r", exc)
             return
-        result = fut.result()
+        result, rows = fut.result()
+        if self.deferred is not None:  # the replay's log rows, written once at its end
+            for row in rows:
+                self.deferred(Path(self.cfg.reports.audit_dir), result.day, row)
         if result.flagged:
             self.agent.alert("audit", f"audit {result.day}: {', '.join(result.flagged)} off target")
 
     async def drain(self) -> None:
-        """Wait for the audits still running, then release the worker thread."""
+        """Wait for the audits still running, then stop the worker process."""
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
-        self._pool.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        if self._logs is not None:
+            self._logs.stop()  # after the worker's last record
+            self._logs = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditJob:
+    """One day's audit as handed to the worker process (picklable)."""
+
+    store_path: str
+    cfg: AppConfig
+    day: date
+    digest: Any
+    evidence: bool
+    deferred: bool
+
+
+class _AsOwnRecord(logging.Handler):
+    """A worker's record goes through the agent's logger of that name: its level, its
+    handlers, their format and the secret filter, as if the agent had logged it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logger = logging.getLogger(record.name)
+        if logger.isEnabledFor(record.levelno):
+            logger.handle(record)
+
+
+def _worker_init(queue) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the agent's to handle
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.addHandler(QueueHandler(queue))  # to the agent's process, which writes them
+    root.setLevel(logging.DEBUG)  # the agent's loggers decide (``_AsOwnRecord``)
+
+
+def audit_job(job: AuditJob) -> tuple[Any, list]:
+    """Run in the worker process: the day's audit on a connection of its own; with a deferred
+    log, the log rows are returned instead of written."""
+    from ..reports.audit import run_audit
+    from ..reports.audit_log import append_log_row
+    from ..state.store import StateStore
+
+    rows = DeferredLog() if job.deferred else None
+    store = StateStore(job.store_path, create=False)
+    try:
+        result = run_audit(
+            store,
+            job.cfg,
+            job.day,
+            Path(job.cfg.reports.audit_dir),
+            job.digest,
+            log_rows=rows if rows is not None else append_log_row,
+            with_evidence=job.evidence,
+        )
+        return result, (rows.rows if rows is not None else [])
+    finally:
+        store.close()
+        release_free_memory()  # what the day's reports read must not stay resident (heap.py)
 
 
 def daily_tasks(cfg: AppConfig, agent: Agent, monitors, log_rows=None, evidence=True):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import platform
-from types import SimpleNamespace
+from datetime import date
 
 import pytest
 
@@ -27,27 +26,17 @@ def test_the_lookup_finds_malloc_trim_once():
     assert heap._malloc_trim() is heap._malloc_trim() is not None
 
 
-def test_the_daily_reports_give_their_memory_back(tmp_path, monkeypatch):
+def test_the_daily_audit_gives_its_memory_back(tmp_path, monkeypatch):
+    """The worker process's job (``services.audit_job``), run here to see the call."""
     cfg = AppConfig()
     cfg = cfg.model_copy(
-        update={
-            "reports": cfg.reports.model_copy(
-                update={"daily_dir": str(tmp_path / "d"), "audit_dir": str(tmp_path / "a")}
-            )
-        }
+        update={"reports": cfg.reports.model_copy(update={"audit_dir": str(tmp_path / "a")})}
     )
     calls: list[int] = []
     monkeypatch.setattr(services, "release_free_memory", lambda: calls.append(1) or True)
-    store = StateStore(tmp_path / "s.db")
-    try:
-        run = services.daily_tasks(cfg, SimpleNamespace(store=store, alert=print), [])
-
-        async def day() -> None:
-            await run(20_000)  # 2024-10-04: a day without data still writes its digest
-            await run.drain()  # the audit runs off the trading path, then gives memory back
-
-        asyncio.run(day())
-    finally:
-        store.close()
-    assert calls == [1]
-    assert list((tmp_path / "d").iterdir())
+    StateStore(tmp_path / "s.db").close()
+    day = date(2024, 10, 4)  # a day without data
+    result, rows = services.audit_job(
+        services.AuditJob(str(tmp_path / "s.db"), cfg, day, None, False, True)
+    )
+    assert calls == [1] and result.day == day and rows == []

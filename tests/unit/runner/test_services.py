@@ -1,0 +1,83 @@
+"""The daily tasks: the digest at once, the audit in a worker process of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from types import SimpleNamespace
+
+import pytest
+
+from adaptive_agent.config import AppConfig
+from adaptive_agent.records import BarSnapshot
+from adaptive_agent.reports.audit_log import DeferredLog
+from adaptive_agent.runner import services
+from adaptive_agent.state.store import StateStore
+
+DAY_INDEX = 20_000  # 2024-10-04
+
+
+def _cfg(tmp_path, **audit):
+    cfg = AppConfig()
+    return cfg.model_copy(
+        update={
+            "reports": cfg.reports.model_copy(
+                update={"daily_dir": str(tmp_path / "d"), "audit_dir": str(tmp_path / "a")}
+            ),
+            "audit": cfg.audit.model_copy(update=audit),
+        }
+    )
+
+
+def _run(tasks, days):
+    async def go():
+        for d in days:
+            await tasks(d)
+        await tasks.drain()
+
+    asyncio.run(go())
+
+
+def test_the_audit_runs_in_another_process_and_its_logs_come_back(tmp_path, caplog):
+    store = StateStore(tmp_path / "s.db")
+    alerts: list[tuple[str, str]] = []
+    agent = SimpleNamespace(store=store, alert=lambda k, t: alerts.append((k, t)))
+    tasks = services.daily_tasks(_cfg(tmp_path), agent, [])
+    try:
+        with caplog.at_level(logging.INFO, logger="adaptive_agent.audit"):
+            _run(tasks, [DAY_INDEX, DAY_INDEX + 1])
+    finally:
+        store.close()
+    assert (tmp_path / "d" / "digest-2024-10-04.json").exists()  # the digest, at once
+    audit_logs = [r for r in caplog.records if r.name == "adaptive_agent.audit"]
+    assert [r.getMessage()[:16] for r in audit_logs] == ["audit 2024-10-04", "audit 2024-10-05"]
+    assert {r.process for r in audit_logs} != {os.getpid()}  # logged by the worker process
+    assert tasks._pool is None and tasks._logs is None  # drained: the worker is gone
+
+
+def test_a_replay_gets_the_rows_back_for_its_one_log_save(tmp_path):
+    store = StateStore(tmp_path / "s.db")
+    start = DAY_INDEX * 86_400_000
+    for i, nav in enumerate((100.0, 95.0, 90.0)):  # a 10 % drawdown: Max DD flagged
+        store.add_bar(BarSnapshot(start + (i + 1) * 300_000, nav, *_REST))
+    agent = SimpleNamespace(store=store, alert=lambda k, t: None)
+    deferred = DeferredLog()
+    cfg = _cfg(tmp_path, target_max_dd=0.01)
+    tasks = services.daily_tasks(cfg, agent, [], log_rows=deferred, evidence=False)
+    try:
+        _run(tasks, [DAY_INDEX])
+    finally:
+        store.close()
+    assert (tmp_path / "a" / "proposal-2024-10-04.md").exists()  # written by the worker
+    assert not (tmp_path / "a" / "Log.xlsx").exists()  # its log row came back instead
+    assert len(deferred.rows) == 1 and deferred.out == tmp_path / "a"
+    assert deferred.rows[0][0] == "2024-10-04"
+
+
+_REST = (20_000.0, 0.001, 0.5, 0.0, 0.5, 1.0, 1e-5, 0.1, False)
+
+
+def test_log_rows_is_the_workbook_or_a_deferred_log(tmp_path):
+    with pytest.raises(TypeError, match="DeferredLog"):
+        services.daily_tasks(_cfg(tmp_path), SimpleNamespace(), [], log_rows=print)
