@@ -27,6 +27,13 @@ LEGS = ("BTC_SPOT", "BTC_PERP_LONG", "BTC_PERP_SHORT")
 FEE_KINDS = ("spot_maker", "spot_taker", "perp_maker", "perp_taker")
 
 
+def decision_price(leg: str, p_spot: float, p_perp: float) -> float:
+    """A fill's decision price: its leg's venue price at the close that decided it (the spot
+    price for the spot leg, the contract's for both perpetual legs). The one rule for the
+    attribution, the digest's day and ``calibrate``."""
+    return p_spot if leg == "BTC_SPOT" else p_perp
+
+
 @dataclass(frozen=True, slots=True)
 class AttributedFill:
     leg: str  # a LEGS name

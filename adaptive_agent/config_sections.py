@@ -182,6 +182,24 @@ class AuditConfig(_Section):
     max_maker_share_drift: float = Field(0.2, ge=0.0, le=1.0)
     max_slippage_drift: float = Field(0.0005, ge=0.0, le=0.1)
     min_fills_for_drift: int = Field(20, ge=1, le=1_000_000)
+    # the evidence sweep around the current settings (reports/audit_evidence.py): factors of
+    # strategy.threshold_floor, steps added to strategy.atr_multiplier, factors of
+    # strategy.min_rebalance_interval_minutes (every combination the configuration accepts)
+    evidence_floor_factors: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0)
+    evidence_atr_steps: tuple[float, ...] = (-0.1, 0.0, 0.1)
+    evidence_interval_factors: tuple[float, ...] = (0.5, 1.0, 2.0)
+
+    @model_validator(mode="after")
+    def _evidence(self) -> AuditConfig:
+        for name, lo, hi in (
+            ("evidence_floor_factors", 0.0, 100.0),
+            ("evidence_atr_steps", -10.0, 10.0),
+            ("evidence_interval_factors", 0.0, 100.0),
+        ):
+            xs = getattr(self, name)
+            if not 1 <= len(xs) <= 10 or any(not (lo < x <= hi) for x in xs):
+                raise ValueError(f"audit.{name}: 1 to 10 numbers in ({lo:g}, {hi:g}] expected")
+        return self
 
 
 class SignalsConfig(_Section):

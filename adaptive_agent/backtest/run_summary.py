@@ -10,12 +10,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import metrics
-from ..attribution import ATTRIBUTION_COLUMNS, AttributedFill, Attribution, attribute
-from ..core.model import Leg, Plan
+from ..attribution import (
+    ATTRIBUTION_COLUMNS,
+    AttributedFill,
+    Attribution,
+    attribute,
+    decision_price,
+)
+from ..core.model import Plan
 from ..core.time_rules import BAR_MS, DAY_MS
 from .fill_model import Fill
-
-_SPOT = Leg.BTC_SPOT
 
 SUMMARY_COLUMNS = (
     "start",
@@ -103,7 +107,7 @@ def attribute_fills(
             f.price,
             f.fee,
             f.liquidity,
-            spot_d[i] if f.leg is _SPOT else perp_d[i],
+            decision_price(f.leg.value, spot_d[i], perp_d[i]),
         )
         for i, f in enumerate(fills)
     ]

@@ -68,10 +68,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     write_reports(result, out, html=not args.no_html, title=title)
     from ..reports.run_record import write_run_record
 
-    files = {"candles": str(candles.path), "funding": inputs.funding_path}
-    files |= {"signals": args.signals, "perp_candles": args.perp_candles}
     options = {k: getattr(args, k) for k in vars(args)}
-    rec = write_run_record(out, cfg, getattr(args, "argv", []), options, files)
+    rec = write_run_record(out, cfg, getattr(args, "argv", []), options, inputs.files())
     if not args.quiet:
         constant = "constant " + str(cfg.backtest.funding_rate_default)
         print(f"candles : {candles.path}")

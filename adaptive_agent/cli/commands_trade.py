@@ -31,6 +31,13 @@ def cmd_paper(args: argparse.Namespace) -> int:
         parts += [str(args.config), str(start_ms), str(args.bars), args.fill_model]
         out = Path("reports") / run_id(parts)
     progress = Progress(label="paper")
+
+    def record(report: Path, files: dict[str, str | None]) -> None:  # reports/run_record.py
+        from ..reports.run_record import write_run_record
+
+        options = {k: getattr(args, k) for k in vars(args)}
+        write_run_record(report, cfg, getattr(args, "argv", []), options, files)
+
     opts = PaperOptions(
         candles=args.candles,
         signals=args.signals,
@@ -42,20 +49,12 @@ def cmd_paper(args: argparse.Namespace) -> int:
         state_path=Path(args.state or "state/paper.sqlite"),
         report_dir=out,
         progress=progress,
+        run_record=record,
     )
     try:
         summary = asyncio.run(run_paper(cfg, opts))
     finally:
         progress.close()
-    if (out / "trades.csv").is_file():  # how the report was made (reports/run_record.py)
-        from ..data import FUNDING_8H, SPOT_5M
-        from ..reports.run_record import write_run_record
-
-        bundled = args.candles is None
-        files = {"candles": args.candles or str(SPOT_5M), "signals": args.signals}
-        files["funding"] = args.funding or (str(FUNDING_8H) if bundled else None)
-        options = {k: getattr(args, k) for k in vars(args)}
-        write_run_record(out, cfg, getattr(args, "argv", []), options, files)
     print(summary)
     return EXIT_OK
 

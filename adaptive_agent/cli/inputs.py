@@ -35,6 +35,16 @@ class RunInputs:
     perp: Candles | None  # P_contract; None: P_ref
     funding_path: str | None
     signals_desc: str  # the file, the baseline rule, or NO_SIGNALS
+    signals_path: str | None = None  # the signals file, when one was read
+
+    def files(self) -> dict[str, str | None]:
+        """The input files by role, as a run record hashes them (``reports/run_record.py``)."""
+        return {
+            "candles": str(self.candles.path),
+            "signals": self.signals_path,
+            "funding": self.funding_path,
+            "perp_candles": None if self.perp is None else str(self.perp.path),
+        }
 
 
 def parse_time(text: str, what: str) -> int:
@@ -98,6 +108,7 @@ def build_run_inputs(
         perp=load_candles(perp_candles) if perp_candles else None,
         funding_path=funding_path,
         signals_desc=desc,
+        signals_path=signals or None,
     )
 
 

@@ -3,9 +3,10 @@ the current settings, backtested on the trailing window of what the agent record
 
 The window's data come from the bar snapshots alone: each close's P_ref candle (open, high,
 low, close), the signal in force there (the agent's own, its TTL already applied) and the
-funding rate it read. The neighbourhood: ``strategy.threshold_floor`` x 0.5, 0.75, 1, 1.5, 2,
-``strategy.atr_multiplier`` -0.1, +0, +0.1 and ``strategy.min_rebalance_interval_minutes``
-x 0.5, 1, 2 (45 settings, those the configuration accepts). The proposed one has the best
+funding rate it read. The neighbourhood (``[audit]`` ``evidence_*``, by default):
+``strategy.threshold_floor`` x 0.5, 0.75, 1, 1.5, 2, ``strategy.atr_multiplier`` -0.1, +0, +0.1
+and ``strategy.min_rebalance_interval_minutes`` x 0.5, 1, 2 (45 settings, those the
+configuration accepts). The proposed one has the best
 Sharpe among those with a max drawdown within ``audit.target_max_dd``; the current one is in
 the grid, so the two are compared on the same window and the same fill model.
 """
@@ -63,11 +64,11 @@ def window_data(store: Any, end_ms: int, days: int) -> tuple[BacktestData, float
 
 
 def neighbourhood(cfg: AppConfig) -> list[tuple[dict[str, Any], AppConfig]]:
-    s = cfg.strategy
+    s, a = cfg.strategy, cfg.audit
     out = []
-    for f in (0.5, 0.75, 1.0, 1.5, 2.0):
-        for da in (-0.1, 0.0, 0.1):
-            for fi in (0.5, 1.0, 2.0):
+    for f in a.evidence_floor_factors:
+        for da in a.evidence_atr_steps:
+            for fi in a.evidence_interval_factors:
                 point = {
                     "strategy.threshold_floor": round(s.threshold_floor * f, 10),
                     "strategy.atr_multiplier": round(max(0.0, s.atr_multiplier + da), 10),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..attribution import AttributedFill, Attribution, attribute
+from ..attribution import AttributedFill, Attribution, attribute, decision_price
 from ..records import BarSnapshot
 
 
@@ -48,7 +48,7 @@ def day_attribution(
         b = by_time.get(t.time_ms)
         if b is None or _book(b) is None:
             return None
-        decision = b.p_spot if t.leg == "BTC_SPOT" else b.p_perp
+        decision = decision_price(t.leg, b.p_spot, b.p_perp)  # type: ignore[arg-type]
         fills.append(
             AttributedFill(t.leg, t.side, t.size_btc, t.price, t.fee_usdt, t.liquidity, decision)  # type: ignore[arg-type]
         )

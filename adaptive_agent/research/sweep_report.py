@@ -5,7 +5,6 @@ two settings and every row in a table, self-contained (opens offline)."""
 from __future__ import annotations
 
 import csv
-import html
 import json
 import math
 from pathlib import Path
@@ -13,7 +12,6 @@ from typing import Any
 
 from ..backtest.rebalance_backtester import SUMMARY_COLUMNS
 from ..reports.writer import iso
-from .sweep import objective_value
 
 
 def _cell(v: Any) -> str:
@@ -46,47 +44,6 @@ def write_walk_forward_csv(path: Path, rows: list[dict]) -> None:
             )
 
 
-def _color(v: float, lo: float, hi: float) -> str:
-    if not math.isfinite(v) or hi <= lo:
-        return "#eee"
-    x = (v - lo) / (hi - lo)  # red (worst) to green (best)
-    return f"hsl({int(120 * x)}, 65%, 72%)"
-
-
-def heatmap_html(keys: list[str], points: list[dict], rows: list[dict], objective: str) -> str:
-    """The objective over the first two settings (the best row where others vary too)."""
-    if len(keys) < 2:
-        return "<p>A heatmap needs two settings in the grid.</p>"
-    kx, ky = keys[0], keys[1]
-    cells: dict[tuple, float] = {}
-    for p, r in zip(points, rows, strict=True):
-        v = objective_value(r, objective)
-        key = (p[kx], p[ky])
-        cells[key] = max(cells.get(key, -math.inf), v)
-    xs = sorted(
-        {p[kx] for p in points}, key=str if any(isinstance(p[kx], str) for p in points) else None
-    )
-    ys = sorted(
-        {p[ky] for p in points}, key=str if any(isinstance(p[ky], str) for p in points) else None
-    )
-    finite = [v for v in cells.values() if math.isfinite(v)]
-    lo, hi = (min(finite), max(finite)) if finite else (0.0, 0.0)
-    head = "".join(f"<th>{html.escape(_cell(x))}</th>" for x in xs)
-    body = []
-    for y in ys:
-        tds = []
-        for x in xs:
-            v = cells.get((x, y), math.nan)
-            text = f"{v:,.3f}" if math.isfinite(v) else "n/a"
-            tds.append(f'<td style="background:{_color(v, lo, hi)}">{text}</td>')
-        body.append(f"<tr><th>{html.escape(_cell(y))}</th>{''.join(tds)}</tr>")
-    return (
-        f"<table class=heat><caption>{html.escape(objective)}: rows {html.escape(ky)},"
-        f" columns {html.escape(kx)} (the best over the other settings)</caption>"
-        f"<tr><th></th>{head}</tr>{''.join(body)}</table>"
-    )
-
-
 def write_sweep_html(
     path: Path, keys: list[str], points: list[dict], rows: list[dict], objective: str
 ) -> None:
@@ -106,8 +63,7 @@ def write_sweep_html(
                        "objective": objective if objective in metrics else "sharpe"},
                       default=str)  # fmt: skip
     page = (  # the blobs last: no placeholder is looked for inside them
-        _SWEEP_PAGE.replace("__STATIC_HEATMAP__", heatmap_html(keys, points, rows, objective))
-        .replace("__N__", f"{len(rows):,}")
+        _SWEEP_PAGE.replace("__N__", f"{len(rows):,}")
         .replace("__DATA__", data.replace("</", "<\\/"))
         .replace("__PAGE_JS__", (VENDOR.parent.parent / "sweep_page.js").read_text("utf-8"))
         .replace("__UPLOT_CSS__", (VENDOR / "uPlot.min.css").read_text("utf-8"))
@@ -128,7 +84,7 @@ _SWEEP_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}caption{text-align:left;
 font-weight:600;padding:6px 0}select{margin:0 12px 0 4px}</style></head><body>
 <h1>Sweep: __N__ configurations</h1>
-<noscript>__STATIC_HEATMAP__</noscript>
+<noscript>The charts need JavaScript; sweep.csv holds every row.</noscript>
 <div>Heatmap: rows <select id=hy></select> columns <select id=hx></select>
 value <select id=hv></select></div><div id=heat></div>
 <h2>Scatter</h2><div>x <select id=sx></select> y <select id=sy></select></div>

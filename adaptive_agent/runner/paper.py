@@ -14,6 +14,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..clock import VirtualClock
 from ..config import AppConfig
@@ -30,6 +31,9 @@ from .control import LiveControl
 from .paper_report import write_paper_report
 from .services import build_monitors, daily_tasks
 from .wallets import manager_for
+
+if TYPE_CHECKING:
+    from ..cli.inputs import RunInputs
 
 
 class FixedSignals(SignalSource):
@@ -58,15 +62,22 @@ class PaperOptions:
     state_path: Path = Path("state/paper.sqlite")
     report_dir: Path | None = None  # the run's report folder (reports/<run-id>/); None: none
     progress: Callable[[float], None] | None = None  # called with the share of bars replayed
+    # called with the report folder and the input files by role once the report is written
+    run_record: Callable[[Path, dict[str, str | None]], None] | None = None
 
 
 def load_paper_inputs(
     cfg: AppConfig, opts: PaperOptions
 ) -> tuple[Candles, SignalSeries | None, FundingSeries | None]:
     """The replay's candles, signals and funding: the shared run-input rules of the CLI."""
+    inputs = paper_inputs(cfg, opts)
+    return inputs.candles, inputs.signals, inputs.funding
+
+
+def paper_inputs(cfg: AppConfig, opts: PaperOptions) -> RunInputs:
     from ..cli.inputs import build_run_inputs
 
-    inputs = build_run_inputs(
+    return build_run_inputs(
         cfg,
         candles=opts.candles,
         signals=opts.signals,
@@ -74,7 +85,6 @@ def load_paper_inputs(
         start_ms=opts.start_ms,
         bars=opts.bars,
     )
-    return inputs.candles, inputs.signals, inputs.funding
 
 
 PAPER_TICK = 0.01  # the backtest fills at reference closes, which have cent precision
@@ -182,7 +192,8 @@ async def replay(
 
 async def run_paper(cfg: AppConfig, opts: PaperOptions, stop: asyncio.Event | None = None) -> str:
     """Replay; at the end (or when stopped) write the run's report and return the summary."""
-    candles, signals, funding = load_paper_inputs(cfg, opts)
+    inputs = paper_inputs(cfg, opts)
+    candles, signals, funding = inputs.candles, inputs.signals, inputs.funding
     market = make_market(cfg, candles, funding, opts.fill_model)
     store = StateStore(opts.state_path, durable=False, lock=True)
     # A replay starts a new simulated venue: an earlier replay's trading history means nothing
@@ -227,6 +238,8 @@ async def run_paper(cfg: AppConfig, opts: PaperOptions, stop: asyncio.Event | No
                     title,
                     float(candles.open[0]),
                 )
+                if opts.run_record is not None:  # how the report was made
+                    opts.run_record(opts.report_dir, inputs.files())
         finally:
             store.close()
     stopped = " (stopped)" if stop.is_set() else ""

@@ -23,7 +23,7 @@ import pytest
 
 from adaptive_agent.cli import main
 from adaptive_agent.core.time_rules import BAR_MS
-from adaptive_agent.data import SPOT_5M
+from adaptive_agent.data import FUNDING_8H, SPOT_5M
 from adaptive_agent.io.loaders import load_candles
 from adaptive_agent.lifecycle import UNFINISHED
 from adaptive_agent.reports.writer import REPORT_FILES
@@ -109,6 +109,11 @@ def test_paper_prints_a_summary_and_writes_the_state(paper_db, tmp_path, bundled
     assert {p.name for p in run.iterdir()} >= {*REPORT_FILES, "daily", "run.json", "config.toml"}
     assert (run / "daily" / f"digest-{DAY}.md").is_file()
     assert not (tmp_path / "reports" / "daily").exists()  # the live agent's folder untouched
+    # the run record names the inputs the replay really read (the bundled files here)
+    inputs = json.loads((run / "run.json").read_text())["inputs"]
+    assert sorted(inputs) == ["candles", "funding"]
+    assert Path(inputs["candles"]["path"]) == SPOT_5M.resolve()
+    assert Path(inputs["funding"]["path"]) == FUNDING_8H.resolve()
 
 
 def test_paper_with_the_realistic_fill_model(tmp_path, monkeypatch, capsys, markets):

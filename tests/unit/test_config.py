@@ -111,6 +111,9 @@ def test_render_round_trips_non_secret_values():
         ("[safe_mode]\nclear_minutes = 0\n", "safe_mode.clear_minutes"),  # would disable it
         ("[execution]\npost_only_timeout_s = 1e9\n", "execution.post_only_timeout_s"),
         ("[telegram]\nmax_command_age_s = 1e12\n", "telegram.max_command_age_s"),
+        ("[audit]\nevidence_floor_factors = []\n", "audit.evidence_floor_factors"),
+        ("[audit]\nevidence_atr_steps = [inf]\n", "audit.evidence_atr_steps"),
+        ("[audit]\nevidence_interval_factors = [0.0, 1.0]\n", "audit.evidence_interval_factors"),
     ],
 )
 def test_values_that_would_switch_safety_off_are_refused(tmp_path, toml, needle):

@@ -147,3 +147,20 @@ def test_the_audit_reads_its_30_day_window_a_day_at_a_time(store, tmp_path, monk
     r = run_audit(store, AppConfig(), DAY, tmp_path / "audit", with_evidence=False)
     assert r.flagged and r.proposals and r.n_returns == 30
     assert spans and max(spans) <= DAY_MS
+
+
+def test_the_evidence_neighbourhood_is_configured() -> None:
+    from adaptive_agent.reports.audit_evidence import neighbourhood
+
+    cfg = AppConfig()
+    assert len(neighbourhood(cfg)) == 45  # the defaults: 5 x 3 x 3
+    a = cfg.audit.model_copy(
+        update={
+            "evidence_floor_factors": (1.0, 2.0),
+            "evidence_atr_steps": (0.0,),
+            "evidence_interval_factors": (1.0,),
+        }
+    )
+    points = [p for p, _ in neighbourhood(cfg.model_copy(update={"audit": a}))]
+    floor = cfg.strategy.threshold_floor
+    assert [p["strategy.threshold_floor"] for p in points] == [floor, round(2 * floor, 10)]
