@@ -115,6 +115,18 @@ def rss_mb(proc: subprocess.Popen) -> float:
     return psutil.Process(proc.pid).memory_info().rss / MB
 
 
+def children_rss_mb(proc: subprocess.Popen) -> float:
+    """The agent's helper processes (the audit's forkserver and worker, the resource
+    tracker), summed: pages they share are counted in each, so this is an upper bound."""
+    total = 0
+    for c in psutil.Process(proc.pid).children(recursive=True):
+        try:
+            total += c.memory_info().rss
+        except psutil.Error:  # gone between the listing and the read
+            continue
+    return total / MB
+
+
 def run(closes: int, every: int, warmup: int) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
@@ -125,15 +137,17 @@ def run(closes: int, every: int, warmup: int) -> int:
             # start-up: closes until the agent answers one (it subscribes after its reconcile)
             while not wait_heartbeat(db, advance(url), agent, 1.0):
                 pass
-            rows: list[tuple[int, float, float]] = []
+            rows: list[tuple[int, float, float, float]] = []
             t0 = time.monotonic()
 
             def sample(n: int) -> None:
-                rows.append((n, rss_mb(agent), rss_mb(sim)))
+                rows.append((n, rss_mb(agent), rss_mb(sim), children_rss_mb(agent)))
                 s = time.monotonic() - t0
-                print(f"{n:>7} {rows[-1][1]:>13.1f} {rows[-1][2]:>16.1f} {s:>7.0f}", flush=True)
+                r = rows[-1]
+                print(f"{n:>7} {r[1]:>13.1f} {r[2]:>16.1f} {r[3]:>18.1f} {s:>7.0f}", flush=True)
 
-            print(f"{'closes':>7} {'agent RSS MB':>13} {'gate-sim RSS MB':>16} {'s':>7}")
+            head = f"{'closes':>7} {'agent RSS MB':>13} {'gate-sim RSS MB':>16}"
+            print(f"{head} {'agent helpers MB':>18} {'s':>7}")
             sample(0)
             for n in range(1, closes + 1):
                 if not wait_heartbeat(db, advance(url), agent, HEARTBEAT_TIMEOUT_S):
@@ -155,8 +169,11 @@ def run(closes: int, every: int, warmup: int) -> int:
     base = next((r for r in rows if r[0] >= warmup), rows[0]) if closes > warmup else rows[0]
     end = rows[-1]
     span = max(end[0] - base[0], 1)
-    for name, i in (("agent", 1), ("gate-sim", 2)):
+    for name, i in (("agent", 1), ("gate-sim", 2), ("agent helpers", 3)):
         grow = end[i] - base[i]
+        if base[i] == 0:  # no helper process yet at the warm-up mark
+            print(f"{name}: {base[i]:.1f} MB at close {base[0]} -> {end[i]:.1f} MB")
+            continue
         print(
             f"{name}: {base[i]:.1f} MB at close {base[0]} -> {end[i]:.1f} MB at close {end[0]}:"
             f" {100 * grow / base[i]:+.1f} % ({grow * 1024 / span:+.2f} KB per close)"
