@@ -73,12 +73,18 @@ def daily_returns(day_navs: Iterable[float], nav0: float | None = None) -> np.nd
 def sharpe(returns: Iterable[float]) -> float:
     """Annualised Sharpe of daily returns: ``mean / std(ddof=1) x sqrt(365)``, else ``nan``."""
     r = np.asarray(returns, dtype=np.float64)
-    if len(r) < 2:
+    n = len(r)
+    if n < 2:
         return math.nan
-    sd = float(np.std(r, ddof=1))
+    # np.mean and np.std(ddof=1) spelled out: the same operations in the same order (so the
+    # same bits, a property test checks it) without their per-call overhead, which dominated
+    # the 30-day Sharpe the agent records at every close
+    mean = float(np.add.reduce(r)) / n
+    x = r - mean
+    sd = math.sqrt(float(np.add.reduce(x * x)) / (n - 1))
     if not sd > 0:
         return math.nan
-    return float(np.mean(r)) / sd * math.sqrt(ANNUALISATION_DAYS)
+    return mean / sd * math.sqrt(ANNUALISATION_DAYS)
 
 
 def drawdown(nav, peak):

@@ -15,8 +15,10 @@ Numbers come from the state store (bar snapshots and fills) only, with the defin
 - Turnover: traded notional (sum of ``size_btc x price`` over the day's fills) / mean bar NAV.
 - Fees (and fees / mean NAV), slippage against P_ref, and the top-3 fills by ``cost_usdt``
   (fee + slippage against P_ref).
-- Funding (estimate): at each settlement of the day, ``funding_rate x (w_short - w_long) x NAV``
-  from the last bar at or up to 10 minutes before it; ``None`` when no such bar carries a rate.
+- Funding (estimate): at each settlement of the day, ``funding_rate x (w_short - w_long) x NAV``:
+  the rate read at the last close before it (up to 10 minutes before: the venue's rate is the
+  one its next settlement applies), the book at the settlement's own close; ``None`` when no
+  such close carries a rate.
   The settlement at hour 0 that belongs to day ``D`` is the one at ``D+1 00:00``.
 - Rebalances: distinct rebalance ids among the day's decisions and the day's fills.
 - Fees and funding as paid (live and paper, ``reports/ledger_day.py``): when the venue's fills
@@ -161,18 +163,25 @@ def _finite(v: Any) -> Any:
 
 
 def _funding_estimate(bars: list[BarSnapshot], settlements: list[int]) -> tuple[float | None, int]:
+    """At each settlement ``S``: the rate read at the last close before it (within the
+    tolerance) times ``(w_short - w_long) x NAV`` of the book at ``S`` (the close at ``S``,
+    else that last close). The venue's ``funding_rate`` is the rate its *next* settlement
+    applies (Gate ``funding_rate`` with ``funding_next_apply``; ccxt gate.py
+    ``parse_funding_rate``): read at the close at ``S`` itself it is already the next period's."""
+    by_time = {b.time_ms: b for b in bars}
     total, n = 0.0, 0
     for settle in settlements:
-        near = [
+        before = [
             b
             for b in bars
-            if settle - FUNDING_BAR_TOLERANCE_MS <= b.time_ms <= settle
+            if settle - FUNDING_BAR_TOLERANCE_MS <= b.time_ms < settle
             and b.funding_rate is not None
         ]
-        if not near:
+        if not before:
             continue
-        b = near[-1]
-        total += b.funding_rate * (b.w_short - b.w_long) * b.nav  # type: ignore[operator]
+        rate = before[-1].funding_rate
+        book = by_time.get(settle, before[-1])
+        total += rate * (book.w_short - book.w_long) * book.nav  # type: ignore[operator]
         n += 1
     return (total if n else None), n
 

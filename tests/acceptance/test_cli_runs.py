@@ -108,6 +108,11 @@ def test_paper_prints_a_summary_and_writes_the_state(paper_db, tmp_path, bundled
     assert f"reports : reports/{run.name}" in out
     assert {p.name for p in run.iterdir()} >= {*REPORT_FILES, "daily", "run.json", "config.toml"}
     assert (run / "daily" / f"digest-{DAY}.md").is_file()
+    # the funding estimate (rate read before each settlement x the book at it) is what the
+    # simulated venue paid (it took the rate read at the settlement's close, the next one's)
+    digest = json.loads((run / "daily" / f"digest-{DAY}.json").read_text())
+    assert digest["funding_settlements"] > 0
+    assert digest["funding_usdt"] == pytest.approx(digest["funding_paid_usdt"], rel=1e-9)
     assert not (tmp_path / "reports" / "daily").exists()  # the live agent's folder untouched
     # the run record names the inputs the replay really read (the bundled files here)
     inputs = json.loads((run / "run.json").read_text())["inputs"]

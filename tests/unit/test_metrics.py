@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adaptive_agent import metrics
 from adaptive_agent.core.time_rules import DAY_MS, HOUR_MS, MINUTE_MS
@@ -147,3 +149,19 @@ def test_monthly_returns_compound_to_the_roi():
     assert [(y, m) for y, m, _ in got] == [(2022, 8), (2022, 9), (2022, 10)]
     assert got[0][2] == pytest.approx(0.02) and got[1][2] == pytest.approx(103 / 102 - 1)
     assert math.prod(1 + r for *_, r in got) - 1 == pytest.approx(99 / 100 - 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.floats(-10.0, 10.0, allow_nan=False) | st.sampled_from([0.0, 1e-300, -1e-9]),
+        max_size=200,
+    )
+)
+def test_sharpe_has_the_bits_of_numpy_mean_over_std(returns) -> None:
+    r = np.asarray(returns, dtype=np.float64)
+    expected = math.nan
+    if len(r) >= 2 and float(np.std(r, ddof=1)) > 0:
+        expected = float(np.mean(r)) / float(np.std(r, ddof=1)) * math.sqrt(365.0)
+    got = metrics.sharpe(returns)
+    assert got == expected or (math.isnan(got) and math.isnan(expected))

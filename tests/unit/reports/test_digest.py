@@ -60,7 +60,9 @@ def synthetic_day(store: StateStore) -> dict:
     for i, nav in enumerate(prev):
         store.add_bar(snap(START - (2 - i) * BAR_MS, nav, funding_rate=0.0003))
     navs = 10_020.0 * np.exp(np.cumsum(rng.normal(0, 0.0004, 288)))
-    rates = {95: -0.0001, 191: 0.0004, 287: 0.0002}  # bars closing at 08:00, 16:00, 24:00
+    # the rates read at 07:55, 15:55 and 23:55 are settled at 08:00, 16:00 and 24:00; the rate
+    # read at a settlement's own close (0.00005 here) is already the next period's
+    rates = {94: -0.0001, 190: 0.0004, 286: 0.0002}
     for i, nav in enumerate(navs):  # closes 00:05 ... 24:00
         store.add_bar(
             snap(
@@ -115,7 +117,8 @@ def test_digest_numbers_match_an_independent_computation(store) -> None:
     for t in d.top_trades:
         assert t.cost_usdt == pytest.approx(costs[t.client_id])
     assert d.slippage_usdt == pytest.approx(sum(costs.values()) - 1.86)
-    # funding paid to the book at 08, 16 and 24 UTC: rate x (w_short - w_long) x NAV
+    # funding paid to the book at 08, 16 and 24 UTC: rate x (w_short - w_long) x NAV, the
+    # book at the settlement's close, the rate read before it
     expected_funding = (
         -0.0001 * 0.5 * navs[95] + 0.0004 * (0.5 - 0.1) * navs[191] + 0.0002 * 0.5 * navs[287]
     )
@@ -200,9 +203,11 @@ def test_day_owns_the_closes_after_its_midnight_up_to_the_next() -> None:
 
 def test_a_close_at_midnight_is_the_last_bar_of_the_day_it_ends(store) -> None:
     store.add_bar(snap(START, 1_000.0))  # 06-02 00:00: the last close of 06-01
-    for i in range(287):  # 00:05 ... 23:55
-        store.add_bar(snap(START + (i + 1) * BAR_MS, 1_000.0 + (i % 3)))
-    store.add_bar(snap(END, 1_050.0, funding_rate=0.0001))  # 06-03 00:00: 06-02's last close
+    for i in range(287):  # 00:05 ... 23:55 (the rate read at 23:55 is settled at 24:00)
+        rate = 0.0001 if i == 286 else None
+        store.add_bar(snap(START + (i + 1) * BAR_MS, 1_000.0 + (i % 3), funding_rate=rate))
+    # 06-03 00:00: 06-02's last close; its rate is the next settlement's
+    store.add_bar(snap(END, 1_050.0, funding_rate=0.0009))
     store.add_bar(snap(END + BAR_MS, 1_060.0))  # 06-03 00:05
     store.add_trades([fill(END, "m1", "rm", "buy", 0.01, 60_010.0, 60_000.0, 0.5)])
     store.begin_rebalance("rm", END, {"orders": 1}, [], END)
