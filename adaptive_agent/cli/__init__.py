@@ -2,20 +2,22 @@
 live | safe-mode | digest | audit | health | status | gate-sim``.
 
 Exit codes (``exit_codes.py``): 0 success, 2 bad input or configuration (one line naming the
-file/field and line), 1 anything unexpected. Heavy modules are imported inside the commands that
+file/field and line), 1 anything unexpected, 130 Ctrl-C, 141 standard output closed by its
+reader (`| head`: quietly, no traceback). Heavy modules are imported inside the commands that
 need them, so the backtest never loads an exchange client.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .commands_backtest import cmd_backtest, cmd_config, cmd_signals
 from .commands_ops import cmd_audit, cmd_digest, cmd_gate_sim, cmd_health, cmd_safe_mode
 from .commands_research import cmd_calibrate, cmd_sweep
 from .commands_trade import cmd_live, cmd_paper
-from .exit_codes import EXIT_FAIL, EXIT_INPUT, EXIT_INTERRUPTED
+from .exit_codes import EXIT_FAIL, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_PIPE
 from .parser import build_parser
 from .status import cmd_status
 
@@ -46,6 +48,16 @@ def log_level(args: argparse.Namespace) -> str:
     return "WARNING" if replay else "INFO"
 
 
+def _stdout_to_devnull() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (a test's captured stdout)
+        pass
+    finally:
+        os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `adaptive-agent` console script."""
     args = build_parser().parse_args(argv)
@@ -62,7 +74,12 @@ def main(argv: list[str] | None = None) -> int:
 
         setup_logging(log_level(args), json_logs=args.log_json, filters=(install_secret_filter(),))
     try:
-        return HANDLERS[args.command](args)
+        code = HANDLERS[args.command](args)
+        sys.stdout.flush()  # a reader that went away (`| head`) is seen here, not at exit
+        return code
+    except BrokenPipeError:
+        _stdout_to_devnull()  # nothing left to say, and no traceback at the exit's flush
+        return EXIT_PIPE
     except (InputError, ConfigError) as exc:
         print(f"error: {exc}" if isinstance(exc, InputError) else str(exc), file=sys.stderr)
         return EXIT_INPUT

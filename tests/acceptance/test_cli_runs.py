@@ -187,7 +187,8 @@ def _summary_csv(path: Path) -> dict[str, str]:
 
 def test_ctrl_c_stops_paper_with_its_report(tmp_path):
     """SIGINT (Ctrl-C): the close in flight finishes, the summary is printed and the report
-    written, exit 0."""
+    written, exit 0. Sent to the whole process group, as a terminal does: the audit's worker
+    process and its forkserver ignore it (no traceback from them, the audits drained)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "adaptive_agent", "paper", "--state", "p.sqlite", "--out", "r"],
         cwd=tmp_path,
@@ -195,6 +196,7 @@ def test_ctrl_c_stops_paper_with_its_report(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
     db = tmp_path / "p.sqlite"
     deadline = time.monotonic() + 60
@@ -202,7 +204,7 @@ def test_ctrl_c_stops_paper_with_its_report(tmp_path):
         time.sleep(0.5)
         if db.exists() and int(read_meta(db, "last_bar_ms") or 0) > 1_659_400_000_000:
             break
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     m = re.search(r"paper \(stopped\): (\d+) closes", out)
@@ -210,6 +212,26 @@ def test_ctrl_c_stops_paper_with_its_report(tmp_path):
     assert "Traceback" not in err and "NAV start -> end" in out
     summary = _summary_csv(tmp_path / "r" / "summary.csv")
     assert int(summary["bars"]) == int(m.group(1))
+    assert "daily audit failed" not in err  # the worker finished the audits handed to it
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
+    """``adaptive-agent ... | head``: the pipe closed before the summary is written gives
+    exit 141 (as SIGPIPE would) and no traceback; the report is written all the same."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "adaptive_agent", "backtest", "--out", "r"],
+        cwd=tmp_path,
+        env=env_without_gate(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone before anything was printed
+    _, err_bytes = proc.communicate(timeout=120)
+    err = err_bytes.decode()
+    assert proc.returncode == 141, err
+    assert "Traceback" not in err and "Exception ignored" not in err and err == ""
+    assert (tmp_path / "r" / "summary.csv").is_file()
 
 
 @pytest.mark.parametrize(
