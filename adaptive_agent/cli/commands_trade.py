@@ -18,7 +18,8 @@ def cmd_paper(args: argparse.Namespace) -> int:
     from ..runner.paper import PaperOptions, run_paper
 
     check_bars(args.bars)
-    if args.live or args.gate_url or args.binance_url:  # paper --live: runner/paper_live.py
+    live_only = (args.gate_url, args.binance_url, args.signals_file, args.webhook_port)
+    if args.live or any(v is not None for v in live_only):  # paper --live: runner/paper_live.py
         from .paper_live_args import run_paper_live_command
 
         return run_paper_live_command(args)

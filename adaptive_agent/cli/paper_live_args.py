@@ -2,8 +2,10 @@
 
 The replay's inputs (``--candles``, ``--signals``, ``--funding``, ``--start``, ``--speed``,
 ``--fill-model``) and its report folder (``--out``) mean nothing on live data, and
-``--gate-url`` / ``--binance-url`` nothing without it: such a combination is refused with one
-line (exit 2) before anything starts.
+``--gate-url``, ``--binance-url``, ``--signals-file`` and ``--webhook-port`` nothing without
+it: such a combination is refused with one line (exit 2) before anything starts. Signals come
+as in ``live``: ``--signals-file`` (a CSV followed as it grows) or ``--webhook-port`` (POST
+/signal, token from ADAPTIVE_AGENT_WEBHOOK_TOKEN).
 """
 
 from __future__ import annotations
@@ -22,11 +24,20 @@ REPLAY_ONLY = (  # option, its value when not given
 )
 
 
+LIVE_ONLY = (  # option, its attribute: meaningless in a replay
+    ("--gate-url", "gate_url"),
+    ("--binance-url", "binance_url"),
+    ("--signals-file", "signals_file"),
+    ("--webhook-port", "webhook_port"),
+)
+
+
 def check_paper_live_args(args: argparse.Namespace) -> None:
     """Raise ``ArgumentTypeError`` (exit 2, one line) for an option that does not fit."""
     if not args.live:
-        given = "--gate-url" if args.gate_url else "--binance-url"
-        raise argparse.ArgumentTypeError(f"{given}: only with paper --live")
+        for option, dest in LIVE_ONLY:
+            if getattr(args, dest) is not None:
+                raise argparse.ArgumentTypeError(f"{option}: only with paper --live")
     for option, dest, unset in REPLAY_ONLY:
         if getattr(args, dest) != unset:
             raise argparse.ArgumentTypeError(
@@ -52,6 +63,8 @@ def run_paper_live_command(args: argparse.Namespace) -> int:
         gate_url=args.gate_url,
         binance_url=args.binance_url,
         max_bars=args.bars,
+        signals_file=Path(args.signals_file) if args.signals_file else None,
+        webhook_port=args.webhook_port,
     )
     rc = asyncio.run(run_paper_live(cfg, opts))
     if rc == 0:

@@ -7,6 +7,16 @@ import argparse
 from .. import __version__
 
 
+def webhook_port(text: str) -> int:
+    """The webhook's TCP port, 1..65535 (exit 2 otherwise, naming the value)."""
+    from ..sim.options import port_number  # light: argparse rules only
+
+    port = port_number(text)
+    if port == 0:  # "any free port" would be a port nobody can be told
+        raise argparse.ArgumentTypeError("port 0: the webhook needs a port to be told")
+    return port
+
+
 class _DefaultsShown(argparse.HelpFormatter):
     """``--help`` names each option's default, unless its text already does or it has none."""
 
@@ -189,6 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
         " the account simulated (no keys; docs/rules.md, Dry run); --bars stops after that"
         " many closes",
     )
+    pp.add_argument("--signals-file", help="with --live: signals CSV to follow as it grows")
+    pp.add_argument(
+        "--webhook-port",
+        type=webhook_port,
+        help="with --live: serve POST /signal on 127.0.0.1:PORT (token:"
+        " ADAPTIVE_AGENT_WEBHOOK_TOKEN)",
+    )
     pp.add_argument("--gate-url", help="with --live: Gate REST base, e.g. gate-sim's URL")
     pp.add_argument("--binance-url", help="with --live: Binance REST base; the stream is <url>/ws")
 
@@ -209,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--signals-file", help="signals CSV to follow as it grows")
     lv.add_argument(
         "--webhook-port",
-        type=int,
+        type=webhook_port,
         help="serve POST /signal on 127.0.0.1:PORT (token: ADAPTIVE_AGENT_WEBHOOK_TOKEN)",
     )
     lv.add_argument("--bars", type=int, help="stop after this many closes")
