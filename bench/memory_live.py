@@ -24,6 +24,12 @@ Figures on this machine (2 cores shared with other sessions, so closes/s is low;
   ``--closes 6000``, 1935 s: agent 193.1 -> 194.1 MB, +0.5 % (+0.3 KB a close); gate-sim
   126.9 -> 131.0 MB, +3.2 %, while its 5,000-record caps fill (spot fills last, ~6,000
   closes), 130.8 -> 131.0 MB over the last 500.
+* the audit in a worker process (``runner/services.py``), ``--closes 10000``, 1308 s (7.6
+  closes/s): agent 194.0 -> 200.3 MB, +3.3 % (+0.81 KB a close); gate-sim 124.9 -> 129.3 MB,
+  +3.6 %, flat from close 8,000; the agent's helpers (audit forkserver, worker and resource
+  tracker, RSS summed, shared pages counted in each) 157.4 -> 179.5 MB, most of it by close
+  5,500 (177.1) as the worker touches its copy-on-write pages; a sample taken during an audit
+  reads ~8 MB higher than one between audits.
 """
 
 from __future__ import annotations

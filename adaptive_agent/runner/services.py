@@ -7,6 +7,7 @@ import logging
 import multiprocessing
 import signal
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date, timedelta
 from logging.handlers import QueueHandler, QueueListener
@@ -70,7 +71,9 @@ class DailyTasks:
     while it runs. Audits run one at a time, in day order; ``drain()`` waits for those still
     running (the end of a run). The worker is forked from a clean forkserver (never from the
     agent, whose SQLite connection and threads must not be copied) and ignores SIGINT: Ctrl-C
-    stops the agent, which then drains the audits it has handed over.
+    stops the agent, which then drains the audits it has handed over. A worker that dies (the
+    OOM killer, an operator's kill) is replaced by a new one, and the audit it had is retried
+    once.
 
     ``log_rows``: how the audit's log row is written (default: appended to Log.xlsx at once, by
     the worker; a replay passes ``audit_log.DeferredLog``, and the worker hands the rows back
@@ -88,7 +91,7 @@ class DailyTasks:
         self._pending: set[asyncio.Future] = set()
 
     def _worker(self) -> ProcessPoolExecutor:
-        if self._pool is None or getattr(self._pool, "_broken", False):  # a dead worker: anew
+        if self._pool is None:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload([__name__])
             if self._logs is None:  # the worker's log records, handled here as the agent's own
@@ -113,16 +116,33 @@ class DailyTasks:
             if kind == "telegram":
                 mon.send_text(format_digest(digest))
         deferred = self.deferred is not None
-        job = AuditJob(str(agent.store.path), cfg, day, digest, self.evidence, deferred)
-        fut = asyncio.wrap_future(self._worker().submit(audit_job, job))
-        self._pending.add(fut)
-        fut.add_done_callback(self._done)
+        self._submit(AuditJob(str(agent.store.path), cfg, day, digest, self.evidence, deferred))
 
-    def _done(self, fut: asyncio.Future) -> None:
+    def _submit(self, job: AuditJob, attempt: int = 1) -> None:
+        try:
+            fut = asyncio.wrap_future(self._worker().submit(audit_job, job))
+        except BrokenProcessPool:  # the worker died since the last audit: a new one
+            self._discard_pool()
+            fut = asyncio.wrap_future(self._worker().submit(audit_job, job))
+        self._pending.add(fut)
+        fut.add_done_callback(lambda f: self._done(f, job, attempt))
+
+    def _discard_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def _done(self, fut: asyncio.Future, job: AuditJob, attempt: int) -> None:
         self._pending.discard(fut)
         if fut.cancelled():
             return
         exc = fut.exception()
+        if isinstance(exc, BrokenProcessPool):  # killed (the OOM killer, an operator)
+            self._discard_pool()
+            if attempt == 1:  # once more, in a new worker: a day's audit is not lost to it
+                log.error("the audit worker died during the audit of %s; retrying it", job.day)
+                self._submit(job, attempt + 1)
+                return
         if exc is not None:  # reports must never stop trading
             log.error("daily audit failed: %r", exc)
             return
@@ -135,8 +155,8 @@ class DailyTasks:
 
     async def drain(self) -> None:
         """Wait for the audits still running, then stop the worker process."""
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+        while self._pending:  # (a retried audit joins the set while its first try ends)
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None

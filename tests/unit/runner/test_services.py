@@ -81,3 +81,41 @@ _REST = (20_000.0, 0.001, 0.5, 0.0, 0.5, 1.0, 1e-5, 0.1, False)
 def test_log_rows_is_the_workbook_or_a_deferred_log(tmp_path):
     with pytest.raises(TypeError, match="DeferredLog"):
         services.daily_tasks(_cfg(tmp_path), SimpleNamespace(), [], log_rows=print)
+
+
+def _audit_worker_pids() -> list[int]:
+    """The worker processes forked by this process's forkserver."""
+    import psutil
+
+    me = psutil.Process()
+    servers = [c for c in me.children() if "forkserver" in " ".join(c.cmdline())]
+    return [w.pid for s in servers for w in s.children()]
+
+
+def test_a_worker_killed_mid_audit_is_replaced_and_the_day_retried(tmp_path, caplog):
+    import signal as sig
+
+    store = StateStore(tmp_path / "s.db")
+    start = (DAY_INDEX + 1) * 86_400_000
+    for i, nav in enumerate((100.0, 95.0, 90.0)):  # the second day is flagged (Max DD)
+        store.add_bar(BarSnapshot(start + (i + 1) * 300_000, nav, *_REST))
+    agent = SimpleNamespace(store=store, alert=lambda k, t: None)
+    tasks = services.daily_tasks(_cfg(tmp_path, target_max_dd=0.01), agent, [])
+
+    async def go():
+        await tasks(DAY_INDEX)  # starts the worker
+        while tasks._pending:
+            await asyncio.sleep(0.01)
+        (pid,) = _audit_worker_pids()
+        await tasks(DAY_INDEX + 1)
+        os.kill(pid, sig.SIGKILL)  # while it reads or runs that audit
+        await tasks.drain()
+
+    try:
+        with caplog.at_level(logging.ERROR, logger="adaptive_agent.services"):
+            asyncio.run(go())
+    finally:
+        store.close()
+    assert any("retrying it" in r.getMessage() for r in caplog.records), caplog.text
+    assert (tmp_path / "a" / "proposal-2024-10-05.md").exists()  # the retried audit's
+    assert _audit_worker_pids() == []  # and the new worker is gone after drain()
