@@ -5,21 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from datetime import date, timedelta
-from logging.handlers import QueueHandler, QueueListener
+from logging.handlers import QueueListener
 from pathlib import Path
-from typing import Any
 
 from ..config import AppConfig
 from ..policy.policy_layer import get_secret
 from ..reports.audit_log import DeferredLog
+from . import audit_worker
 from .agent import Agent
+from .audit_worker import AuditJob, audit_job, worker_init
 from .control import LiveControl
-from .heap import release_free_memory
 
 log = logging.getLogger("adaptive_agent.services")
 
@@ -73,7 +71,10 @@ class DailyTasks:
     agent, whose SQLite connection and threads must not be copied) and ignores SIGINT: Ctrl-C
     stops the agent, which then drains the audits it has handed over. A worker that dies (the
     OOM killer, an operator's kill) is replaced by a new one, and the audit it had is retried
-    once.
+    once; an idle worker exits, so the next audit runs in a fresh fork (nothing one audit
+    touched adds up in a process that lives as long as the agent). The forkserver preloads
+    ``audit_worker`` only (and, as multiprocessing does, imports the ``__main__`` script:
+    the console script and ``python -m adaptive_agent`` guard their entry point).
 
     ``log_rows``: how the audit's log row is written (default: appended to Log.xlsx at once, by
     the worker; a replay passes ``audit_log.DeferredLog``, and the worker hands the rows back
@@ -93,13 +94,13 @@ class DailyTasks:
     def _worker(self) -> ProcessPoolExecutor:
         if self._pool is None:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload([__name__])
+            ctx.set_forkserver_preload([audit_worker.__name__])  # the worker's modules only
             if self._logs is None:  # the worker's log records, handled here as the agent's own
                 queue = ctx.Queue()
                 self._logs = QueueListener(queue, _AsOwnRecord())
                 self._logs.start()
             self._pool = ProcessPoolExecutor(
-                1, mp_context=ctx, initializer=_worker_init, initargs=(self._logs.queue,)
+                1, mp_context=ctx, initializer=worker_init, initargs=(self._logs.queue,)
             )
         return self._pool
 
@@ -150,6 +151,9 @@ class DailyTasks:
         if self.deferred is not None:  # the replay's log rows, written once at its end
             for row in rows:
                 self.deferred(Path(self.cfg.reports.audit_dir), result.day, row)
+        if not self._pending and self._pool is not None:  # idle: the next audit gets a fresh
+            self._pool.shutdown(wait=False)  # worker (a fork of the forkserver), so what one
+            self._pool = None  # audit touched never adds up in a process that lives for months
         if result.flagged:
             self.agent.alert("audit", f"audit {result.day}: {', '.join(result.flagged)} off target")
 
@@ -165,18 +169,6 @@ class DailyTasks:
             self._logs = None
 
 
-@dataclass(frozen=True, slots=True)
-class AuditJob:
-    """One day's audit as handed to the worker process (picklable)."""
-
-    store_path: str
-    cfg: AppConfig
-    day: date
-    digest: Any
-    evidence: bool
-    deferred: bool
-
-
 class _AsOwnRecord(logging.Handler):
     """A worker's record goes through the agent's logger of that name: its level, its
     handlers, their format and the secret filter, as if the agent had logged it."""
@@ -185,40 +177,6 @@ class _AsOwnRecord(logging.Handler):
         logger = logging.getLogger(record.name)
         if logger.isEnabledFor(record.levelno):
             logger.handle(record)
-
-
-def _worker_init(queue) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the agent's to handle
-    root = logging.getLogger()
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    root.addHandler(QueueHandler(queue))  # to the agent's process, which writes them
-    root.setLevel(logging.DEBUG)  # the agent's loggers decide (``_AsOwnRecord``)
-
-
-def audit_job(job: AuditJob) -> tuple[Any, list]:
-    """Run in the worker process: the day's audit on a connection of its own; with a deferred
-    log, the log rows are returned instead of written."""
-    from ..reports.audit import run_audit
-    from ..reports.audit_log import append_log_row
-    from ..state.store import StateStore
-
-    rows = DeferredLog() if job.deferred else None
-    store = StateStore(job.store_path, create=False)
-    try:
-        result = run_audit(
-            store,
-            job.cfg,
-            job.day,
-            Path(job.cfg.reports.audit_dir),
-            job.digest,
-            log_rows=rows if rows is not None else append_log_row,
-            with_evidence=job.evidence,
-        )
-        return result, (rows.rows if rows is not None else [])
-    finally:
-        store.close()
-        release_free_memory()  # what the day's reports read must not stay resident (heap.py)
 
 
 def daily_tasks(cfg: AppConfig, agent: Agent, monitors, log_rows=None, evidence=True):

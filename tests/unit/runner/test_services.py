@@ -103,12 +103,12 @@ def test_a_worker_killed_mid_audit_is_replaced_and_the_day_retried(tmp_path, cap
     tasks = services.daily_tasks(_cfg(tmp_path, target_max_dd=0.01), agent, [])
 
     async def go():
-        await tasks(DAY_INDEX)  # starts the worker
+        await tasks(DAY_INDEX)
         while tasks._pending:
             await asyncio.sleep(0.01)
-        (pid,) = _audit_worker_pids()
-        await tasks(DAY_INDEX + 1)
-        os.kill(pid, sig.SIGKILL)  # while it reads or runs that audit
+        await tasks(DAY_INDEX + 1)  # a worker forked for it
+        for pid in _audit_worker_pids():
+            os.kill(pid, sig.SIGKILL)  # while it reads or runs that audit
         await tasks.drain()
 
     try:
@@ -119,3 +119,31 @@ def test_a_worker_killed_mid_audit_is_replaced_and_the_day_retried(tmp_path, cap
     assert any("retrying it" in r.getMessage() for r in caplog.records), caplog.text
     assert (tmp_path / "a" / "proposal-2024-10-05.md").exists()  # the retried audit's
     assert _audit_worker_pids() == []  # and the new worker is gone after drain()
+
+
+def test_an_idle_worker_is_let_go_and_the_next_audit_gets_a_fresh_one(tmp_path):
+    """What one audit touched never adds up in the worker: once none is pending, the worker
+    exits, and the next day's audit runs in a new fork of the forkserver."""
+    store = StateStore(tmp_path / "s.db")
+    tasks = services.daily_tasks(_cfg(tmp_path), SimpleNamespace(store=store, alert=print), [])
+    seen: list[list[int]] = []
+
+    async def go():
+        for d in (DAY_INDEX, DAY_INDEX + 1):
+            await tasks(d)
+            seen.append(_audit_worker_pids())
+            while tasks._pending:
+                await asyncio.sleep(0.01)
+            assert tasks._pool is None  # let go at once
+            for _ in range(500):  # and gone soon after
+                if not set(_audit_worker_pids()) & set(seen[-1]):
+                    break
+                await asyncio.sleep(0.01)
+        await tasks.drain()
+
+    try:
+        asyncio.run(go())
+    finally:
+        store.close()
+    assert len(seen[0]) == 1 and len(seen[1]) == 1 and seen[0] != seen[1]
+    assert (tmp_path / "d" / "digest-2024-10-05.json").exists()
