@@ -30,6 +30,10 @@ Figures on this machine (2 cores shared with other sessions, so closes/s is low;
   tracker, RSS summed, shared pages counted in each) 157.4 -> 179.5 MB, most of it by close
   5,500 (177.1) as the worker touches its copy-on-write pages; a sample taken during an audit
   reads ~8 MB higher than one between audits.
+* and the worker let go when idle (a fresh fork for each audit, ``runner/audit_worker.py``
+  preloaded), ``--closes 10000``, 1613 s: agent 194.2 -> 200.1 MB, +3.0 % (+0.75 KB a close);
+  gate-sim 124.8 -> 129.2 MB, +3.6 %; helpers 65.8 MB at every sample between audits (the
+  forkserver and the resource tracker), 160-171 MB in a sample that lands during an audit.
 """
 
 from __future__ import annotations

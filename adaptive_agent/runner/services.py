@@ -61,6 +61,9 @@ def build_monitors(cfg: AppConfig, control: LiveControl | None = None) -> list[t
     return out
 
 
+RECYCLE_AFTER = 7  # audits a worker runs before it is let go, when idle
+
+
 class DailyTasks:
     """At each completed UTC day: the digest (file + Telegram) at once, then the KPI audit off
     the trading path: in a worker *process* of its own (``audit_job``) with its own connection
@@ -71,10 +74,11 @@ class DailyTasks:
     agent, whose SQLite connection and threads must not be copied) and ignores SIGINT: Ctrl-C
     stops the agent, which then drains the audits it has handed over. A worker that dies (the
     OOM killer, an operator's kill) is replaced by a new one, and the audit it had is retried
-    once; an idle worker exits, so the next audit runs in a fresh fork (nothing one audit
-    touched adds up in a process that lives as long as the agent). The forkserver preloads
-    ``audit_worker`` only (and, as multiprocessing does, imports the ``__main__`` script:
-    the console script and ``python -m adaptive_agent`` guard their entry point).
+    once; after ``RECYCLE_AFTER`` audits an idle worker exits, so the next audit runs in a
+    fresh fork (nothing audits touched adds up in a process that lives as long as the agent).
+    The forkserver preloads ``audit_worker`` only (and, as multiprocessing does, imports the
+    ``__main__`` script: the console script and ``python -m adaptive_agent`` guard their entry
+    point).
 
     ``log_rows``: how the audit's log row is written (default: appended to Log.xlsx at once, by
     the worker; a replay passes ``audit_log.DeferredLog``, and the worker hands the rows back
@@ -88,6 +92,8 @@ class DailyTasks:
         self.deferred = log_rows
         self.evidence = evidence
         self._pool: ProcessPoolExecutor | None = None
+        self._audits_in_worker = 0
+        self.recycle_after = RECYCLE_AFTER
         self._logs: QueueListener | None = None
         self._pending: set[asyncio.Future] = set()
 
@@ -102,6 +108,7 @@ class DailyTasks:
             self._pool = ProcessPoolExecutor(
                 1, mp_context=ctx, initializer=worker_init, initargs=(self._logs.queue,)
             )
+            self._audits_in_worker = 0
         return self._pool
 
     async def __call__(self, day_index: int) -> None:
@@ -151,9 +158,13 @@ class DailyTasks:
         if self.deferred is not None:  # the replay's log rows, written once at its end
             for row in rows:
                 self.deferred(Path(self.cfg.reports.audit_dir), result.day, row)
-        if not self._pending and self._pool is not None:  # idle: the next audit gets a fresh
-            self._pool.shutdown(wait=False)  # worker (a fork of the forkserver), so what one
-            self._pool = None  # audit touched never adds up in a process that lives for months
+        self._audits_in_worker += 1
+        if self._audits_in_worker >= self.recycle_after and not self._pending and self._pool:
+            # idle after a week of audits: the next one gets a fresh fork of the forkserver,
+            # so what audits touched never adds up in a process that lives for months (each
+            # day would cost a replay a new pool, ~15 ms of the agent's time a day)
+            self._pool.shutdown(wait=False)
+            self._pool = None
         if result.flagged:
             self.agent.alert("audit", f"audit {result.day}: {', '.join(result.flagged)} off target")
 

@@ -122,10 +122,12 @@ def test_a_worker_killed_mid_audit_is_replaced_and_the_day_retried(tmp_path, cap
 
 
 def test_an_idle_worker_is_let_go_and_the_next_audit_gets_a_fresh_one(tmp_path):
-    """What one audit touched never adds up in the worker: once none is pending, the worker
-    exits, and the next day's audit runs in a new fork of the forkserver."""
+    """What audits touched never adds up in the worker: after ``recycle_after`` audits, once
+    none is pending, the worker exits, and the next day's audit runs in a new fork."""
     store = StateStore(tmp_path / "s.db")
     tasks = services.daily_tasks(_cfg(tmp_path), SimpleNamespace(store=store, alert=print), [])
+    assert tasks.recycle_after == services.RECYCLE_AFTER == 7  # a week of audits, by default
+    tasks.recycle_after = 1
     seen: list[list[int]] = []
 
     async def go():
@@ -147,3 +149,23 @@ def test_an_idle_worker_is_let_go_and_the_next_audit_gets_a_fresh_one(tmp_path):
         store.close()
     assert len(seen[0]) == 1 and len(seen[1]) == 1 and seen[0] != seen[1]
     assert (tmp_path / "d" / "digest-2024-10-05.json").exists()
+
+
+def test_a_worker_serves_a_week_of_audits(tmp_path):
+    store = StateStore(tmp_path / "s.db")
+    tasks = services.daily_tasks(_cfg(tmp_path), SimpleNamespace(store=store, alert=print), [])
+    seen: set[int] = set()
+
+    async def go():
+        for d in range(DAY_INDEX, DAY_INDEX + services.RECYCLE_AFTER + 1):
+            await tasks(d)
+            seen.update(_audit_worker_pids())
+            while tasks._pending:
+                await asyncio.sleep(0.01)
+        await tasks.drain()
+
+    try:
+        asyncio.run(go())
+    finally:
+        store.close()
+    assert len(seen) == 2  # the first seven days in one worker, the eighth in a new one
