@@ -1,6 +1,7 @@
 """The daily audit's worker process (``services.DailyTasks``): what runs there, and nothing
 else. The forkserver preloads this module, so the worker holds only the audit's modules (the
-reports, the state store), not the agent's exchange clients and monitors."""
+reports, the state store), not the agent's exchange clients and monitors; and those the audit
+would import on its first run, so that a fresh worker starts warm."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from ..config import AppConfig
+from ..reports import day_attribution as _day_attribution  # noqa: F401  (the audit's lazy
 from ..reports.audit import run_audit
 from ..reports.audit_log import DeferredLog, append_log_row
+from ..research import calibrate as _calibrate  # noqa: F401  imports: in the forkserver)
 from ..state.store import StateStore
 from .heap import release_free_memory
 

@@ -61,7 +61,7 @@ def build_monitors(cfg: AppConfig, control: LiveControl | None = None) -> list[t
     return out
 
 
-RECYCLE_AFTER = 7  # audits a worker runs before it is let go, when idle
+RECYCLE_AFTER = 30  # audits a worker runs before it is let go, when idle
 
 
 class DailyTasks:
@@ -160,9 +160,9 @@ class DailyTasks:
                 self.deferred(Path(self.cfg.reports.audit_dir), result.day, row)
         self._audits_in_worker += 1
         if self._audits_in_worker >= self.recycle_after and not self._pending and self._pool:
-            # idle after a week of audits: the next one gets a fresh fork of the forkserver,
-            # so what audits touched never adds up in a process that lives for months (each
-            # day would cost a replay a new pool, ~15 ms of the agent's time a day)
+            # idle after a month of audits: the next one gets a fresh fork of the forkserver,
+            # so what audits touched never adds up in a process that lives for months (a new
+            # worker each week cost a replay 10 % of its time: bench/paper_replay.py)
             self._pool.shutdown(wait=False)
             self._pool = None
         if result.flagged:

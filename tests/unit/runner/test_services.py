@@ -121,24 +121,23 @@ def test_a_worker_killed_mid_audit_is_replaced_and_the_day_retried(tmp_path, cap
     assert _audit_worker_pids() == []  # and the new worker is gone after drain()
 
 
-def test_an_idle_worker_is_let_go_and_the_next_audit_gets_a_fresh_one(tmp_path):
-    """What audits touched never adds up in the worker: after ``recycle_after`` audits, once
-    none is pending, the worker exits, and the next day's audit runs in a new fork."""
+def _day_by_day(tmp_path, days: int, recycle_after: int | None = None) -> list[list[int]]:
+    """Run ``days`` audits one after another (each finished before the next day); the worker
+    pids seen just after each was handed over."""
     store = StateStore(tmp_path / "s.db")
     tasks = services.daily_tasks(_cfg(tmp_path), SimpleNamespace(store=store, alert=print), [])
-    assert tasks.recycle_after == services.RECYCLE_AFTER == 7  # a week of audits, by default
-    tasks.recycle_after = 1
+    if recycle_after is not None:
+        tasks.recycle_after = recycle_after
     seen: list[list[int]] = []
 
     async def go():
-        for d in (DAY_INDEX, DAY_INDEX + 1):
+        for d in range(DAY_INDEX, DAY_INDEX + days):
             await tasks(d)
             seen.append(_audit_worker_pids())
             while tasks._pending:
                 await asyncio.sleep(0.01)
-            assert tasks._pool is None  # let go at once
-            for _ in range(500):  # and gone soon after
-                if not set(_audit_worker_pids()) & set(seen[-1]):
+            for _ in range(500):  # a worker let go is gone soon after
+                if tasks._pool is not None or not set(_audit_worker_pids()) & set(seen[-1]):
                     break
                 await asyncio.sleep(0.01)
         await tasks.drain()
@@ -147,25 +146,19 @@ def test_an_idle_worker_is_let_go_and_the_next_audit_gets_a_fresh_one(tmp_path):
         asyncio.run(go())
     finally:
         store.close()
+    return seen
+
+
+def test_an_idle_worker_is_let_go_and_the_next_audit_gets_a_fresh_one(tmp_path):
+    """What audits touched never adds up in the worker: after ``recycle_after`` audits, once
+    none is pending, the worker exits, and the next day's audit runs in a new fork."""
+    seen = _day_by_day(tmp_path, 2, recycle_after=1)
     assert len(seen[0]) == 1 and len(seen[1]) == 1 and seen[0] != seen[1]
     assert (tmp_path / "d" / "digest-2024-10-05.json").exists()
 
 
-def test_a_worker_serves_a_week_of_audits(tmp_path):
-    store = StateStore(tmp_path / "s.db")
-    tasks = services.daily_tasks(_cfg(tmp_path), SimpleNamespace(store=store, alert=print), [])
-    seen: set[int] = set()
-
-    async def go():
-        for d in range(DAY_INDEX, DAY_INDEX + services.RECYCLE_AFTER + 1):
-            await tasks(d)
-            seen.update(_audit_worker_pids())
-            while tasks._pending:
-                await asyncio.sleep(0.01)
-        await tasks.drain()
-
-    try:
-        asyncio.run(go())
-    finally:
-        store.close()
-    assert len(seen) == 2  # the first seven days in one worker, the eighth in a new one
+def test_a_worker_serves_a_month_of_audits(tmp_path):
+    assert services.RECYCLE_AFTER == 30
+    seen = _day_by_day(tmp_path, 4, recycle_after=3)
+    # the first three days in one worker, the fourth in a new one
+    assert len({p for pids in seen for p in pids}) == 2 and seen[0] == seen[2] != seen[3]
