@@ -127,26 +127,30 @@ class DailyTasks:
         self._submit(AuditJob(str(agent.store.path), cfg, day, digest, self.evidence, deferred))
 
     def _submit(self, job: AuditJob, attempt: int = 1) -> None:
+        pool = self._worker()
         try:
-            fut = asyncio.wrap_future(self._worker().submit(audit_job, job))
+            fut = asyncio.wrap_future(pool.submit(audit_job, job))
         except BrokenProcessPool:  # the worker died since the last audit: a new one
-            self._discard_pool()
-            fut = asyncio.wrap_future(self._worker().submit(audit_job, job))
+            self._discard_pool(pool)
+            pool = self._worker()
+            fut = asyncio.wrap_future(pool.submit(audit_job, job))
         self._pending.add(fut)
-        fut.add_done_callback(lambda f: self._done(f, job, attempt))
+        fut.add_done_callback(lambda f: self._done(f, job, attempt, pool))
 
-    def _discard_pool(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+    def _discard_pool(self, pool: ProcessPoolExecutor) -> None:
+        """Let go of ``pool`` if it is still the current one (several audits queued in a pool
+        that broke each report it; the new pool made for the first retry must stay)."""
+        if pool is self._pool:
+            pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
-    def _done(self, fut: asyncio.Future, job: AuditJob, attempt: int) -> None:
+    def _done(self, fut: asyncio.Future, job: AuditJob, attempt: int, pool) -> None:
         self._pending.discard(fut)
         if fut.cancelled():
             return
         exc = fut.exception()
         if isinstance(exc, BrokenProcessPool):  # killed (the OOM killer, an operator)
-            self._discard_pool()
+            self._discard_pool(pool)
             if attempt == 1:  # once more, in a new worker: a day's audit is not lost to it
                 log.error("the audit worker died during the audit of %s; retrying it", job.day)
                 self._submit(job, attempt + 1)

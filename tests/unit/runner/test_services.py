@@ -92,23 +92,29 @@ def _audit_worker_pids() -> list[int]:
     return [w.pid for s in servers for w in s.children()]
 
 
-def test_a_worker_killed_mid_audit_is_replaced_and_the_day_retried(tmp_path, caplog):
+def _kill_the_worker_after(tmp_path, caplog, settled: list[int], handed: list[int]) -> None:
+    """Audits of the ``settled`` day offsets run to the end, then those of ``handed`` are
+    handed over and the worker is SIGKILLed while it has them; every day has a 10 % drawdown
+    (Max DD flagged), so each audit that runs writes its proposal file."""
     import signal as sig
 
     store = StateStore(tmp_path / "s.db")
-    start = (DAY_INDEX + 1) * 86_400_000
-    for i, nav in enumerate((100.0, 95.0, 90.0)):  # the second day is flagged (Max DD)
-        store.add_bar(BarSnapshot(start + (i + 1) * 300_000, nav, *_REST))
+    for day in (*settled, *handed):
+        start = (DAY_INDEX + day) * 86_400_000
+        for i, nav in enumerate((100.0, 95.0, 90.0)):
+            store.add_bar(BarSnapshot(start + (i + 1) * 300_000, nav, *_REST))
     agent = SimpleNamespace(store=store, alert=lambda k, t: None)
     tasks = services.daily_tasks(_cfg(tmp_path, target_max_dd=0.01), agent, [])
 
     async def go():
-        await tasks(DAY_INDEX)
+        for d in settled:
+            await tasks(DAY_INDEX + d)
         while tasks._pending:
             await asyncio.sleep(0.01)
-        await tasks(DAY_INDEX + 1)  # a worker forked for it
+        for d in handed:
+            await tasks(DAY_INDEX + d)
         for pid in _audit_worker_pids():
-            os.kill(pid, sig.SIGKILL)  # while it reads or runs that audit
+            os.kill(pid, sig.SIGKILL)  # while it reads or runs those audits
         await tasks.drain()
 
     try:
@@ -116,9 +122,22 @@ def test_a_worker_killed_mid_audit_is_replaced_and_the_day_retried(tmp_path, cap
             asyncio.run(go())
     finally:
         store.close()
+    assert "daily audit failed" not in caplog.text
+
+
+def test_a_worker_killed_mid_audit_is_replaced_and_the_day_retried(tmp_path, caplog):
+    _kill_the_worker_after(tmp_path, caplog, settled=[0], handed=[1])
     assert any("retrying it" in r.getMessage() for r in caplog.records), caplog.text
     assert (tmp_path / "a" / "proposal-2024-10-05.md").exists()  # the retried audit's
     assert _audit_worker_pids() == []  # and the new worker is gone after drain()
+
+
+def test_every_audit_queued_in_a_worker_that_dies_is_retried(tmp_path, caplog):
+    """Three days handed over at once (a fast replay), the worker killed: each failed audit is
+    retried (in the one new worker: a second failure report must not discard it)."""
+    _kill_the_worker_after(tmp_path, caplog, settled=[], handed=[0, 1, 2])
+    for day in ("2024-10-04", "2024-10-05", "2024-10-06"):
+        assert (tmp_path / "a" / f"proposal-{day}.md").exists(), caplog.text
 
 
 def _day_by_day(tmp_path, days: int, recycle_after: int | None = None) -> list[list[int]]:
