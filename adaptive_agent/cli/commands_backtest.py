@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .exit_codes import EXIT_FAIL, EXIT_OK
-from .inputs import build_run_inputs, check_nav0, check_out, optional_time
+from .inputs import check_nav0, check_out, optional_time, run_inputs_from_args
 from .progress import Progress
 
 
@@ -34,17 +34,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     check_out(args.out)
     if record is None:
         cfg = load_config(args.config)
-    start = optional_time(args.start, "--start")
-    end = optional_time(args.end, "--end")
-    inputs = build_run_inputs(
-        cfg,
-        candles=args.candles,
-        signals=args.signals,
-        funding=args.funding,
-        perp_candles=args.perp_candles,
-        start_ms=start,
-        end_ms=end,
-    )
+    inputs = run_inputs_from_args(cfg, args)
     candles = inputs.candles
     progress = Progress()
     try:
@@ -60,8 +50,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         str(args.perp_candles),
         str(args.config),
         str(args.nav0),
-        str(start),
-        str(end),
+        str(optional_time(args.start, "--start")),  # (valid: the inputs were read with it)
+        str(optional_time(args.end, "--end")),
     ]
     out = Path(args.out) if args.out else Path("reports") / run_id(parts)  # (checked above)
     title = f"adaptive_agent backtest — {Path(candles.path).name}"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .commands_backtest import run_id
 from .exit_codes import EXIT_OK
-from .inputs import build_run_inputs, check_nav0, check_out, optional_time
+from .inputs import check_nav0, check_out, run_inputs_from_args
 from .progress import Progress
 
 
@@ -37,15 +37,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     points = grid_points(grids, args.sample, args.seed)
     configs = [configure(base, p) for p in points]  # every one valid before anything runs
     keys = [k for k, _ in grids]
-    inputs = build_run_inputs(
-        base,
-        candles=args.candles,
-        signals=args.signals,
-        funding=args.funding,
-        perp_candles=args.perp_candles,
-        start_ms=optional_time(args.start, "--start"),
-        end_ms=optional_time(args.end, "--end"),
-    )
+    inputs = run_inputs_from_args(base, args)
     data = BacktestData(inputs.candles, inputs.signals, inputs.funding, inputs.perp)
     out = out or Path("reports") / f"sweep-{run_id([*args.grid, str(args.candles)])}"
     progress = Progress(label="sweep")

@@ -112,6 +112,20 @@ def build_run_inputs(
     )
 
 
+def run_inputs_from_args(cfg: AppConfig, args: argparse.Namespace) -> RunInputs:
+    """``build_run_inputs`` from the options ``parser.add_run_inputs`` declares (backtest,
+    sweep)."""
+    return build_run_inputs(
+        cfg,
+        candles=args.candles,
+        signals=args.signals,
+        funding=args.funding,
+        perp_candles=args.perp_candles,
+        start_ms=optional_time(args.start, "--start"),
+        end_ms=optional_time(args.end, "--end"),
+    )
+
+
 def check_nav0(value: float | None) -> None:
     """``--nav0``, when given, is a finite amount of USDT above 0, at most ``MAX_NAV0``
     (the bound of ``backtest.nav0`` in the configuration)."""

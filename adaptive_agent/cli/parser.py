@@ -17,6 +17,22 @@ def webhook_port(text: str) -> int:
     return port
 
 
+def add_run_inputs(p: argparse.ArgumentParser) -> None:
+    """What a backtest or a sweep runs on (read by ``inputs.run_inputs_from_args``)."""
+    p.add_argument(
+        "--candles",
+        help="5-minute P_ref candles: CSV or CSV.gz (header or Binance klines; default: bundled)",
+    )
+    p.add_argument("--signals", help="signals CSV: timestamp,signal (BUY|SELL|NONE)")
+    p.add_argument("--funding", help="funding CSV: timestamp,funding_rate (or rate)")
+    p.add_argument(
+        "--perp-candles", help="perpetual 5-minute candles for P_contract (default: P_ref)"
+    )
+    p.add_argument("--nav0", type=float, help="starting NAV in USDT (default: backtest.nav0)")
+    p.add_argument("--start", help="first bar to use (ISO date/time, UTC)")
+    p.add_argument("--end", help="end of the run, exclusive (ISO date/time, UTC)")
+
+
 class _DefaultsShown(argparse.HelpFormatter):
     """``--help`` names each option's default, unless its text already does or it has none."""
 
@@ -54,18 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
             " the baseline signals."
         ),
     )
-    b.add_argument(
-        "--candles", help="5-minute P_ref candles: CSV or CSV.gz (header or Binance klines)"
-    )
-    b.add_argument("--signals", help="signals CSV: timestamp,signal (BUY|SELL|NONE)")
-    b.add_argument("--funding", help="funding CSV: timestamp,funding_rate (or rate)")
-    b.add_argument(
-        "--perp-candles", help="perpetual 5-minute candles for P_contract (default: P_ref)"
-    )
+    add_run_inputs(b)
     b.add_argument("--config", help="TOML configuration file (default: built-in defaults)")
-    b.add_argument("--nav0", type=float, help="starting NAV in USDT (default: backtest.nav0)")
-    b.add_argument("--start", help="first bar to use (ISO date/time, UTC)")
-    b.add_argument("--end", help="end of the run, exclusive (ISO date/time, UTC)")
     b.add_argument("--out", help="report folder (default: reports/<run-id>/)")
     b.add_argument("--no-html", action="store_true", help="skip equity.html")
     b.add_argument("--quiet", action="store_true", help="do not print the summary table")
@@ -117,13 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--scheduler", help="a Dask scheduler, e.g. tcp://HOST:8786 (default: local processes)"
     )
     sw.add_argument("--workers", type=int, help="local worker processes (default: one per CPU)")
-    sw.add_argument("--candles", help="5-minute P_ref candles (default: bundled)")
-    sw.add_argument("--signals", help="signals CSV")
-    sw.add_argument("--funding", help="funding CSV")
-    sw.add_argument("--perp-candles", help="perpetual 5-minute candles")
-    sw.add_argument("--start", help="first bar (ISO date/time, UTC)")
-    sw.add_argument("--end", help="end, exclusive (ISO date/time, UTC)")
-    sw.add_argument("--nav0", type=float, help="starting NAV in USDT (default: backtest.nav0)")
+    add_run_inputs(sw)
     sw.add_argument("--config", help="TOML configuration file: the base the grid changes")
     sw.add_argument("--out", help="report folder (default: reports/sweep-<run-id>/)")
 
