@@ -23,15 +23,21 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
+import numpy as np
+
 LEGS = ("BTC_SPOT", "BTC_PERP_LONG", "BTC_PERP_SHORT")
-FEE_KINDS = ("spot_maker", "spot_taker", "perp_maker", "perp_taker")
+
+
+def decision_prices(is_spot, p_spot, p_perp):
+    """Fills' decision prices: each leg's venue price at the close that decided it (the spot
+    price for the spot leg, the contract's for both perpetual legs); arrays or floats. The one
+    rule for the attribution, the digest's day and ``calibrate``."""
+    return np.where(is_spot, p_spot, p_perp)
 
 
 def decision_price(leg: str, p_spot: float, p_perp: float) -> float:
-    """A fill's decision price: its leg's venue price at the close that decided it (the spot
-    price for the spot leg, the contract's for both perpetual legs). The one rule for the
-    attribution, the digest's day and ``calibrate``."""
-    return p_spot if leg == "BTC_SPOT" else p_perp
+    """``decision_prices`` for one fill of leg ``leg`` (a LEGS name)."""
+    return float(decision_prices(leg == "BTC_SPOT", p_spot, p_perp))
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,33 +83,48 @@ def attribute(
 ) -> Attribution:
     """``start``/``end``: per leg name, (signed position BTC, mark price) at the span's ends
     (a leg absent from ``start`` starts flat)."""
-    flows = {leg: [] for leg in LEGS}  # s q D terms
-    slip: list[float] = []
-    fees = {k: [] for k in FEE_KINDS}
-    for f in fills:
-        s = 1.0 if f.side == "buy" else -1.0
-        flows[f.leg].append(s * f.size_btc * f.decision_price)
-        slip.append(s * f.size_btc * (f.decision_price - f.price))
-        market = "spot" if f.leg == "BTC_SPOT" else "perp"
-        fees[f"{market}_{f.liquidity}"].append(f.fee)
-    price = {}
-    for leg in LEGS:
-        q0, p0 = start.get(leg, (0.0, 0.0))
-        q1, p1 = end.get(leg, (0.0, 0.0))
-        price[leg] = math.fsum([q1 * p1, -q0 * p0, *(-x for x in flows[leg])])
-    fee_sums = {k: math.fsum(v) for k, v in fees.items()}
+    rows = [
+        (LEGS.index(f.leg), f.side == "buy", f.size_btc, f.price, f.fee, f.liquidity == "maker")
+        for f in fills
+    ]
+    cols = [np.array(c) for c in zip(*rows, strict=True)] if rows else [np.empty(0)] * 6
+    dprice = np.array([f.decision_price for f in fills]) if rows else np.empty(0)
+    return attribute_columns(*cols, dprice, start, end, funding, nav_start, nav_end)
+
+
+def attribute_columns(
+    leg, buy, size, price, fee, maker, dprice, start, end, funding, nav_start, nav_end
+) -> Attribution:
+    """``attribute`` on fills given as arrays: leg index (LEGS order), buys, size BTC, price,
+    fee, maker, decision price (what a backtest's compiled loop hands back)."""
+    leg = np.asarray(leg, dtype=np.int64)
+    sign = np.where(np.asarray(buy, dtype=bool), 1.0, -1.0)
+    flows = sign * size * dprice  # s q D
+    slip = sign * size * (dprice - price)
+    spot, maker = leg == 0, np.asarray(maker, dtype=bool)
+    price_pnl = {}
+    for k, name in enumerate(LEGS):
+        q0, p0 = start.get(name, (0.0, 0.0))
+        q1, p1 = end.get(name, (0.0, 0.0))
+        price_pnl[name] = math.fsum([q1 * p1, -q0 * p0, *(-flows[leg == k]).tolist()])
+    fee_sums = {
+        "spot_maker": math.fsum(fee[spot & maker].tolist()),
+        "spot_taker": math.fsum(fee[spot & ~maker].tolist()),
+        "perp_maker": math.fsum(fee[~spot & maker].tolist()),
+        "perp_taker": math.fsum(fee[~spot & ~maker].tolist()),
+    }
     parts = [
-        *price.values(),
-        math.fsum(slip),
+        *price_pnl.values(),
+        math.fsum(slip.tolist()),
         float(funding),
         -math.fsum(fee_sums.values()),
     ]
     total = float(nav_end) - float(nav_start)
     return Attribution(
         pnl_total=total,
-        pnl_price_spot=price["BTC_SPOT"],
-        pnl_price_long=price["BTC_PERP_LONG"],
-        pnl_price_short=price["BTC_PERP_SHORT"],
+        pnl_price_spot=price_pnl["BTC_SPOT"],
+        pnl_price_long=price_pnl["BTC_PERP_LONG"],
+        pnl_price_short=price_pnl["BTC_PERP_SHORT"],
         pnl_slippage=parts[3],
         pnl_funding=parts[4],
         pnl_fees=parts[5],

@@ -8,19 +8,16 @@ held at them. Deterministic, so any two correct implementations agree exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from ..core.model import Book, Leg, Order, OrderType, Params, Side
+from ..core.model import Leg
 from ..core.time_rules import funding_instants
 from ..io.loaders import FundingSeries
 
-_SPOT, _BUY = Leg.BTC_SPOT, Side.BUY  # module constants: enum attribute lookups are slow
 
-
-@dataclass(frozen=True, slots=True)
-class Fill:
+class Fill(NamedTuple):
     time_ms: int  # open of the bar during which it filled
     rebalance_id: int
     leg: Leg
@@ -69,90 +66,60 @@ def funding_schedule(
     return gap_k, bar_k, len(inst)
 
 
-_OPENING = frozenset({OrderType.OPEN_LONG, OrderType.OPEN_SHORT})
+def fill_order(book, k, up, lots, maker_px, open_px, ratio, slip, fee_maker, fee_taker, lot):
+    """Fill one order of ``lots`` on leg ``k`` (0 spot, 1 long, 2 short; ``up``: it raises the
+    leg's size): ``ratio`` of it as maker at ``maker_px`` (the deciding close), the rest as
+    taker at ``open_px`` (the next open) moved by the slippage against us, fees on each part's
+    notional. The position moves by the whole order; cash, fees and entry price follow each
+    part (a perpetual side's entry is the size-weighted price of its opening fills; closing
+    realises ``size x (price - entry)``, sign by side).
 
-
-class Ledger:
-    """Cash, positions and entry prices of the simulated book, updated fill by fill."""
-
-    __slots__ = ("cash", "contract", "le", "lng", "lot", "se", "sht", "spot")
-
-    def __init__(self, cash: float, params: Params) -> None:
-        self.cash = cash
-        self.spot = self.lng = self.sht = 0
-        self.le = self.se = 0.0
-        self.lot = params.venue.spot_lot
-        self.contract = params.venue.perp_contract
-
-    def book(self, cash: float) -> Book:
-        return Book(cash, self.spot, self.lng, self.sht, self.le, self.se)
-
-    def sizes(self) -> tuple[float, float, float]:
-        return self.spot * self.lot, self.lng * self.contract, self.sht * self.contract
-
-    def funding_factor(self) -> float:
-        """Cash change per unit of rate x price: shorts receive a positive rate, longs pay it."""
-        return (self.sht - self.lng) * self.contract
-
-    def apply(self, order: Order, parts: list[tuple[float, float, float, str]]) -> None:
-        """Apply an order filled in ``parts`` of (size BTC, price, fee, liquidity).
-
-        The position moves by the whole order; cash, fees and entry price follow each part.
-        """
-        ot = order.order_type
-        if order.leg is Leg.BTC_SPOT:
-            sign = 1.0 if order.side is Side.BUY else -1.0
-            for q, p, fee, _ in parts:
-                self.cash -= sign * q * p + fee
-            self.spot += order.lots if sign > 0 else -order.lots
-            return
-        long_leg = order.leg is Leg.BTC_PERP_LONG
-        held = (self.lng if long_leg else self.sht) * self.contract
-        entry = self.le if long_leg else self.se
-        opening = ot in _OPENING
-        for _, _, fee, _ in parts:
-            self.cash -= fee
-        if opening:
-            cost = held * entry + sum(q * p for q, p, _, _ in parts)
-            new_lots = (self.lng if long_leg else self.sht) + order.lots
-            entry = cost / (new_lots * self.contract)
-        else:
-            sgn = 1.0 if long_leg else -1.0
-            self.cash += sum(sgn * q * (p - entry) for q, p, _, _ in parts)
-            new_lots = (self.lng if long_leg else self.sht) - order.lots
-            if new_lots == 0:
-                entry = 0.0
-        if long_leg:
-            self.lng, self.le = new_lots, entry
-        else:
-            self.sht, self.se = new_lots, entry
-
-
-def fill_orders(
-    orders, rid, r, j, ledger, fills, ts, spot_c, spot_o, perp_c, perp_o, ratio, slip, fees
-) -> None:
-    """The fill model (docs/rules.md, Backtest fill model): ``ratio`` of each order as maker at
-    close_r, the rest as taker at open_j moved by the slippage against us; fees on each part's
-    notional."""
-    for order in orders:
-        spot_leg = order.leg is _SPOT
-        maker_px = float(spot_c[r] if spot_leg else perp_c[r])
-        open_px = float(spot_o[j] if spot_leg else perp_o[j])
-        buy = order.side is _BUY
-        taker_px = open_px * (1.0 + slip) if buy else open_px * (1.0 - slip)
-        fm, ft = (
-            (fees.spot_maker, fees.spot_taker) if spot_leg else (fees.perp_maker, fees.perp_taker)
-        )
-        mq = order.size_btc * ratio
-        tq = order.size_btc * (1.0 - ratio)
-        parts = []
+    ``book``: (cash, spot lots, long contracts, short contracts, long entry, short entry).
+    Returns the book after it and the parts (maker size, price, fee, taker size, price, fee;
+    a part of size 0 did not happen). Plain scalar arithmetic: the backtest's compiled loop
+    (``kernel.py``) runs this.
+    """
+    cash, spot, lng, sht, le, se = book
+    buy = up if k < 2 else not up  # spot BUY, OPEN_LONG, CLOSE_SHORT buy
+    size = lots * lot
+    mq = size * ratio
+    tq = size * (1.0 - ratio)
+    taker_px = open_px * (1.0 + slip) if buy else open_px * (1.0 - slip)
+    mfee = mq * maker_px * fee_maker if mq > 0 else 0.0
+    tfee = tq * taker_px * fee_taker if tq > 0 else 0.0
+    if k == 0:
+        sign = 1.0 if buy else -1.0
         if mq > 0:
-            parts.append((mq, maker_px, mq * maker_px * fm, "maker"))
+            cash -= sign * mq * maker_px + mfee
         if tq > 0:
-            parts.append((tq, taker_px, tq * taker_px * ft, "taker"))
-        ledger.apply(order, parts)
-        t = int(ts[j])
-        for q, p, fee, liq in parts:
-            fills.append(
-                Fill(t, rid, order.leg, str(order.order_type), str(order.side), q, p, liq, fee)
-            )
+            cash -= sign * tq * taker_px + tfee
+        spot += lots if up else -lots
+        return (cash, spot, lng, sht, le, se), (mq, maker_px, mfee, tq, taker_px, tfee)
+    held_lots = lng if k == 1 else sht
+    entry = le if k == 1 else se
+    if mq > 0:
+        cash -= mfee
+    if tq > 0:
+        cash -= tfee
+    if up:
+        flow = 0.0
+        if mq > 0:
+            flow += mq * maker_px
+        if tq > 0:
+            flow += tq * taker_px
+        new_lots = held_lots + lots
+        entry = (held_lots * lot * entry + flow) / (new_lots * lot)
+    else:
+        sgn = 1.0 if k == 1 else -1.0
+        pnl = 0.0
+        if mq > 0:
+            pnl += sgn * mq * (maker_px - entry)
+        if tq > 0:
+            pnl += sgn * tq * (taker_px - entry)
+        cash += pnl
+        new_lots = held_lots - lots
+        if new_lots == 0:
+            entry = 0.0
+    if k == 1:
+        return (cash, spot, new_lots, sht, entry, se), (mq, maker_px, mfee, tq, taker_px, tfee)
+    return (cash, spot, lng, new_lots, le, entry), (mq, maker_px, mfee, tq, taker_px, tfee)

@@ -5,18 +5,15 @@ the PnL attribution (``attribution.py``). One definition for both kinds of run."
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from .. import metrics
-from ..attribution import (
-    ATTRIBUTION_COLUMNS,
-    AttributedFill,
-    Attribution,
-    attribute,
-    decision_price,
-)
+from ..attribution import ATTRIBUTION_COLUMNS, Attribution, attribute_columns, decision_prices
+from ..attribution import LEGS as LEG_NAMES
 from ..core.model import Plan
 from ..core.time_rules import BAR_MS, DAY_MS
 from .fill_model import Fill
@@ -70,8 +67,8 @@ class BacktestResult:
     w_spot: np.ndarray
     w_long: np.ndarray
     w_short: np.ndarray
-    fills: list[Fill] = field(default_factory=list)
-    rebalances: list[Rebalance] = field(default_factory=list)
+    fills: Sequence[Fill] = field(default_factory=list)
+    rebalances: Sequence[Rebalance] = field(default_factory=list)
     funding_events: int = 0
     funding_cum: np.ndarray | None = None  # funding settled up to each bar close, USDT
     price: np.ndarray | None = None  # P_ref close of each bar (the report's BTC price)
@@ -85,8 +82,38 @@ class Benchmark:
     closes: np.ndarray  # P_ref at each bar close
 
 
+class FillColumns(NamedTuple):
+    """A run's fills as arrays (what the summary and the attribution read)."""
+
+    time_ms: np.ndarray  # int64
+    rebalance_id: np.ndarray  # int64
+    leg: np.ndarray  # LEGS index
+    buy: np.ndarray  # bool
+    size_btc: np.ndarray
+    price: np.ndarray
+    maker: np.ndarray  # bool
+    fee: np.ndarray
+
+    @classmethod
+    def of(cls, fills: Sequence[Fill]) -> FillColumns:
+        """From ``Fill`` records (a paper replay's), or the columns a backtest already has."""
+        cols = getattr(fills, "columns", None)
+        if cols is not None:
+            return cols
+        return cls(
+            np.array([f.time_ms for f in fills], dtype=np.int64),
+            np.array([f.rebalance_id for f in fills], dtype=np.int64),
+            np.array([LEG_NAMES.index(f.leg.value) for f in fills], dtype=np.int64),
+            np.array([f.side == "buy" for f in fills], dtype=bool),
+            np.array([f.size_btc for f in fills], dtype=np.float64),
+            np.array([f.price for f in fills], dtype=np.float64),
+            np.array([f.liquidity == "maker" for f in fills], dtype=bool),
+            np.array([f.fee for f in fills], dtype=np.float64),
+        )
+
+
 def attribute_fills(
-    fills: list[Fill],
+    fills: Sequence[Fill],
     dec: np.ndarray,
     spot_c: np.ndarray,
     perp_c: np.ndarray,
@@ -97,27 +124,32 @@ def attribute_fills(
 ) -> Attribution:
     """The backtest's fills against their decision prices: the leg's close at the deciding
     bar (a fill's time is that bar's close, the open of the bar it filled in)."""
-    at = np.searchsorted(dec, np.array([f.time_ms for f in fills], dtype=np.int64))
-    spot_d, perp_d = spot_c[at].tolist(), perp_c[at].tolist()
-    attributed = [
-        AttributedFill(
-            f.leg.value,
-            f.side,
-            f.size_btc,
-            f.price,
-            f.fee,
-            f.liquidity,
-            decision_price(f.leg.value, spot_d[i], perp_d[i]),
-        )
-        for i, f in enumerate(fills)
-    ]
+    c = FillColumns.of(fills)
+    at = np.searchsorted(dec, c.time_ms)
+    dprice = decision_prices(c.leg == 0, spot_c[at], perp_c[at])
     sb, lb, shb = sizes_end
     end = {
         "BTC_SPOT": (sb, float(spot_c[-1])),
         "BTC_PERP_LONG": (lb, float(perp_c[-1])),
         "BTC_PERP_SHORT": (-shb, float(perp_c[-1])),
     }
-    return attribute(attributed, {}, end, funding_pnl, nav0, float(nav[-1]))
+    return attribute_columns(
+        c.leg, c.buy, c.size_btc, c.price, c.fee, c.maker, dprice, {}, end, funding_pnl, nav0,
+        float(nav[-1]),
+    )  # fmt: skip
+
+
+def order_counts(rebalances) -> tuple[int, int]:
+    """(orders sent, orders the signal gate held) over a run's rebalances. A backtest's log
+    (``decision_log.Rebalances``) counts them from the compiled loop's figures, without
+    building its plans."""
+    counted = getattr(rebalances, "order_counts", None)
+    if counted is not None:
+        return counted()
+    return (
+        sum(len(r.plan.orders) for r in rebalances),
+        sum(1 for r in rebalances for h in r.plan.blocked if h.gate == "signal"),
+    )
 
 
 def summarize(
@@ -126,8 +158,8 @@ def summarize(
     nav: np.ndarray,
     delta: np.ndarray,
     nav0: float,
-    fills: list[Fill],
-    rebalances: list[Rebalance],
+    fills: Sequence[Fill],
+    rebalances: Sequence[Rebalance],
     funding_pnl: float,
     attribution: Attribution | None = None,
     btc: Benchmark | None = None,
@@ -138,9 +170,12 @@ def summarize(
     start, end = int(ts[0]), int(dec[-1])
     days = (end - start) / DAY_MS
     _, day_nav = metrics.day_end_navs(dec, nav)  # dec: the bar closes
-    fees_usdt = math.fsum(f.fee for f in fills)
-    notionals = [f.notional for f in fills]
+    c = FillColumns.of(fills)
+    fees = c.fee.tolist()
+    fees_usdt = math.fsum(fees)
+    notionals = (c.size_btc * c.price).tolist()  # Fill.notional
     abs_delta = np.abs(delta)
+    orders, signal_held = order_counts(rebalances)
     return {
         "start": start,
         "end": end,
@@ -153,16 +188,16 @@ def summarize(
         "sharpe": metrics.sharpe(metrics.daily_returns(day_nav, nav0)),
         "max_dd": metrics.max_drawdown(nav, nav0),
         "fees_usdt": fees_usdt,
-        "fees_nav_per_day": metrics.fees_nav_per_day([f.fee for f in fills], nav, days),
+        "fees_nav_per_day": metrics.fees_nav_per_day(fees, nav, days),
         "turnover": metrics.turnover(notionals, nav),
         "funding_pnl": float(funding_pnl),
         "rebalances": len(rebalances),
-        "orders": sum(len(r.plan.orders) for r in rebalances),
-        "blocked_orders": sum(1 for r in rebalances for h in r.plan.blocked if h.gate == "signal"),
-        "maker_share": metrics.maker_share(notionals, [f.liquidity == "maker" for f in fills]),
+        "orders": orders,
+        "blocked_orders": signal_held,
+        "maker_share": metrics.maker_share(notionals, c.maker.tolist()),
         "delta_frac_mean": float(np.mean(abs_delta)),
         "delta_frac_max": float(np.max(abs_delta)),
-        **_issue10_figures(dec, nav, nav0, days, day_nav, fills, attribution, btc),
+        **_issue10_figures(dec, nav, nav0, days, day_nav, c, attribution, btc),
     }
 
 
@@ -174,7 +209,7 @@ def _issue10_figures(dec, nav, nav0, days, day_nav, fills, attribution, btc) -> 
         "sortino": metrics.sortino(metrics.daily_returns(day_nav, nav0)),
         "calmar": metrics.calmar(growth, max_dd),
         "longest_dd_days": metrics.longest_drawdown_ms(dec, nav, nav0) / DAY_MS,
-        "rebalances_filled": len({f.rebalance_id for f in fills}),
+        "rebalances_filled": len(np.unique(fills.rebalance_id)),
         "bench_usdt_roi": 0.0,  # USDT held: nothing gained, nothing lost
         "bench_btc_roi": math.nan,
         "bench_btc_max_dd": math.nan,

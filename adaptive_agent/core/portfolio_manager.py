@@ -7,6 +7,7 @@ positions held constant. Either way it is the same code.
 
 from __future__ import annotations
 
+import math
 from typing import TypeVar
 
 import numpy as np
@@ -71,19 +72,25 @@ def get_value_distribution_usdt(book: Book, prices: Prices, params: Params) -> d
     return out
 
 
+def weights_of(spot_btc, long_btc, short_btc, p_spot, p_perp, nav):
+    """Each leg's weight, its USDT value over NAV; a held leg's weight is infinite while NAV is
+    not positive (scalars: the decision core compiles this too)."""
+    if nav <= 0.0:
+        return (
+            math.inf if spot_btc != 0.0 else 0.0,
+            math.inf if long_btc != 0.0 else 0.0,
+            math.inf if short_btc != 0.0 else 0.0,
+        )
+    ws, wl, wsh = leg_values_usdt(spot_btc, long_btc, short_btc, p_spot, p_perp)
+    return ws / nav, wl / nav, wsh / nav
+
+
 def weights(
     book: Book, prices: Prices, params: Params, nav: float | None = None
 ) -> tuple[float, float, float]:
     nav = book_nav(book, prices, params) if nav is None else nav
     s, lg, sh = leg_sizes_btc(book, params)
-    if nav <= 0.0:
-        return (
-            float("inf") if s else 0.0,
-            float("inf") if lg else 0.0,
-            float("inf") if sh else 0.0,
-        )
-    ws, wl, wsh = leg_values_usdt(s, lg, sh, prices.spot, prices.perp)
-    return ws / nav, wl / nav, wsh / nav
+    return weights_of(s, lg, sh, prices.spot, prices.perp, nav)
 
 
 def net_delta_btc(book: Book, params: Params) -> float:

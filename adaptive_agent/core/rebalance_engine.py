@@ -1,12 +1,12 @@
 """The decision core: threshold, trigger, order building, signal gating, safe mode.
 
 The rules are stated in docs/rules.md (Threshold and trigger, Target sizes and orders, Signal
-gate, Safe mode and circuit breaker).
+gate, Safe mode and circuit breaker) and written once, as numbers, in ``decision.py``.
 
 ``build_orders()`` is a pure function: book + prices + signal + time (+ the state it returned
-last time) in, a ``Plan`` out. No I/O, no clock, no globals, so backtest, paper and live all
-decide with exactly this code. The small rule functions accept numpy arrays as well as floats,
-which lets the backtester find trigger bars for a whole window at once with the same rules.
+last time) in, a ``Plan`` out. No I/O, no clock, no globals. It asks ``decision.decide()`` and
+dresses the numbers as a plan with orders, held orders and texts for people; the backtester
+compiles the same ``decide()`` for its loop, so backtest, paper and live decide with one code.
 Execution of a plan (``execute()``) lives with the drivers, outside the core.
 """
 
@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from ..metrics import drawdown
-from .liquidation_rules import liquidation_near
+from . import decision as dn
 from .model import (
     LEGS,
     Book,
@@ -34,92 +31,81 @@ from .model import (
     SafeCode,
     Signal,
 )
-from .portfolio_manager import basis, book_nav, leg_sizes_btc, margin_used_usdt, weights
+from .signals import CODE_OF_NAME
 from .time_rules import MINUTE_MS
 
 # docs/rules.md, Target sizes and orders: floor(w x NAV / P / lot + 1e-9) absorbs float noise.
 LOT_EPS = 1e-9
 
 
-# --- rules that work on floats and on numpy arrays -------------------------------------------
+# --- the small rules, for callers that hold Params --------------------------------------------
 
 
-def threshold(atr_frac, params: Params):
+def threshold(atr_frac: float, params: Params) -> float:
     """thr = max(floor, multiplier x atr_frac)."""
-    # np.maximum on arrays, the builtin on floats: same rule, ~20x cheaper per decision.
-    pick = np.maximum if isinstance(atr_frac, np.ndarray) else max
-    return pick(params.threshold_floor, params.atr_multiplier * atr_frac)
+    return dn.threshold_of(atr_frac, params.threshold_floor, params.atr_multiplier)
 
 
-def drift(w_spot, w_long, w_short, targets: tuple[float, float, float]):
+def drift(w_spot: float, w_long: float, w_short: float, targets: tuple[float, float, float]):
     """Largest absolute distance of a leg's weight from its target."""
-    if isinstance(w_spot, np.ndarray):
-        return np.maximum(
-            np.maximum(np.abs(w_spot - targets[0]), np.abs(w_long - targets[1])),
-            np.abs(w_short - targets[2]),
-        )
-    return max(abs(w_spot - targets[0]), abs(w_long - targets[1]), abs(w_short - targets[2]))
+    return dn.drift_of(w_spot, w_long, w_short, *targets)
 
 
-def interval_elapsed(now_ms, last_ms: int | None, params: Params):
+def interval_elapsed(now_ms: int, last_ms: int | None, params: Params) -> bool:
     """At least ``min_interval`` since the last triggered rebalance (the first may come at once)."""
-    if last_ms is None:
-        return np.ones_like(now_ms, dtype=bool) if isinstance(now_ms, np.ndarray) else True
-    return (now_ms - last_ms) >= params.min_interval_ms
+    return dn.interval_passed(now_ms, _time(last_ms), params.min_interval_ms)
 
 
-def rebalance_due(drift_, thr, now_ms, last_ms: int | None, params: Params):
+def rebalance_due(drift_: float, thr: float, now_ms: int, last_ms: int | None, params: Params):
     """Trigger: drift strictly above threshold and the interval elapsed."""
-    return (drift_ > thr) & interval_elapsed(now_ms, last_ms, params)
-
-
-def market_breach(basis_, margin_frac, drawdown_, params: Params):
-    """Safe-mode conditions that follow from prices and the book (the others come from drivers)."""
-    return (
-        (np.abs(basis_) > params.max_abs_basis)
-        | (margin_frac > params.max_margin_frac)
-        | (drawdown_ > params.max_drawdown)
-    )
+    return drift_ > thr and interval_elapsed(now_ms, last_ms, params)
 
 
 def safe_mode_active(last_breach_ms: int | None, now_ms: int, manual: bool, params: Params) -> bool:
     """On while a condition held within ``safe_clear_ms``; the kill switch acts at once."""
-    if manual:
-        return True
-    return last_breach_ms is not None and now_ms - last_breach_ms < params.safe_clear_ms
+    return dn.safe_mode_on(_time(last_breach_ms), now_ms, manual, params.safe_clear_ms)
+
+
+def target_lots(weight: float, nav: float, price: float, lot: float) -> int:
+    """Target size in whole lots, rounded toward zero: never above w x NAV / P."""
+    return dn.target_lots_of(weight, nav, price, lot)
+
+
+def _time(ms: int | None) -> int:
+    return dn.NEVER if ms is None else ms
+
+
+def _or_none(ms: int) -> int | None:
+    return None if ms == dn.NEVER else ms
 
 
 # --- order mapping and gates -------------------------------------------------------------------
+
+# (down, up) order type of each leg, in LEGS order.
+ORDER_TYPES = (
+    (OrderType.SELL, OrderType.BUY),
+    (OrderType.CLOSE_LONG, OrderType.OPEN_LONG),
+    (OrderType.CLOSE_SHORT, OrderType.OPEN_SHORT),
+)
 
 
 def order_type_for(leg: Leg, delta_lots: int) -> OrderType:
     """Map a signed size change on a leg to the venue's order type (docs/rules.md, Legs)."""
     if delta_lots == 0:
         raise ValueError("no order for a zero size change")
-    return _ORDER_TYPES[LEGS.index(leg)][delta_lots > 0]
+    return ORDER_TYPES[LEGS.index(leg)][delta_lots > 0]
 
 
+# The order types each signal blocks, as decision.SIGNAL_BLOCKS states them.
 _SIGNAL_BLOCKS: dict[Signal, frozenset[OrderType]] = {
-    # BUY: nothing may sell BTC exposure away: spot SELL, CLOSE_LONG (sell), OPEN_SHORT (sell).
-    Signal.BUY: frozenset({OrderType.SELL, OrderType.CLOSE_LONG, OrderType.OPEN_SHORT}),
-    # SELL: the short leg may not be bought back.
-    Signal.SELL: frozenset({OrderType.CLOSE_SHORT}),
-    Signal.NONE: frozenset(),
+    signal: frozenset(
+        ORDER_TYPES[k][up]
+        for k in range(3)
+        for up in (0, 1)
+        if dn.SIGNAL_BLOCKS[CODE_OF_NAME[signal.value] + 1][k][up]
+    )
+    for signal in Signal
 }
-
-# Orders that raise a leg's absolute size raise gross exposure. A spot buy always raises net
-# delta (delta = spot + long - short), so every spot buy is held in safe mode.
-_EXPOSURE_RAISING: frozenset[OrderType] = frozenset(
-    {OrderType.OPEN_LONG, OrderType.OPEN_SHORT, OrderType.BUY}
-)
-
-
-# (down, up) order type of each leg, in LEGS order.
-_ORDER_TYPES = (
-    (OrderType.SELL, OrderType.BUY),
-    (OrderType.CLOSE_LONG, OrderType.OPEN_LONG),
-    (OrderType.CLOSE_SHORT, OrderType.OPEN_SHORT),
-)
 
 
 def signal_block_reason(signal: Signal, order_type: OrderType) -> str | None:
@@ -128,65 +114,39 @@ def signal_block_reason(signal: Signal, order_type: OrderType) -> str | None:
     return None
 
 
-def remember(state: EngineState, navs=(), breach_times_ms=()) -> EngineState:
-    """The core's memory after closes at which it was not asked to decide (the backtester's
-    scanned windows): the running NAV peak, and the time of the last safe-mode breach."""
-    peak = state.peak_nav
-    if len(navs):
-        peak = max(peak, float(np.max(navs)))
-    last_breach = state.last_breach_ms
-    if len(breach_times_ms):
-        last_breach = max(int(np.max(breach_times_ms)), last_breach or 0)
-    return EngineState(state.last_rebalance_ms, peak, last_breach, state.safe_mode)
+# Condition bits of decision.decide() and the codes they stand for, in the order plans list them.
+SAFE_BITS: tuple[tuple[int, SafeCode], ...] = (
+    (dn.BASIS_BIT, SafeCode.BASIS),
+    (dn.MARGIN_BIT, SafeCode.MARGIN),
+    (dn.DRAWDOWN_BIT, SafeCode.DRAWDOWN),
+    (dn.STALE_REF_BIT, SafeCode.STALE_REF),
+    (dn.ERROR_STREAK_BIT, SafeCode.ERROR_STREAK),
+    (dn.WATCHDOG_BIT, SafeCode.WATCHDOG),
+    (dn.LIQUIDATION_BIT, SafeCode.LIQUIDATION_NEAR),
+)
 
 
-def _safe_mode_conditions(
-    book: Book, prices: Prices, nav: float, peak: float, risk: RiskInputs, params: Params
-) -> list[tuple[SafeCode, str]]:
-    """The safe-mode conditions that hold now, as (code, text for people)."""
-    _, long_btc, short_btc = leg_sizes_btc(book, params)
-    margin_frac = (
-        margin_used_usdt(long_btc, short_btc, prices.perp, params.leverage) / nav
-        if nav > 0
-        else math.inf
-    )
-    dd = drawdown(nav, peak)
-    bas = basis(prices.perp, prices.ref)
-    found: list[tuple[SafeCode, str]] = []
-    if abs(bas) > params.max_abs_basis:
-        found.append((SafeCode.BASIS, f"basis {bas:+.4%} beyond {params.max_abs_basis:.2%}"))
-    if margin_frac > params.max_margin_frac:
-        found.append(
-            (
-                SafeCode.MARGIN,
-                f"margin {margin_frac:.1%} of NAV above {params.max_margin_frac:.0%}",
-            )
-        )
-    if dd > params.max_drawdown:
-        found.append((SafeCode.DRAWDOWN, f"drawdown {dd:.1%} above {params.max_drawdown:.0%}"))
-    if risk.ref_age_ms is not None and risk.ref_age_ms > params.max_ref_age_ms:
-        found.append(
-            (SafeCode.STALE_REF, f"P_ref stale ({risk.ref_age_ms / MINUTE_MS:.1f} min old)")
-        )
-    if risk.error_streak >= params.max_error_streak:
-        found.append((SafeCode.ERROR_STREAK, f"{risk.error_streak} consecutive exchange errors"))
-    if risk.watchdog_tripped:
-        found.append((SafeCode.WATCHDOG, "resource watchdog tripped"))
-    if liquidation_near(risk.liq_distance, params.min_liq_distance):
-        found.append(
-            (
-                SafeCode.LIQUIDATION_NEAR,
-                f"liquidation {risk.liq_distance:.1%} away, under {params.min_liq_distance:.0%}",
-            )
-        )
-    return found
+def _condition_text(code: SafeCode, bas, mfrac, dd, risk: RiskInputs, params: Params) -> str:
+    if code is SafeCode.BASIS:
+        return f"basis {bas:+.4%} beyond {params.max_abs_basis:.2%}"
+    if code is SafeCode.MARGIN:
+        return f"margin {mfrac:.1%} of NAV above {params.max_margin_frac:.0%}"
+    if code is SafeCode.DRAWDOWN:
+        return f"drawdown {dd:.1%} above {params.max_drawdown:.0%}"
+    if code is SafeCode.STALE_REF:
+        return f"P_ref stale ({risk.ref_age_ms / MINUTE_MS:.1f} min old)"
+    if code is SafeCode.ERROR_STREAK:
+        return f"{risk.error_streak} consecutive exchange errors"
+    if code is SafeCode.WATCHDOG:
+        return "resource watchdog tripped"
+    return f"liquidation {risk.liq_distance:.1%} away, under {params.min_liq_distance:.0%}"
 
 
-def target_lots(weight: float, nav: float, price: float, lot: float) -> int:
-    """Target size in whole lots, rounded toward zero: never above w x NAV / P."""
-    if weight <= 0.0 or nav <= 0.0:
-        return 0
-    return math.floor(weight * nav / price / lot + LOT_EPS)
+_WHY = {
+    dn.NAV_NOT_POSITIVE: "NAV is not positive",
+    dn.WITHIN_THRESHOLD: "drift within threshold",
+    dn.WITHIN_INTERVAL: "within minimum interval",
+}
 
 
 # --- the decision -------------------------------------------------------------------------------
@@ -201,79 +161,89 @@ def build_orders(
     state: EngineState,
     params: Params,
     risk: RiskInputs = RiskInputs(),  # noqa: B008 - immutable
+    rule: tuple | None = None,
 ) -> Plan:
-    """Decide at one candle close. Pure: the same inputs always give the same plan."""
-    nav = book_nav(book, prices, params)
-    w = weights(book, prices, params, nav)
-    thr = float(threshold(atr_frac, params))
-    d = float(drift(w[0], w[1], w[2], params.targets))
-
-    # Safe mode (docs/rules.md, Safe mode and circuit breaker).
-    peak = max(state.peak_nav, nav)
-    found = _safe_mode_conditions(book, prices, nav, peak, risk, params)
-    last_breach = now_ms if found else state.last_breach_ms
+    """Decide at one close. Pure: the same inputs always give the same plan. ``rule``:
+    ``decision.rule_numbers(params)``, when the caller keeps it (built here otherwise)."""
+    out = dn.decide(
+        book.cash,
+        book.spot_lots,
+        book.long_contracts,
+        book.short_contracts,
+        book.long_entry,
+        book.short_entry,
+        prices.ref,
+        prices.spot,
+        prices.perp,
+        CODE_OF_NAME[signal.value],
+        now_ms,
+        atr_frac,
+        _time(state.last_rebalance_ms),
+        state.peak_nav,
+        _time(state.last_breach_ms),
+        -1 if risk.ref_age_ms is None else risk.ref_age_ms,
+        risk.error_streak,
+        risk.watchdog_tripped,
+        risk.manual,
+        math.nan if risk.liq_distance is None else risk.liq_distance,
+        dn.rule_numbers(params) if rule is None else rule,
+    )
+    nav, ws, wl, wsh, thr, d, bas, mfrac, dd, bits, last_breach, peak, safe, why = out[:14]
+    nav, thr, d, peak = float(nav), float(thr), float(d), float(peak)
+    found = [
+        (code, _condition_text(code, bas, mfrac, dd, risk, params))
+        for bit, code in SAFE_BITS
+        if bits & bit
+    ]
     if risk.manual:
         found.append((SafeCode.MANUAL, "manual kill switch"))
-    safe = safe_mode_active(last_breach, now_ms, risk.manual, params)
     if safe and not found:
         found.append((SafeCode.CLEARING, "conditions clear for less than the required time"))
     codes = tuple(c for c, _ in found)
     reasons = tuple(t for _, t in found)
-
-    if nav <= 0.0 or not rebalance_due(d, thr, now_ms, state.last_rebalance_ms, params):
-        if nav <= 0.0:
-            why = "NAV is not positive"
-        else:
-            why = "drift within threshold" if d <= thr else "within minimum interval"
+    w = (float(ws), float(wl), float(wsh))
+    after = EngineState(
+        now_ms if why == dn.TRIGGERED else state.last_rebalance_ms,
+        peak,
+        _or_none(last_breach),
+        safe,
+    )
+    if why != dn.TRIGGERED:
         return Plan(
-            now_ms,
-            nav,
-            d,
-            thr,
-            False,
-            why,
-            signal,
-            safe,
-            reasons,
-            w,
-            state=EngineState(state.last_rebalance_ms, peak, last_breach, safe),
+            now_ms, nav, d, thr, False, _WHY[why], signal, safe, reasons, w, state=after,
             safe_mode_codes=codes,
-        )
+        )  # fmt: skip
 
     orders: list[Order] = []
     blocked: list[HeldOrder] = []
     skipped: list[HeldOrder] = []
-    blocks = _SIGNAL_BLOCKS[signal] if params.apply_signal_logic else frozenset()
+    targets = (out[14], out[15], out[16])
     leg_prices = (prices.spot, prices.perp, prices.perp)
     held = (book.spot_lots, book.long_contracts, book.short_contracts)
-    lots = (params.venue.spot_lot, params.venue.perp_contract, params.venue.perp_contract)
-    targets = tuple(target_lots(params.targets[k], nav, leg_prices[k], lots[k]) for k in range(3))
+    venue = params.venue
+    lots = (venue.spot_lot, venue.perp_contract, venue.perp_contract)
     for k in range(3):
-        delta = targets[k] - held[k]
-        if delta == 0:
+        gate = out[17 + k]
+        if gate == dn.NO_CHANGE:
             continue
+        delta = targets[k] - held[k]
         leg, price, lot = LEGS[k], leg_prices[k], lots[k]
-        otype = order_type_for(leg, delta)
+        otype = ORDER_TYPES[k][delta > 0]
         size = abs(delta) * lot
         order = Order(leg, otype, abs(delta), size, price, size * price)
-        venue = params.venue
-        if k == 0:
-            if order.notional < venue.spot_min_notional:
-                why = f"notional below {venue.spot_min_notional} USDT"
-                skipped.append(HeldOrder(order, HoldGate.MINIMUM, why))
-                continue
-        elif abs(delta) < venue.perp_min_contracts:
-            why = f"below {venue.perp_min_contracts} contract(s)"
-            skipped.append(HeldOrder(order, HoldGate.MINIMUM, why))
-            continue
-        if otype in blocks:
-            why = signal_block_reason(signal, otype)
-            blocked.append(HeldOrder(order, HoldGate.SIGNAL, why))
-        elif safe and otype in _EXPOSURE_RAISING:
-            why = "safe mode: " + "; ".join(reasons)
-            blocked.append(HeldOrder(order, HoldGate.SAFE_MODE, why))
-        else:
+        if gate == dn.SEND:
             orders.append(order)
+        elif gate == dn.HELD_MINIMUM:
+            why_text = (
+                f"notional below {venue.spot_min_notional} USDT"
+                if k == 0
+                else f"below {venue.perp_min_contracts} contract(s)"
+            )
+            skipped.append(HeldOrder(order, HoldGate.MINIMUM, why_text))
+        elif gate == dn.HELD_SIGNAL:
+            blocked.append(HeldOrder(order, HoldGate.SIGNAL, signal_block_reason(signal, otype)))
+        else:
+            blocked.append(HeldOrder(order, HoldGate.SAFE_MODE, "safe mode: " + "; ".join(reasons)))
     return Plan(
         now_ms,
         nav,
@@ -289,6 +259,6 @@ def build_orders(
         tuple(orders),
         tuple(blocked),
         tuple(skipped),
-        EngineState(now_ms, peak, last_breach, safe),
+        after,
         codes,
     )
