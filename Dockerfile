@@ -16,7 +16,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore \
-    PIP_NO_INPUT=1
+    PIP_NO_INPUT=1 \
+    NUMBA_CACHE_DIR=/opt/numba-cache
 
 RUN groupadd --system --gid 10001 agent \
     && useradd --system --uid 10001 --gid agent --create-home --home-dir /home/agent \
@@ -38,9 +39,12 @@ RUN pip install --no-cache-dir -r requirements.txt \
 # 2. The package itself, resolving nothing again; the build fails unless its command starts.
 COPY pyproject.toml README.md ./
 COPY adaptive_agent ./adaptive_agent
+# The backtest's compiled loop (numba) is compiled here once, into a cache the agent may write.
 RUN pip install --no-cache-dir --no-deps . \
     && cd / && rm -rf /tmp/build \
-    && adaptive-agent --version && python -m adaptive_agent.policy.health --help >/dev/null
+    && adaptive-agent --version && python -m adaptive_agent.policy.health --help >/dev/null \
+    && python -m adaptive_agent.backtest.rebalance_backtester \
+    && chown -R agent:agent /opt/numba-cache
 # (before any further step: a later step would create the build folder again as its workdir)
 WORKDIR /data
 

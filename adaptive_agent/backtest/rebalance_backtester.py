@@ -1,11 +1,12 @@
 """Backtest driver: replays candles through the decision core with the fill model of
 ``fill_model.py`` (docs/rules.md, Backtest fill model).
 
-Positions are constant between rebalances, so NAV, weights, drift and the safe-mode conditions
-for a run of bars are one numpy expression (written in ``core`` and shared with live). The loop
-jumps from trigger bar to trigger bar and calls the pure ``build_orders()`` only there: one core,
-about a million bars a second. Conventions (timestamps, funding timing, fills, metrics) follow
-docs/rules.md to the letter so that any two correct implementations agree figure by figure.
+``simulate`` prepares the arrays and hands them to the compiled loop (``kernel.py``), which
+calls the core's own ``decide()`` at every close and ``fill_order()`` for each order; what it
+returns becomes the result: curves, fills (``decision_log.Fills``), rebalances whose plans
+``build_orders()`` rebuilds when read (``decision_log.Rebalances``), the summary and the PnL
+attribution. Conventions (timestamps, funding timing, fills, metrics) follow docs/rules.md to
+the letter so that any two correct implementations agree figure by figure.
 """
 
 from __future__ import annotations
@@ -122,3 +123,16 @@ def simulate(
         funding_cum,
         ref_c,
     )
+
+
+def warm() -> None:
+    """Compile the backtest's loop (or load it from numba's cache) on a few synthetic bars:
+    what an image build runs once, so that its first backtest does not compile."""
+    n = 50
+    ts = 1_700_000_000_000 + np.arange(n, dtype=np.int64) * 300_000
+    px = 30_000.0 + np.arange(n, dtype=np.float64)
+    run_backtest(Candles("warm-up", ts, px, px + 5.0, px - 5.0, px + 1.0))
+
+
+if __name__ == "__main__":
+    warm()

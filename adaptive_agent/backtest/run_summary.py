@@ -86,7 +86,7 @@ class FillColumns(NamedTuple):
     """A run's fills as arrays (what the summary and the attribution read)."""
 
     time_ms: np.ndarray  # int64
-    rebalance_id: np.ndarray  # int64
+    rebalance_id: np.ndarray  # int64 (backtest) or str (paper)
     leg: np.ndarray  # LEGS index
     buy: np.ndarray  # bool
     size_btc: np.ndarray
@@ -102,7 +102,7 @@ class FillColumns(NamedTuple):
             return cols
         return cls(
             np.array([f.time_ms for f in fills], dtype=np.int64),
-            np.array([f.rebalance_id for f in fills], dtype=np.int64),
+            np.array([f.rebalance_id for f in fills]),  # a paper run's ids are texts
             np.array([LEG_NAMES.index(f.leg.value) for f in fills], dtype=np.int64),
             np.array([f.side == "buy" for f in fills], dtype=bool),
             np.array([f.size_btc for f in fills], dtype=np.float64),

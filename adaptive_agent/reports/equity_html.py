@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import metrics
-from ..backtest.rebalance_backtester import BacktestResult
+from ..backtest.run_summary import BacktestResult
 from ..core.time_rules import BAR_MS, MINUTE_MS
 from .writer import iso
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import metrics
-from ..backtest.rebalance_backtester import SUMMARY_COLUMNS, BacktestResult
+from ..backtest.run_summary import SUMMARY_COLUMNS, BacktestResult
 from ..core.time_rules import BAR_MS
 
 TRADE_COLUMNS = (

@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..backtest.rebalance_backtester import SUMMARY_COLUMNS
+from ..backtest.run_summary import SUMMARY_COLUMNS
 from ..reports.writer import iso
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..backtest.fill_model import Fill
-from ..backtest.rebalance_backtester import (
+from ..backtest.run_summary import (
     BacktestResult,
     Benchmark,
     Rebalance,

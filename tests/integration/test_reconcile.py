@@ -450,12 +450,10 @@ def test_the_breaker_acts_on_codes_not_on_words(venue, store, monkeypatch):
     """Rewording the people's text of a safe-mode reason must not disable the breaker."""
     from adaptive_agent.core import rebalance_engine
 
-    conditions = rebalance_engine._safe_mode_conditions
+    def reworded(code, *args):
+        return f"Bedingung {[c for _, c in rebalance_engine.SAFE_BITS].index(code)}"
 
-    def reworded(*args):
-        return [(code, f"Bedingung {i}") for i, (code, _) in enumerate(conditions(*args))]
-
-    monkeypatch.setattr(rebalance_engine, "_safe_mode_conditions", reworded)
+    monkeypatch.setattr(rebalance_engine, "_condition_text", reworded)
     store.save_engine_state(EngineState(peak_nav=CFG.backtest.nav0 * 2))  # -50%
     rec = Recorder()
     agent = paper_agent(CFG, venue, store, None)
@@ -464,7 +462,7 @@ def test_the_breaker_acts_on_codes_not_on_words(venue, store, monkeypatch):
     ours = venue.place("spot", "buy", 0.01, round(bid - 400, 1), tif="gtc", text="t-brk9")
     plan = run(agent.on_candle_close(candle(venue)))
     assert plan.safe_mode_codes == (SafeCode.DRAWDOWN,)
-    assert plan.safe_mode_reasons == ("Bedingung 0",)
+    assert plan.safe_mode_reasons == ("Bedingung 2",)
     assert [a[0] for a in rec.alerts] == ["circuit_breaker"]
     assert ours.finish_as == "cancelled"
 
