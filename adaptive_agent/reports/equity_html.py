@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import metrics
-from ..backtest.run_summary import BacktestResult
+from ..backtest.run_summary import BacktestResult, FillColumns
 from ..core.time_rules import BAR_MS, MINUTE_MS
 from .writer import iso
 
@@ -52,8 +52,9 @@ def _curves(result: BacktestResult) -> dict[str, np.ndarray]:
     n = len(result.ts_ms)
     fee_at = np.zeros(n)
     if result.fills:
-        bar = np.searchsorted(result.ts_ms, [f.time_ms for f in result.fills], side="right") - 1
-        np.add.at(fee_at, np.clip(bar, 0, n - 1), [f.fee for f in result.fills])
+        fills = FillColumns.of(result.fills)
+        bar = np.searchsorted(result.ts_ms, fills.time_ms, side="right") - 1
+        np.add.at(fee_at, np.clip(bar, 0, n - 1), fills.fee)
     curves = {
         "nav": result.nav,
         "price": result.price,
@@ -91,19 +92,23 @@ def build_payload(result: BacktestResult) -> tuple[dict, bytes]:
     each column, then the two marker lists, all as deltas."""
     close_min = (result.ts_ms.astype(np.int64) + BAR_MS) // MINUTE_MS
     curves = _curves(result)
-    parts = [_deltas(close_min, "time")]
+    reb, blk = marker_bars(result)
+    n, keys = len(close_min), [(k, d) for k, d in COLUMNS if k in curves]
+    # One Int32 stream filled in place (no list of parts joined into a copy): less memory.
+    stream = np.empty(n * (1 + len(keys)) + len(reb) + len(blk), dtype="<i4")
+    stream[:n] = _deltas(close_min, "time")
+    pos = n
     cols = []
-    for key, digits in COLUMNS:
-        if key not in curves:
-            continue
-        v = curves[key]
+    for key, digits in keys:
+        v = curves.pop(key)  # each curve let go once encoded
         if not np.all(np.isfinite(v)):
             raise ValueError(f"equity.html: {key} has a value that is not a finite number")
         q = np.rint(v * 10.0**digits).astype(np.int64)
         cols.append({"key": key, "digits": digits, "base": int(q[0])})
-        parts.append(_deltas(q, key))
-    reb, blk = marker_bars(result)
-    parts += [_deltas(reb, "markers"), _deltas(blk, "markers")]
+        stream[pos : pos + n] = _deltas(q, key)
+        pos += n
+    stream[pos : pos + len(reb)] = _deltas(reb, "markers")
+    stream[pos + len(reb) :] = _deltas(blk, "markers")
     index = {
         "n": len(close_min),
         "t0": int(close_min[0]),
@@ -112,7 +117,7 @@ def build_payload(result: BacktestResult) -> tuple[dict, bytes]:
         "blk": [len(blk), int(blk[0]) if len(blk) else 0],
     }
     # level 1: 7x faster than 6 for a file 7 % larger (4-year bench: 4.5 vs 4.2 MB)
-    return index, zlib.compress(b"".join(p.tobytes() for p in parts), 1)
+    return index, zlib.compress(stream, 1)
 
 
 def _fmt(v: object, digits: int, suffix: str = "") -> str:

@@ -266,14 +266,15 @@ def write_equity_csv(result: BacktestResult, path: Path) -> None:
     """``equity.csv``: the book at every bar close. Fixed decimals (NAV to the cent, shares to
     1e-8, funding and fees to 1e-4 USDT): three years of bars in about a second."""
     c = equity_curves(result)
-    times = (c["close_ms"].astype("datetime64[ms]").astype("datetime64[s]")).astype(str)
     row = "{}Z,{:.2f},{:.8f},{:.8f},{:.8f},{:.8f},{:.8f},{:.4f},{:.4f}\n".format
     with path.open("w", encoding="utf-8", newline="") as fh:
         fh.write(",".join(EQUITY_COLUMNS) + "\n")
-        for lo in range(0, len(times), 50_000):  # in chunks: memory stays small
-            hi = lo + 50_000
+        for lo in range(0, len(c["close_ms"]), 20_000):  # in chunks: memory stays small
+            hi = lo + 20_000
+            ms = c["close_ms"][lo:hi]
+            times = ms.astype("datetime64[ms]").astype("datetime64[s]").astype(str).tolist()
             columns = [c[k][lo:hi].tolist() for k in EQUITY_COLUMNS[1:]]
-            fh.writelines(map(row, times[lo:hi].tolist(), *columns))
+            fh.writelines(map(row, times, *columns))
 
 
 def num(v: object, decimals: int) -> str:
