@@ -87,13 +87,19 @@ def sharpe(returns: Iterable[float]) -> float:
     return mean / sd * math.sqrt(ANNUALISATION_DAYS)
 
 
+def drawdown_of(nav, peak):
+    """``1 - NAV / peak`` (0 while the peak is not positive) for floats. The one definition:
+    the reports' max DD (``drawdown`` on arrays) and the safe-mode drawdown condition (the
+    decision core, compiled too by the backtest's loop) both use it."""
+    return 1.0 - nav / peak if peak > 0 else 0.0
+
+
 def drawdown(nav, peak):
-    """``1 - NAV / peak`` (0 while the peak is not positive); floats or numpy arrays. The one
-    definition: the reports' max DD and the safe-mode drawdown condition both use it."""
+    """``drawdown_of`` on floats or numpy arrays."""
     if isinstance(peak, np.ndarray):
         up = peak > 0
         return np.where(up, 1.0 - nav / np.where(up, peak, 1.0), 0.0)
-    return 1.0 - nav / peak if peak > 0 else 0.0
+    return drawdown_of(nav, peak)
 
 
 def drawdowns(navs: Iterable[float], nav0: float | None = None) -> np.ndarray:

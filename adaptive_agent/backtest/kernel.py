@@ -25,7 +25,9 @@ import types
 import numba
 import numpy as np
 
+from .. import metrics
 from ..core import decision as dn
+from ..core import liquidation_rules as lr
 from ..core import portfolio_manager as pm
 from ..core.decision import (
     HELD_SIGNAL,
@@ -33,12 +35,13 @@ from ..core.decision import (
     SEND,
     TRIGGERED,
     decide,
-    drawdown_of,
     interval_passed,
     margin_frac_of,
     market_bits,
 )
+from ..core.liquidation_rules import liquidation_near
 from ..core.portfolio_manager import basis, leg_values_usdt, nav_usdt
+from ..metrics import drawdown_of
 from . import fill_model as fm
 from .fill_model import fill_order
 
@@ -60,7 +63,8 @@ _RULES = (  # leaves first: each is compiled with the ones before it in reach
     dn.threshold_of,
     dn.drift_of,
     dn.interval_passed,
-    dn.drawdown_of,
+    metrics.drawdown_of,
+    liquidation_near,
     dn.market_bits,
     dn.margin_frac_of,
     dn.safe_mode_on,
@@ -73,7 +77,7 @@ _RULES = (  # leaves first: each is compiled with the ones before it in reach
 
 def _source_hash() -> str:
     h = hashlib.sha256()
-    for mod in (dn, pm, fm, inspect.getmodule(_source_hash)):
+    for mod in (dn, pm, fm, metrics, lr, inspect.getmodule(_source_hash)):
         h.update(inspect.getsource(mod).encode())
     return h.hexdigest()[:16]
 

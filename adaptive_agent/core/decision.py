@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 
+from ..metrics import drawdown_of
+from .liquidation_rules import liquidation_near
 from .portfolio_manager import basis, margin_used_usdt, nav_usdt, weights_of
 
 NEVER = -(2**62)  # "no such time" (no rebalance, no breach yet): far before any epoch ms
@@ -67,11 +69,6 @@ def drift_of(w_spot, w_long, w_short, t_spot, t_long, t_short):
 def interval_passed(now_ms, last_ms, min_interval_ms):
     """At least the minimum interval since the last rebalance; the first may come at once."""
     return last_ms == NEVER or now_ms - last_ms >= min_interval_ms
-
-
-def drawdown_of(nav, peak):
-    """``1 - NAV / peak``, 0 while the peak is not positive (metrics.drawdown on floats)."""
-    return 1.0 - nav / peak if peak > 0 else 0.0
 
 
 def market_bits(basis_, margin_frac, drawdown_, max_abs_basis, max_margin_frac, max_drawdown):
@@ -202,7 +199,7 @@ def decide(
         bits |= ERROR_STREAK_BIT
     if watchdog:
         bits |= WATCHDOG_BIT
-    if liq_distance < min_liq:  # nan (not measured) compares false
+    if liquidation_near(liq_distance, min_liq):  # nan (not measured) is never near
         bits |= LIQUIDATION_BIT
     last_breach = now_ms if bits != 0 else last_breach_ms
     safe = safe_mode_on(last_breach, now_ms, manual, clear_ms)
