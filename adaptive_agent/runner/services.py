@@ -75,7 +75,9 @@ class DailyTasks:
     stops the agent, which then drains the audits it has handed over. A worker that dies (the
     OOM killer, an operator's kill) is replaced by a new one, and the audit it had is retried
     once; after ``RECYCLE_AFTER`` audits an idle worker exits, so the next audit runs in a
-    fresh fork (nothing audits touched adds up in a process that lives as long as the agent).
+    fresh fork (nothing audits touched adds up in a process that lives as long as the agent);
+    a worker whose audit ran the evidence's backtests (numba and the compiled loop loaded) is
+    let go once idle after that audit.
     The forkserver preloads ``audit_worker`` only (and, as multiprocessing does, imports the
     ``__main__`` script: the console script and ``python -m adaptive_agent`` guard their entry
     point).
@@ -163,6 +165,11 @@ class DailyTasks:
             for row in rows:
                 self.deferred(Path(self.cfg.reports.audit_dir), result.day, row)
         self._audits_in_worker += 1
+        if result.evidence is not None:
+            # Its backtests loaded numba and the compiled loop (~100 MB resident): let the
+            # worker go once idle rather than keep that between daily audits (a new one costs
+            # ~1.5 s; a replay runs no evidence, so its worker still serves a month).
+            self._audits_in_worker = max(self._audits_in_worker, self.recycle_after)
         if self._audits_in_worker >= self.recycle_after and not self._pending and self._pool:
             # idle after a month of audits: the next one gets a fresh fork of the forkserver,
             # so what audits touched never adds up in a process that lives for months (a new

@@ -181,3 +181,19 @@ def test_a_worker_serves_a_month_of_audits(tmp_path):
     seen = _day_by_day(tmp_path, 4, recycle_after=3)
     # the first three days in one worker, the fourth in a new one
     assert len({p for pids in seen for p in pids}) == 2 and seen[0] == seen[2] != seen[3]
+
+
+def test_a_worker_that_ran_the_evidence_backtests_is_let_go_when_idle(tmp_path):
+    """The evidence's backtests load numba and the compiled loop: that worker is not kept
+    for a month of audits."""
+    from concurrent.futures import Future
+
+    tasks = services.daily_tasks(_cfg(tmp_path), SimpleNamespace(alert=print), [])
+    stopped: list[bool] = []
+    for evidence, expect in ((None, []), (object(), [False])):
+        pool = SimpleNamespace(shutdown=lambda wait: stopped.append(wait))
+        tasks._pool, stopped[:] = pool, []
+        fut: Future = Future()
+        fut.set_result((SimpleNamespace(evidence=evidence, flagged=(), day=None), []))
+        tasks._done(fut, None, 1, pool)
+        assert stopped == expect and (tasks._pool is None) == bool(expect)
