@@ -134,9 +134,18 @@ def _per_mean_nav(total: float, navs: Iterable[float]) -> float:
     return total / m if m > 0 else math.nan
 
 
+def _array(values: Iterable, dtype) -> np.ndarray:
+    """An array of ``values`` (a list, an array or any iterable, read once)."""
+    return np.asarray(values if hasattr(values, "__len__") else list(values), dtype=dtype)
+
+
+def _abs_values(values: Iterable[float]) -> np.ndarray:
+    return np.abs(_array(values, np.float64))
+
+
 def turnover(notionals: Iterable[float], navs: Iterable[float]) -> float:
     """Traded notional (``sum |size x price|`` of the fills) over the mean NAV."""
-    return _per_mean_nav(math.fsum(abs(x) for x in notionals), navs)
+    return _per_mean_nav(math.fsum(_abs_values(notionals).tolist()), navs)
 
 
 def fees_nav_per_day(fees: Iterable[float], navs: Iterable[float], days: float = 1.0) -> float:
@@ -148,11 +157,14 @@ def fees_nav_per_day(fees: Iterable[float], navs: Iterable[float], days: float =
 
 def maker_share(notionals: Iterable[float], is_maker: Iterable[bool]) -> float:
     """The makers' share of the traded notional; ``nan`` when nothing traded."""
-    pairs = [(abs(x), bool(m)) for x, m in zip(notionals, is_maker, strict=True)]
-    total = math.fsum(x for x, _ in pairs)
+    x = _abs_values(notionals)
+    maker = _array(is_maker, bool)
+    if len(maker) != len(x):
+        raise ValueError("maker_share: one maker flag per notional is needed")
+    total = math.fsum(x.tolist())
     if not total > 0:
         return math.nan
-    return math.fsum(x for x, m in pairs if m) / total
+    return math.fsum(x[maker].tolist()) / total
 
 
 def cagr(nav_start: float, nav_end: float, days: float) -> float:

@@ -176,6 +176,7 @@ def summarize(
     notionals = (c.size_btc * c.price).tolist()  # Fill.notional
     abs_delta = np.abs(delta)
     orders, signal_held = order_counts(rebalances)
+    max_dd = metrics.max_drawdown(nav, nav0)
     return {
         "start": start,
         "end": end,
@@ -186,7 +187,7 @@ def summarize(
         "nav_end": float(nav[-1]),
         "roi": metrics.roi(nav0, float(nav[-1])),
         "sharpe": metrics.sharpe(metrics.daily_returns(day_nav, nav0)),
-        "max_dd": metrics.max_drawdown(nav, nav0),
+        "max_dd": max_dd,
         "fees_usdt": fees_usdt,
         "fees_nav_per_day": metrics.fees_nav_per_day(fees, nav, days),
         "turnover": metrics.turnover(notionals, nav),
@@ -197,13 +198,12 @@ def summarize(
         "maker_share": metrics.maker_share(notionals, c.maker.tolist()),
         "delta_frac_mean": float(np.mean(abs_delta)),
         "delta_frac_max": float(np.max(abs_delta)),
-        **_issue10_figures(dec, nav, nav0, days, day_nav, c, attribution, btc),
+        **_issue10_figures(dec, nav, nav0, days, day_nav, max_dd, c, attribution, btc),
     }
 
 
-def _issue10_figures(dec, nav, nav0, days, day_nav, fills, attribution, btc) -> dict:
+def _issue10_figures(dec, nav, nav0, days, day_nav, max_dd, fills, attribution, btc) -> dict:
     growth = metrics.cagr(nav0, float(nav[-1]), days)
-    max_dd = metrics.max_drawdown(nav, nav0)
     out: dict[str, object] = {
         "cagr": growth,
         "sortino": metrics.sortino(metrics.daily_returns(day_nav, nav0)),
