@@ -19,6 +19,7 @@ import numpy as np
 from .. import metrics
 from ..backtest.run_summary import SUMMARY_COLUMNS, BacktestResult
 from ..core.time_rules import BAR_MS
+from .fixed_csv import fixed_rows
 
 TRADE_COLUMNS = (
     "time",
@@ -262,19 +263,22 @@ def equity_curves(result: BacktestResult) -> dict[str, np.ndarray]:
     }
 
 
+EQUITY_DECIMALS = (2, 8, 8, 8, 8, 8, 4, 4)  # NAV to the cent, shares to 1e-8, USDT to 1e-4
+EQUITY_FORMAT = "{}Z," + ",".join(f"{{:.{d}f}}" for d in EQUITY_DECIMALS) + "\n"
+
+
 def write_equity_csv(result: BacktestResult, path: Path) -> None:
-    """``equity.csv``: the book at every bar close. Fixed decimals (NAV to the cent, shares to
-    1e-8, funding and fees to 1e-4 USDT): three years of bars in about a second."""
+    """``equity.csv``: the book at every bar close, each row ``EQUITY_FORMAT``'s text, built
+    by numpy in chunks (``fixed_csv.fixed_rows``: the same bytes as ``str.format``)."""
     c = equity_curves(result)
-    row = "{}Z,{:.2f},{:.8f},{:.8f},{:.8f},{:.8f},{:.8f},{:.4f},{:.4f}\n".format
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        fh.write(",".join(EQUITY_COLUMNS) + "\n")
+    with path.open("wb") as fh:
+        fh.write((",".join(EQUITY_COLUMNS) + "\n").encode())
         for lo in range(0, len(c["close_ms"]), 20_000):  # in chunks: memory stays small
             hi = lo + 20_000
             ms = c["close_ms"][lo:hi]
-            times = ms.astype("datetime64[ms]").astype("datetime64[s]").astype(str).tolist()
-            columns = [c[k][lo:hi].tolist() for k in EQUITY_COLUMNS[1:]]
-            fh.writelines(map(row, times, *columns))
+            times = ms.astype("datetime64[ms]").astype("datetime64[s]").astype("S19")
+            columns = [np.asarray(c[k][lo:hi], dtype=np.float64) for k in EQUITY_COLUMNS[1:]]
+            fh.write(fixed_rows(times, columns, EQUITY_DECIMALS, EQUITY_FORMAT))
 
 
 def num(v: object, decimals: int) -> str:
