@@ -21,6 +21,8 @@ from ..metrics import drawdown_of
 from .liquidation_rules import liquidation_near
 from .portfolio_manager import basis, margin_used_usdt, nav_usdt, weights_of
 
+# docs/rules.md, Target sizes and orders: floor(w x NAV / P / lot + 1e-9) absorbs float noise.
+LOT_EPS = 1e-9
 NEVER = -(2**62)  # "no such time" (no rebalance, no breach yet): far before any epoch ms
 
 # Safe-mode conditions as bits (rebalance_engine.SAFE_BITS names them with SafeCode).
@@ -94,11 +96,10 @@ def safe_mode_on(last_breach_ms, now_ms, manual, safe_clear_ms):
 
 
 def target_lots_of(weight, nav, price, lot):
-    """Target size in whole lots, rounded toward zero: never above w x NAV / P (the 1e-9
-    absorbs float noise: docs/rules.md, Target sizes and orders)."""
+    """Target size in whole lots, rounded toward zero: never above w x NAV / P."""
     if weight <= 0.0 or nav <= 0.0:
         return 0
-    return math.floor(weight * nav / price / lot + 1e-9)
+    return math.floor(weight * nav / price / lot + LOT_EPS)
 
 
 def leg_gate(k, delta, price, lot, signal, safe, apply_signal, spot_min_notional, perp_min):

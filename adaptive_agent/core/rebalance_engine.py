@@ -34,10 +34,6 @@ from .model import (
 from .signals import CODE_OF_NAME
 from .time_rules import MINUTE_MS
 
-# docs/rules.md, Target sizes and orders: floor(w x NAV / P / lot + 1e-9) absorbs float noise.
-LOT_EPS = 1e-9
-
-
 # --- the small rules, for callers that hold Params --------------------------------------------
 
 
