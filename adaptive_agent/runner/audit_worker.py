@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from logging.handlers import QueueHandler
 from pathlib import Path
@@ -43,9 +43,12 @@ def worker_init(queue) -> None:
     root.setLevel(logging.DEBUG)  # the agent's loggers decide (``_AsOwnRecord``)
 
 
-def audit_job(job: AuditJob) -> tuple[Any, list]:
+def audit_job(job: AuditJob) -> tuple[Any, list, bool]:
     """Run in the worker process: the day's audit on a connection of its own; with a deferred
-    log, the log rows are returned instead of written."""
+    log, the log rows are returned instead of written. Returns (result, log rows, whether the
+    evidence's backtests ran). The result goes back without its evidence object: unpickling
+    one would import ``audit_evidence`` — the backtester and numba (~60 MB) — into the agent,
+    which only needs the day's flags (the evidence is in the proposal file and the log row)."""
     rows = DeferredLog() if job.deferred else None
     store = StateStore(job.store_path, create=False)
     try:
@@ -58,7 +61,8 @@ def audit_job(job: AuditJob) -> tuple[Any, list]:
             log_rows=rows if rows is not None else append_log_row,
             with_evidence=job.evidence,
         )
-        return result, (rows.rows if rows is not None else [])
+        backtested = result.evidence is not None
+        return replace(result, evidence=None), (rows.rows if rows is not None else []), backtested
     finally:
         store.close()
         release_free_memory()  # what the day's reports read must not stay resident (heap.py)

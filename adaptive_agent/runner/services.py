@@ -160,12 +160,12 @@ class DailyTasks:
         if exc is not None:  # reports must never stop trading
             log.error("daily audit failed: %r", exc)
             return
-        result, rows = fut.result()
+        result, rows, backtested = fut.result()
         if self.deferred is not None:  # the replay's log rows, written once at its end
             for row in rows:
                 self.deferred(Path(self.cfg.reports.audit_dir), result.day, row)
         self._audits_in_worker += 1
-        if result.evidence is not None:
+        if backtested:
             # Its backtests loaded numba and the compiled loop (~100 MB resident): let the
             # worker go once idle rather than keep that between daily audits (a new one costs
             # ~1.5 s; a replay runs no evidence, so its worker still serves a month).

@@ -194,6 +194,6 @@ def test_a_worker_that_ran_the_evidence_backtests_is_let_go_when_idle(tmp_path):
         pool = SimpleNamespace(shutdown=lambda wait: stopped.append(wait))
         tasks._pool, stopped[:] = pool, []
         fut: Future = Future()
-        fut.set_result((SimpleNamespace(evidence=evidence, flagged=(), day=None), []))
+        fut.set_result((SimpleNamespace(flagged=(), day=None), [], evidence is not None))
         tasks._done(fut, None, 1, pool)
         assert stopped == expect and (tasks._pool is None) == bool(expect)
