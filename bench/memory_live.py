@@ -34,6 +34,11 @@ Figures on this machine (2 cores shared with other sessions, so closes/s is low;
   preloaded), ``--closes 10000``, 1613 s: agent 194.2 -> 200.1 MB, +3.0 % (+0.75 KB a close);
   gate-sim 124.8 -> 129.2 MB, +3.6 %; helpers 65.8 MB at every sample between audits (the
   forkserver and the resource tracker), 160-171 MB in a sample that lands during an audit.
+* the backtest compiled (numba), a worker let go after an audit that ran the evidence's
+  backtests, the audit result handed back without its evidence object (unpickling it had
+  imported numba into the agent: 189 -> 252 MB by close 1,000), ``--closes 6000``, 814 s:
+  agent 193.6 -> 196.7 MB, +1.6 % (+0.80 KB a close); gate-sim 125.2 -> 129.2 MB, +3.2 %;
+  helpers 65.8 MB at every sample from close 1,000.
 """
 
 from __future__ import annotations
