@@ -36,12 +36,10 @@ from ..core.decision import (
     TRIGGERED,
     decide,
     interval_passed,
-    margin_frac_of,
-    market_bits,
+    market_conditions,
 )
 from ..core.liquidation_rules import liquidation_near
-from ..core.portfolio_manager import basis, leg_values_usdt, nav_usdt
-from ..metrics import drawdown_of
+from ..core.portfolio_manager import leg_values_usdt, nav_usdt
 from . import fill_model as fm
 from .fill_model import fill_order
 
@@ -67,6 +65,7 @@ _RULES = (  # leaves first: each is compiled with the ones before it in reach
     liquidation_near,
     dn.market_bits,
     dn.margin_frac_of,
+    dn.market_conditions,
     dn.safe_mode_on,
     dn.target_lots_of,
     dn.leg_gate,
@@ -202,15 +201,11 @@ def _run(bars, funding, rule, nav0, model, curves):  # pragma: no cover - compil
                     continue
             peak, last_breach = out[11], out[10]
         else:
-            peak_j = nav_j if nav_j > peak else peak
-            mfrac = margin_frac_of(lb, shb, pc, rule[3], nav_j)
-            bits = market_bits(
-                basis(pc, ref_c[j]), mfrac, drawdown_of(nav_j, peak_j),
-                rule[13], rule[15], rule[16],
-            )  # fmt: skip
+            peak, _, _, _, bits = market_conditions(
+                nav_j, lb, shb, pc, ref_c[j], peak, rule[3], rule[13], rule[15], rule[16]
+            )
             if bits != 0:
                 last_breach = now
-            peak = peak_j
         j += 1
     funding_pnl += f * (cum_k[n - 1] - cum_k[s])
     return log[:m], fills[:q], funding_pnl, sb, lb, shb

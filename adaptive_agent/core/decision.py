@@ -90,6 +90,18 @@ def margin_frac_of(long_btc, short_btc, p_perp, leverage, nav):
     return margin_used_usdt(long_btc, short_btc, p_perp, leverage) / nav if nav > 0 else math.inf
 
 
+def market_conditions(
+    nav, long_btc, short_btc, p_perp, p_ref, peak_nav, leverage, max_basis, max_margin, max_dd
+):
+    """At one close: the NAV peak through it, basis, margin fraction, drawdown and the
+    condition bits they set (``decide()`` and the backtest loop's closes without a decision)."""
+    peak = nav if nav > peak_nav else peak_nav
+    mfrac = margin_frac_of(long_btc, short_btc, p_perp, leverage, nav)
+    dd = drawdown_of(nav, peak)
+    bas = basis(p_perp, p_ref)
+    return peak, bas, mfrac, dd, market_bits(bas, mfrac, dd, max_basis, max_margin, max_dd)
+
+
 def safe_mode_on(last_breach_ms, now_ms, manual, safe_clear_ms):
     """On while a condition held within ``safe_clear_ms``; the kill switch acts at once."""
     return manual or (last_breach_ms != NEVER and now_ms - last_breach_ms < safe_clear_ms)
@@ -189,11 +201,9 @@ def decide(
     ws, wl, wsh = weights_of(sb, lb, shb, p_spot, p_perp, nav)
     thr = threshold_of(atr_frac, floor, mult)
     d = drift_of(ws, wl, wsh, t0, t1, t2)
-    peak = nav if nav > peak_nav else peak_nav
-    mfrac = margin_frac_of(lb, shb, p_perp, lev, nav)
-    dd = drawdown_of(nav, peak)
-    bas = basis(p_perp, p_ref)
-    bits = market_bits(bas, mfrac, dd, max_basis, max_margin, max_dd)
+    peak, bas, mfrac, dd, bits = market_conditions(
+        nav, lb, shb, p_perp, p_ref, peak_nav, lev, max_basis, max_margin, max_dd
+    )
     if ref_age_ms >= 0 and ref_age_ms > max_age:
         bits |= STALE_REF_BIT
     if error_streak >= max_err:
