@@ -17,8 +17,6 @@ the sources of every compiled rule, so a changed rule is never served from a sta
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import math
 import types
 
@@ -27,7 +25,6 @@ import numpy as np
 
 from .. import metrics
 from ..core import decision as dn
-from ..core import liquidation_rules as lr
 from ..core import portfolio_manager as pm
 from ..core.decision import (
     HELD_SIGNAL,
@@ -42,15 +39,39 @@ from ..core.liquidation_rules import liquidation_near
 from ..core.portfolio_manager import leg_values_usdt, nav_usdt
 from . import fill_model as fm
 from .fill_model import fill_order
-
-# Decision log columns (float64; integers and epoch ms are exact).
-(D_BAR, D_CASH, D_SPOT, D_LONG, D_SHORT, D_LONG_ENTRY, D_SHORT_ENTRY) = range(7)
-(D_LAST_REBALANCE, D_PEAK, D_LAST_BREACH, D_ORDERS, D_SIGNAL_HELD) = range(7, 12)
-DECISION_COLUMNS = 12
-# Fill columns: fill time (open of the bar it filled in), rebalance id, leg (0 spot, 1 long,
-# 2 short), raises the leg (1/0), buys (1/0), size BTC, price, maker (1/0), fee USDT.
-F_TIME, F_RID, F_LEG, F_UP, F_BUY, F_SIZE, F_PRICE, F_MAKER, F_FEE = range(9)
-FILL_COLUMNS = 9
+from .loop import (
+    D_BAR,
+    D_BASIS,
+    D_BITS,
+    D_CASH,
+    D_DRAWDOWN,
+    D_GATES,
+    D_LAST_BREACH,
+    D_LAST_REBALANCE,
+    D_LONG,
+    D_LONG_ENTRY,
+    D_MARGIN_FRAC,
+    D_ORDERS,
+    D_PEAK,
+    D_SAFE,
+    D_SHORT,
+    D_SHORT_ENTRY,
+    D_SIGNAL_HELD,
+    D_SPOT,
+    D_TARGETS,
+    DECISION_COLUMNS,
+    F_BUY,
+    F_FEE,
+    F_LEG,
+    F_MAKER,
+    F_PRICE,
+    F_RID,
+    F_SIZE,
+    F_TIME,
+    F_UP,
+    FILL_COLUMNS,
+    SOURCE_HASH,
+)
 
 _RULES = (  # leaves first: each is compiled with the ones before it in reach
     pm.nav_usdt,
@@ -74,14 +95,7 @@ _RULES = (  # leaves first: each is compiled with the ones before it in reach
 )
 
 
-def _source_hash() -> str:
-    h = hashlib.sha256()
-    for mod in (dn, pm, fm, metrics, lr, inspect.getmodule(_source_hash)):
-        h.update(inspect.getsource(mod).encode())
-    return h.hexdigest()[:16]
-
-
-_HASH = _source_hash()
+_HASH = SOURCE_HASH  # of every file in loop.SOURCES
 
 
 def _compiled(fn, done: dict):
@@ -156,6 +170,10 @@ def _run(bars, funding, rule, nav0, model, curves):  # pragma: no cover - compil
                     sent += gates[k] == SEND
                     held += gates[k] == HELD_SIGNAL
                 row[D_ORDERS], row[D_SIGNAL_HELD] = sent, held
+                row[D_BASIS], row[D_MARGIN_FRAC], row[D_DRAWDOWN] = out[6], out[7], out[8]
+                row[D_BITS], row[D_SAFE] = out[9], 1.0 if out[12] else 0.0
+                for k in range(3):
+                    row[D_TARGETS + k], row[D_GATES + k] = targets[k], gates[k]
                 m += 1
                 last_reb = now
                 if sent:

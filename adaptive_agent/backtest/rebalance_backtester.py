@@ -12,6 +12,7 @@ the letter so that any two correct implementations agree figure by figure.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -20,7 +21,7 @@ from ..config import AppConfig
 from ..core.decision import rule_numbers
 from ..core.signals import SignalSeries
 from ..io.loaders import Candles, FundingSeries, InputError
-from . import kernel
+from . import loop
 from .dataset import PERP_END_SLACK_MS, BacktestData
 from .decision_log import Fills, Rebalances
 from .run_summary import (  # the result and its summary, re-exported for the callers
@@ -64,9 +65,11 @@ def simulate(
     config: AppConfig | None = None,
     nav0: float | None = None,
     progress: Callable[[float], None] | None = None,
+    build_loop: bool = False,
 ) -> BacktestResult:
     """``run_backtest`` on prepared data (``dataset.BacktestData``): what a sweep calls once
-    per configuration."""
+    per configuration. ``build_loop``: instead of running, build the ahead-of-time loop for
+    this run's argument types (``loop.build``) and return its path (what ``warm`` does)."""
     cfg = config or AppConfig()
     params = cfg.core_params()
     bt, fees = cfg.backtest, cfg.fees
@@ -94,7 +97,7 @@ def simulate(
         float(fees.perp_maker),
         float(fees.perp_taker),
     )
-    log, fill_rows, funding_pnl, sb, lb, shb = kernel.run(
+    args = (
         (ts, dec, ref_c, spot_c, spot_o, perp_c, perp_o, atr, sig),
         (gap_k, bar_k, cum_k),
         rule,
@@ -102,6 +105,9 @@ def simulate(
         model,
         curves,
     )
+    if build_loop:
+        return loop.build(args)  # type: ignore[return-value]
+    log, fill_rows, funding_pnl, sb, lb, shb = loop.run(*args)
     rebalances = Rebalances(log, (dec, ref_c, spot_c, perp_c, atr, sig), params, rule)
     fills = Fills(fill_rows)
     attribution = attribute_fills(fills, dec, spot_c, perp_c, (sb, lb, shb), funding_pnl, nav0, nav)
@@ -125,13 +131,24 @@ def simulate(
     )
 
 
-def warm() -> None:
-    """Compile the backtest's loop (or load it from numba's cache) on a few synthetic bars:
-    what an image build runs once, so that its first backtest does not compile."""
+def warm() -> bool:
+    """Compile the backtest's loop on a few synthetic bars, just in time (numba's disk cache)
+    and ahead of time (``loop.build``) unless already done: what the set-up and an image build
+    run once, so that no backtest compiles and the CLI need not import numba. Returns whether
+    the ahead-of-time loop is there; without a C compiler it is not, and the JIT loop serves."""
     n = 50
     ts = 1_700_000_000_000 + np.arange(n, dtype=np.int64) * 300_000
     px = 30_000.0 + np.arange(n, dtype=np.float64)
-    run_backtest(Candles("warm-up", ts, px, px + 5.0, px - 5.0, px + 1.0))
+    data = BacktestData(Candles("warm-up", ts, px, px + 5.0, px - 5.0, px + 1.0))
+    simulate(data)  # the JIT loop, or the ahead-of-time one when built
+    try:
+        path = simulate(data, build_loop=True)
+    except Exception as exc:  # any failure of the optional build: say it, go on
+        print(f"the ahead-of-time backtest loop was not built ({type(exc).__name__}: {exc});"
+              " backtests use the JIT loop", file=sys.stderr)  # fmt: skip
+        return False
+    print(f"backtest loop ahead of time: {path}", file=sys.stderr)
+    return True
 
 
 if __name__ == "__main__":
