@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 
 import pytest
 
 from adaptive_agent.data import FUNDING_8H, SPOT_5M
 from adaptive_agent.io.loaders import Candles, load_candles, load_funding
+from adaptive_agent.io.parsed_cache import CACHE_ENV
 from adaptive_agent.logging_setup import DEFAULT_LIBRARY_LEVELS
 from adaptive_agent.policy import netguard
 from adaptive_agent.policy.redaction import secret_filter_installed, uninstall_secret_filter
@@ -16,10 +20,20 @@ from adaptive_agent.policy.redaction import secret_filter_installed, uninstall_s
 def pytest_configure(config):
     """docs/rules.md, Policy: in test mode no connection may leave the machine (loopback only)."""
     config._netguard = netguard.install()
+    # Parsed input files are cached (io/parsed_cache.py): in a folder of the session's own,
+    # never the user's ~/.cache, for the tests and the commands they start.
+    config._parsed_cache = tempfile.mkdtemp(prefix="adaptive-agent-parsed-")
+    config._parsed_cache_env = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = config._parsed_cache
 
 
 def pytest_unconfigure(config):
     config._netguard.uninstall()
+    if config._parsed_cache_env is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = config._parsed_cache_env
+    shutil.rmtree(config._parsed_cache, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

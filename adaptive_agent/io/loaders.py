@@ -2,7 +2,9 @@
 
 Bad input must never turn into a wrong backtest: every problem becomes an ``InputError`` whose
 one-line message names the file, the line and what is wrong. The fast path is pandas' C parser;
-only when it fails do we re-read the file line by line to point at the culprit.
+only when it fails do we re-read the file line by line to point at the culprit. A file that
+parsed before is read from its binary copy (``parsed_cache.py``, found by the file's bytes), so
+pandas is imported only when a file is new.
 """
 
 from __future__ import annotations
@@ -12,14 +14,18 @@ import gzip
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ..core.signals import CODE_OF_NAME, SIGNAL_EXPECTED, SignalSeries
 from ..core.time_rules import BAR_MS
+from . import parsed_cache
 from .file_limits import FileLimitError, check_file
 from .timestamps import TimestampError, parse_timestamps, shown
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CANDLE_COLUMNS = ("timestamp", "open", "high", "low", "close")
 BINANCE_KLINE_FIELDS = 12
@@ -107,6 +113,8 @@ def _find_bad_row(path: Path, header: bool) -> str:
 
 
 def _read_frame(path: Path, header: bool, names: list[str] | None = None) -> pd.DataFrame:
+    import pandas as pd
+
     try:
         frame = pd.read_csv(
             path,
@@ -160,6 +168,8 @@ def _require(frame: pd.DataFrame, path: Path, required: tuple[str, ...]) -> None
 
 
 def _numeric(frame: pd.DataFrame, col: str, path: Path, header: bool) -> np.ndarray:
+    import pandas as pd
+
     raw = frame[col]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~np.isfinite(values)
@@ -230,6 +240,11 @@ def _check_header(path: Path, first: str) -> None:
 def load_candles(path: str | Path) -> Candles:
     """5-minute candles: ``timestamp,open,high,low,close[,volume]`` or Binance's 12-field klines."""
     path = Path(path)
+    a = parsed_cache.load("candles", path, _parse_candles)
+    return Candles(str(path), a["ts"], a["open"], a["high"], a["low"], a["close"])
+
+
+def _parse_candles(path: Path) -> dict[str, np.ndarray]:
     first = _first_line(path)
     if not first.strip():
         raise InputError(f"{path}: file is empty" if not first else f"{path}:1: empty line")
@@ -298,7 +313,7 @@ def load_candles(path: str | Path) -> Candles:
             " Bitcoin block: not a BTC candle (a misread time?)"
         )
     _check_increasing(ts, path, header, allow_equal=False)
-    return Candles(str(path), ts, o, h, lo, c)
+    return {"ts": ts, "open": o, "high": h, "low": lo, "close": c}
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -313,6 +328,13 @@ def _read_table(path: Path) -> pd.DataFrame:
 def load_signals(path: str | Path) -> SignalSeries:
     """``timestamp,signal`` rows, BUY|SELL|NONE in any case; on equal timestamps the last wins."""
     path = Path(path)
+    a = parsed_cache.load("signals", path, _parse_signals)
+    return SignalSeries(a["ts"], a["codes"])
+
+
+def _parse_signals(path: Path) -> dict[str, np.ndarray]:
+    import pandas as pd
+
     frame = _read_table(path)
     _require(frame, path, ("timestamp", "signal"))
     ts = _timestamps(frame, path, True)
@@ -326,7 +348,7 @@ def load_signals(path: str | Path) -> SignalSeries:
         what = "missing signal" if pd.isna(value) else f"unknown signal {shown(value)}"
         raise InputError(f"{path}:{_line(i, True)}: {what} {SIGNAL_EXPECTED}")
     _check_increasing(ts, path, True, allow_equal=True)
-    return SignalSeries(ts, codes.to_numpy(dtype=np.int8))
+    return {"ts": ts, "codes": codes.to_numpy(dtype=np.int8)}
 
 
 MAX_ABS_FUNDING = 0.1
@@ -335,6 +357,11 @@ MAX_ABS_FUNDING = 0.1
 def load_funding(path: str | Path) -> FundingSeries:
     """``timestamp,funding_rate`` (or ``rate``): the rate per interval at each settlement."""
     path = Path(path)
+    a = parsed_cache.load("funding", path, _parse_funding)
+    return FundingSeries(str(path), a["ts"], a["rate"])
+
+
+def _parse_funding(path: Path) -> dict[str, np.ndarray]:
     frame = _read_table(path)
     col = "funding_rate" if "funding_rate" in frame.columns else "rate"
     _require(frame, path, ("timestamp", col if col in frame.columns else "funding_rate"))
@@ -349,4 +376,4 @@ def load_funding(path: str | Path) -> FundingSeries:
             f" (|rate| > {MAX_ABS_FUNDING}; rates are fractions, 0.0001 = 0.01%)"
         )
     _check_increasing(ts, path, True, allow_equal=False)
-    return FundingSeries(str(path), ts, rate)
+    return {"ts": ts, "rate": rate}

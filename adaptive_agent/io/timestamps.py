@@ -10,9 +10,12 @@ The result is epoch milliseconds (int64).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EPOCH_SECONDS_BELOW = 100_000_000_000  # 1e11: 5138-11-16 in ms, 1973-03-03 in s
 EPOCH_MICROS_FROM = 100_000_000_000_000  # 1e14
@@ -49,6 +52,8 @@ def epoch_to_ms(values: np.ndarray) -> np.ndarray:
 
 def parse_timestamps(values: pd.Series | Sequence) -> np.ndarray:
     """Epoch ms for each value; raises ``TimestampError`` naming the first bad one."""
+    import pandas as pd  # here, not at import: a run whose files are cached never needs it
+
     raw = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
     numeric = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     is_num = np.isfinite(numeric)
