@@ -10,17 +10,46 @@ needs come from the loop's own figures; ``tests/unit/backtest`` checks them agai
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from ..core import decision as dn
-from ..core.model import LEGS, Book, EngineState, Params, Prices
-from ..core.rebalance_engine import ORDER_TYPES, build_orders
+from ..core.model import (
+    LEGS,
+    Book,
+    EngineState,
+    HeldOrder,
+    HoldGate,
+    Params,
+    Prices,
+    RiskInputs,
+    Signal,
+)
+from ..core.rebalance_engine import (
+    ORDER_TYPES,
+    build_orders,
+    held_order,
+    leg_order,
+    safe_mode_findings,
+)
 from ..core.signals import SIGNAL_OF
-from . import kernel as K
+from . import loop as K
 from .fill_model import Fill
 from .run_summary import FillColumns, Rebalance
+
+_GATE_OF = {  # decide()'s leg outcomes that hold an order, and the gate each stands for
+    dn.HELD_SIGNAL: HoldGate.SIGNAL,
+    dn.HELD_SAFE_MODE: HoldGate.SAFE_MODE,
+    dn.HELD_MINIMUM: HoldGate.MINIMUM,
+}
+
+
+# Leg order within a plan's held orders: the blocked ones, then the skipped ones (by leg).
+_BLOCKED_FIRST = {
+    m: tuple(sorted(range(3), key=lambda k, m=m: m[k]))
+    for m in ((a, b, c) for a in (False, True) for b in (False, True) for c in (False, True))
+}
 
 
 def _time(x: float) -> int | None:
@@ -65,6 +94,51 @@ class Rebalances(_Built):
     def order_counts(self) -> tuple[int, int]:
         """(orders sent, orders the signal gate held) over the run, from the loop's figures."""
         return int(self._rows[:, K.D_ORDERS].sum()), int(self._rows[:, K.D_SIGNAL_HELD].sum())
+
+    def held(self, gates: frozenset[HoldGate]) -> Iterator[tuple[int, int, Signal, HeldOrder]]:
+        """(rebalance id, decision time, signal, held order) for each order held by one of
+        ``gates``, in plan order, from the loop's record of what ``decide()`` found: the
+        orders and reasons ``build_orders()`` would list (``rebalance_engine.leg_order``,
+        ``held_order``, ``safe_mode_findings``: the same functions), without building plans."""
+        dec, _, spot_c, perp_c, _, sig = self._bars
+        params, risk = self._params, RiskInputs()
+        wanted = [c for c, g in _GATE_OF.items() if g in gates]
+        rows = self._rows
+        if not len(rows):
+            return
+        outcome = rows[:, K.D_GATES : K.D_GATES + 3].astype(np.int64)
+        hit = np.flatnonzero(np.isin(outcome, wanted).any(axis=1))
+        sub = rows[hit]
+        bar = sub[:, K.D_BAR].astype(np.int64)
+        delta = sub[:, K.D_TARGETS : K.D_TARGETS + 3].astype(np.int64) - sub[
+            :, [K.D_SPOT, K.D_LONG, K.D_SHORT]
+        ].astype(np.int64)
+        cols = zip(
+            (hit + 1).tolist(),
+            dec[bar].tolist(),
+            sig[bar].tolist(),
+            spot_c[bar].tolist(),
+            perp_c[bar].tolist(),
+            outcome[hit].tolist(),
+            delta.tolist(),
+            sub[:, [K.D_SAFE, K.D_BITS, K.D_BASIS, K.D_MARGIN_FRAC, K.D_DRAWDOWN]].tolist(),
+            strict=True,
+        )
+        for rid, time_ms, code, p_spot, p_perp, legs, deltas, safety in cols:
+            signal = SIGNAL_OF[code]
+            reasons: tuple[str, ...] = ()
+            if safety[0]:
+                found = safe_mode_findings(int(safety[1]), True, *safety[2:], risk, params)
+                reasons = tuple(t for _, t in found)
+            order_of_legs = (
+                (0, 1, 2)
+                if dn.HELD_MINIMUM not in legs
+                else _BLOCKED_FIRST[tuple(g == dn.HELD_MINIMUM for g in legs)]
+            )
+            for k in order_of_legs:  # a plan's blocked orders, then its skipped ones
+                if legs[k] in wanted:
+                    order = leg_order(k, deltas[k], p_perp if k else p_spot, params)
+                    yield rid, time_ms, signal, held_order(order, legs[k], signal, reasons, params)
 
     def _build(self) -> list[Rebalance]:
         dec, ref_c, spot_c, perp_c, atr, sig = self._bars

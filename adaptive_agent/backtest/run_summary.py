@@ -5,7 +5,7 @@ the PnL attribution (``attribution.py``). One definition for both kinds of run."
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -14,7 +14,7 @@ import numpy as np
 from .. import metrics
 from ..attribution import ATTRIBUTION_COLUMNS, Attribution, attribute_columns, decision_prices
 from ..attribution import LEGS as LEG_NAMES
-from ..core.model import Plan
+from ..core.model import HeldOrder, Plan, Signal
 from ..core.time_rules import BAR_MS, DAY_MS
 from .fill_model import Fill
 
@@ -150,6 +150,20 @@ def order_counts(rebalances) -> tuple[int, int]:
         sum(len(r.plan.orders) for r in rebalances),
         sum(1 for r in rebalances for h in r.plan.blocked if h.gate == "signal"),
     )
+
+
+def held_orders(rebalances, gates: frozenset) -> Iterator[tuple[int, int, Signal, HeldOrder]]:
+    """(rebalance id, decision time, signal, held order) for each order of a run's plans held
+    by one of ``gates`` (``HoldGate``), in plan order: blocked ones, then skipped ones. A
+    backtest's log (``decision_log.Rebalances.held``) gives them without building plans."""
+    held = getattr(rebalances, "held", None)
+    if held is not None:
+        yield from held(gates)
+        return
+    for r in rebalances:
+        for h in (*r.plan.blocked, *r.plan.skipped):
+            if h.gate in gates:
+                yield r.rebalance_id, r.plan.time_ms, r.plan.signal, h
 
 
 def summarize(

@@ -138,6 +138,49 @@ def _condition_text(code: SafeCode, bas, mfrac, dd, risk: RiskInputs, params: Pa
     return f"liquidation {risk.liq_distance:.1%} away, under {params.min_liq_distance:.0%}"
 
 
+def safe_mode_findings(
+    bits: int, safe: bool, bas: float, mfrac: float, dd: float, risk: RiskInputs, params: Params
+) -> list[tuple[SafeCode, str]]:
+    """What keeps safe mode on, as (code, text), from ``decide()``'s condition bits and figures."""
+    found = [
+        (code, _condition_text(code, bas, mfrac, dd, risk, params))
+        for bit, code in SAFE_BITS
+        if bits & bit
+    ]
+    if risk.manual:
+        found.append((SafeCode.MANUAL, "manual kill switch"))
+    if safe and not found:
+        found.append((SafeCode.CLEARING, "conditions clear for less than the required time"))
+    return found
+
+
+def leg_order(k: int, delta_lots: int, price: float, params: Params) -> Order:
+    """The order that changes leg ``k`` (LEGS order) by ``delta_lots`` at ``price``."""
+    venue = params.venue
+    lot = venue.spot_lot if k == 0 else venue.perp_contract
+    lots = abs(delta_lots)
+    size = lots * lot
+    return Order(LEGS[k], ORDER_TYPES[k][delta_lots > 0], lots, size, price, size * price)
+
+
+def held_order(
+    order: Order, gate: int, signal: Signal, reasons: tuple[str, ...], params: Params
+) -> HeldOrder:
+    """``order`` as held by ``decide()``'s leg outcome ``gate`` (HELD_*), with its reason."""
+    if gate == dn.HELD_MINIMUM:
+        venue = params.venue
+        text = (
+            f"notional below {venue.spot_min_notional} USDT"
+            if order.leg is Leg.BTC_SPOT
+            else f"below {venue.perp_min_contracts} contract(s)"
+        )
+        return HeldOrder(order, HoldGate.MINIMUM, text)
+    if gate == dn.HELD_SIGNAL:
+        reason = signal_block_reason(signal, order.order_type)
+        return HeldOrder(order, HoldGate.SIGNAL, reason)  # type: ignore[arg-type]
+    return HeldOrder(order, HoldGate.SAFE_MODE, "safe mode: " + "; ".join(reasons))
+
+
 _WHY = {
     dn.NAV_NOT_POSITIVE: "NAV is not positive",
     dn.WITHIN_THRESHOLD: "drift within threshold",
@@ -186,15 +229,7 @@ def build_orders(
     )
     nav, ws, wl, wsh, thr, d, bas, mfrac, dd, bits, last_breach, peak, safe, why = out[:14]
     nav, thr, d, peak = float(nav), float(thr), float(d), float(peak)
-    found = [
-        (code, _condition_text(code, bas, mfrac, dd, risk, params))
-        for bit, code in SAFE_BITS
-        if bits & bit
-    ]
-    if risk.manual:
-        found.append((SafeCode.MANUAL, "manual kill switch"))
-    if safe and not found:
-        found.append((SafeCode.CLEARING, "conditions clear for less than the required time"))
+    found = safe_mode_findings(bits, safe, bas, mfrac, dd, risk, params)
     codes = tuple(c for c, _ in found)
     reasons = tuple(t for _, t in found)
     w = (float(ws), float(wl), float(wsh))
@@ -216,30 +251,16 @@ def build_orders(
     targets = (out[14], out[15], out[16])
     leg_prices = (prices.spot, prices.perp, prices.perp)
     held = (book.spot_lots, book.long_contracts, book.short_contracts)
-    venue = params.venue
-    lots = (venue.spot_lot, venue.perp_contract, venue.perp_contract)
     for k in range(3):
         gate = out[17 + k]
         if gate == dn.NO_CHANGE:
             continue
-        delta = targets[k] - held[k]
-        leg, price, lot = LEGS[k], leg_prices[k], lots[k]
-        otype = ORDER_TYPES[k][delta > 0]
-        size = abs(delta) * lot
-        order = Order(leg, otype, abs(delta), size, price, size * price)
+        order = leg_order(k, targets[k] - held[k], leg_prices[k], params)
         if gate == dn.SEND:
             orders.append(order)
-        elif gate == dn.HELD_MINIMUM:
-            why_text = (
-                f"notional below {venue.spot_min_notional} USDT"
-                if k == 0
-                else f"below {venue.perp_min_contracts} contract(s)"
-            )
-            skipped.append(HeldOrder(order, HoldGate.MINIMUM, why_text))
-        elif gate == dn.HELD_SIGNAL:
-            blocked.append(HeldOrder(order, HoldGate.SIGNAL, signal_block_reason(signal, otype)))
         else:
-            blocked.append(HeldOrder(order, HoldGate.SAFE_MODE, "safe mode: " + "; ".join(reasons)))
+            h = held_order(order, gate, signal, reasons, params)
+            (skipped if h.gate is HoldGate.MINIMUM else blocked).append(h)
     return Plan(
         now_ms,
         nav,

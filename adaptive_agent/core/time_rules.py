@@ -79,3 +79,15 @@ def utc_text(ms: int | None, seconds: bool = False) -> str:
         return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime(fmt)
     except (OverflowError, OSError, ValueError):  # a corrupt value must not raise in a message
         return f"{ms} ms (not a time)"
+
+
+def iso_text(ms: int) -> str:
+    """``2022-11-09T10:05:00Z``: how report files write a time (whole seconds, UTC)."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_texts(ms) -> list[str]:
+    """``iso_text`` of each of many non-negative times, at once (numpy's calendar: the same
+    texts, tested; a report of 20,000 rows would spend ~0.1 s in ``strftime``)."""
+    stamps = np.asarray(ms, dtype=np.int64).astype("datetime64[ms]")
+    return [t + "Z" for t in np.datetime_as_string(stamps, unit="s").tolist()]

@@ -11,14 +11,15 @@ import csv
 import math
 import os
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from .. import metrics
-from ..backtest.run_summary import SUMMARY_COLUMNS, BacktestResult
-from ..core.time_rules import BAR_MS
+from ..backtest.run_summary import SUMMARY_COLUMNS, BacktestResult, FillColumns, held_orders
+from ..core.model import HoldGate
+from ..core.time_rules import BAR_MS, iso_texts
+from ..core.time_rules import iso_text as iso
 from .fixed_csv import fixed_rows
 
 TRADE_COLUMNS = (
@@ -68,10 +69,6 @@ EQUITY_COLUMNS = (
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _num(v: object) -> str:
     if isinstance(v, float):
         return "nan" if math.isnan(v) else repr(v)
@@ -99,14 +96,15 @@ def write_reports(result: BacktestResult, out: Path, html: bool = True, title: s
     tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
     try:
         _write_csv(tmp / "summary.csv", SUMMARY_COLUMNS, [summary_row(result)])
+        fills = result.fills
         _write_csv(
             tmp / "trades.csv",
             TRADE_COLUMNS,
             (
                 (
-                    iso(f.time_ms),
+                    time,
                     f.rebalance_id,
-                    f.leg.value,
+                    f.leg,  # a StrEnum: csv writes its value
                     f.order_type,
                     f.side,
                     repr(round(f.size_btc, 10)),
@@ -115,32 +113,32 @@ def write_reports(result: BacktestResult, out: Path, html: bool = True, title: s
                     f.liquidity,
                     repr(f.fee),
                 )
-                for f in result.fills
+                for time, f in zip(iso_texts(FillColumns.of(fills).time_ms), fills, strict=True)
             ),
         )
         for name, gates in (
-            ("blocked_trades_log.csv", ("signal", "safe_mode")),
-            ("skipped_orders.csv", ("minimum",)),
+            ("blocked_trades_log.csv", frozenset((HoldGate.SIGNAL, HoldGate.SAFE_MODE))),
+            ("skipped_orders.csv", frozenset((HoldGate.MINIMUM,))),
         ):
+            held = list(held_orders(result.rebalances, gates))
+            times = iso_texts([time_ms for _, time_ms, _, _ in held])
             _write_csv(
                 tmp / name,
                 HELD_COLUMNS,
                 (
                     (
-                        iso(r.plan.time_ms),
-                        r.rebalance_id,
-                        h.order.leg.value,
-                        h.order.order_type.value,
-                        h.order.side.value,
+                        time,
+                        rid,
+                        h.order.leg,  # StrEnums: csv writes their values
+                        h.order.order_type,
+                        h.order.side,
                         repr(round(h.order.size_btc, 10)),
                         repr(h.order.notional),
-                        r.plan.signal.value,
+                        signal,
                         h.gate,
                         h.reason,
                     )
-                    for r in result.rebalances
-                    for h in (*r.plan.blocked, *r.plan.skipped)
-                    if h.gate in gates
+                    for time, (rid, _, signal, h) in zip(times, held, strict=True)
                 ),
             )
         write_monthly_returns(result, tmp / "monthly_returns.csv")

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adaptive_agent.core import time_rules
 from adaptive_agent.core.time_rules import (
     BAR_MS,
     DAY_MS,
@@ -87,3 +88,10 @@ def test_utc_text(ms, seconds, text):
 def test_next_funding_is_the_first_instant_of_the_coming_day(now, hours):
     # the scalar rule asked at every close equals the array rule the backtest uses
     assert next_funding_ms(now, hours) == int(funding_instants(now, now + DAY_MS, hours)[0])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 4_102_444_800_000), min_size=0, max_size=50))
+def test_report_times_at_once_are_the_texts_one_at_a_time(times):
+    assert time_rules.iso_texts(times) == [time_rules.iso_text(t) for t in times]
+    assert time_rules.iso_text(1_667_988_300_000) == "2022-11-09T10:05:00Z"
