@@ -62,12 +62,6 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `adaptive-agent` console script."""
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # the run record's command line
-    from ..config import ConfigError
-    from ..exchange.exchange_gate import ExchangeError
-    from ..io.loaders import InputError
-    from ..policy.policy_layer import MissingSecret
-    from ..state.store import StateError
-
     if args.command in ("paper", "live", "gate-sim"):
         from ..logging_setup import setup_logging
         from ..policy.policy_layer import install_secret_filter
@@ -80,15 +74,31 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _stdout_to_devnull()  # nothing left to say, and no traceback at the exit's flush
         return EXIT_PIPE
-    except (InputError, ConfigError) as exc:
-        print(f"error: {exc}" if isinstance(exc, InputError) else str(exc), file=sys.stderr)
-        return EXIT_INPUT
-    except (argparse.ArgumentTypeError, MissingSecret, StateError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
-    except ExchangeError as exc:
-        print(f"exchange error: {exc}", file=sys.stderr)
-        return EXIT_FAIL
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:
+        known = _known_error(exc)
+        if known is None:
+            raise
+        line, code = known
+        print(line, file=sys.stderr)
+        return code
+
+
+def _known_error(exc: Exception) -> tuple[str, int] | None:
+    """The one line and exit code of an error of a known kind, None for anything else. The
+    kinds' modules are imported here, when an error happened, not at every start."""
+    from ..config import ConfigError
+    from ..exchange.exchange_gate import ExchangeError
+    from ..io.loaders import InputError
+    from ..policy.policy_layer import MissingSecret
+    from ..state.store import StateError
+
+    if isinstance(exc, ConfigError):
+        return str(exc), EXIT_INPUT
+    if isinstance(exc, (InputError, argparse.ArgumentTypeError, MissingSecret, StateError)):
+        return f"error: {exc}", EXIT_INPUT
+    if isinstance(exc, ExchangeError):
+        return f"exchange error: {exc}", EXIT_FAIL
+    return None
