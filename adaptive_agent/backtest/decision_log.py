@@ -45,6 +45,9 @@ _GATE_OF = {  # decide()'s leg outcomes that hold an order, and the gate each st
 }
 
 
+_ORDER_TYPE_TEXT = tuple((down.value, up.value) for down, up in ORDER_TYPES)
+_SIDE = ("sell", "buy")
+_LIQ = ("taker", "maker")
 # Leg order within a plan's held orders: the blocked ones, then the skipped ones (by leg).
 _BLOCKED_FIRST = {
     m: tuple(sorted(range(3), key=lambda k, m=m: m[k]))
@@ -190,20 +193,16 @@ class Fills(_Built):
         self._rows = table
 
     def _build(self) -> list[Fill]:
-        out = []
-        for t, rid, k, up, buy, size, price, maker, fee in self._rows.tolist():
-            ki = int(k)
-            out.append(
-                Fill(
-                    int(t),
-                    int(rid),
-                    LEGS[ki],
-                    ORDER_TYPES[ki][int(up)].value,
-                    "buy" if buy else "sell",
-                    size,
-                    price,
-                    "maker" if maker else "taker",
-                    fee,
-                )
+        t = self._rows
+        return [
+            Fill(time, rid, LEGS[k], _ORDER_TYPE_TEXT[k][up], _SIDE[buy], size, price, _LIQ[m], fee)
+            for time, rid, k, up, buy, size, price, m, fee in zip(
+                *(t[:, c].astype(np.int64).tolist() for c in (K.F_TIME, K.F_RID, K.F_LEG)),
+                *((t[:, c] != 0).tolist() for c in (K.F_UP, K.F_BUY)),
+                t[:, K.F_SIZE].tolist(),
+                t[:, K.F_PRICE].tolist(),
+                (t[:, K.F_MAKER] != 0).tolist(),
+                t[:, K.F_FEE].tolist(),
+                strict=True,
             )
-        return out
+        ]

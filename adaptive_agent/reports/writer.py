@@ -11,6 +11,7 @@ import csv
 import math
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +95,10 @@ def write_reports(result: BacktestResult, out: Path, html: bool = True, title: s
     """Write every report file into ``out`` (created if needed); returns ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
+    # equity.csv is numpy's work, which lets go of the interpreter: written beside the others.
+    pool = ThreadPoolExecutor(1, thread_name_prefix="equity-csv")
     try:
+        equity = pool.submit(write_equity_csv, result, tmp / "equity.csv")
         _write_csv(tmp / "summary.csv", SUMMARY_COLUMNS, [summary_row(result)])
         fills = result.fills
         _write_csv(
@@ -142,7 +146,7 @@ def write_reports(result: BacktestResult, out: Path, html: bool = True, title: s
                 ),
             )
         write_monthly_returns(result, tmp / "monthly_returns.csv")
-        write_equity_csv(result, tmp / "equity.csv")
+        equity.result()
         if html:
             from .equity_html import write_equity_html
 
@@ -154,6 +158,7 @@ def write_reports(result: BacktestResult, out: Path, html: bool = True, title: s
         if not html and (out / "equity.html").exists():
             (out / "equity.html").unlink()  # never leave an equity page from an older run
     finally:
+        pool.shutdown()  # (a failed file above: the equity writer finishes before cleaning up)
         for p in tmp.iterdir():
             p.unlink()
         tmp.rmdir()

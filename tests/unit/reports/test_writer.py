@@ -173,6 +173,31 @@ def test_no_partial_report_when_writing_fails(result, tmp_path, monkeypatch):
     assert list((tmp_path / "out").iterdir()) == []
 
 
+@pytest.mark.parametrize("failing", ["write_equity_csv", "write_monthly_returns"])
+def test_no_partial_report_when_a_file_beside_equity_csv_fails(
+    result, tmp_path, monkeypatch, failing
+):
+    """equity.csv is written in a thread beside the other files: a failure of either side
+    leaves no file behind, and the other side is finished before the folder is cleaned."""
+    real = writer.write_equity_csv
+    finished = []
+
+    def slow_equity(res, path):
+        real(res, path)
+        finished.append(path.exists())
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(writer, "write_equity_csv", slow_equity)
+    monkeypatch.setattr(writer, failing, boom)
+    with pytest.raises(OSError, match="disk full"):
+        writer.write_reports(result, tmp_path / "out", html=False)
+    assert list((tmp_path / "out").iterdir()) == []
+    # the equity writer, when it ran, had finished its file before the folder was cleaned
+    assert finished == ([] if failing == "write_equity_csv" else [True])
+
+
 def test_no_html_removes_a_stale_page(result, tmp_path):
     writer.write_reports(result, tmp_path)
     writer.write_reports(result, tmp_path, html=False)
