@@ -19,7 +19,7 @@ import numpy as np
 from .. import metrics
 from ..backtest.run_summary import SUMMARY_COLUMNS, BacktestResult, FillColumns, held_orders
 from ..core.model import HoldGate
-from ..core.time_rules import BAR_MS, iso_texts
+from ..core.time_rules import BAR_MS, iso_texts, utc_seconds
 from ..core.time_rules import iso_text as iso
 from .fixed_csv import fixed_rows
 
@@ -272,14 +272,15 @@ EQUITY_FORMAT = "{}Z," + ",".join(f"{{:.{d}f}}" for d in EQUITY_DECIMALS) + "\n"
 
 def write_equity_csv(result: BacktestResult, path: Path) -> None:
     """``equity.csv``: the book at every bar close, each row ``EQUITY_FORMAT``'s text, built
-    by numpy in chunks (``fixed_csv.fixed_rows``: the same bytes as ``str.format``)."""
+    by numpy in chunks (``fixed_csv.fixed_rows``: the same bytes as ``str.format``; the times
+    by ``time_rules.utc_seconds``: the same bytes as numpy's datetime64 text)."""
     c = equity_curves(result)
     with path.open("wb") as fh:
         fh.write((",".join(EQUITY_COLUMNS) + "\n").encode())
         for lo in range(0, len(c["close_ms"]), 20_000):  # in chunks: memory stays small
             hi = lo + 20_000
             ms = c["close_ms"][lo:hi]
-            times = ms.astype("datetime64[ms]").astype("datetime64[s]").astype("S19")
+            times = utc_seconds(ms)
             columns = [np.asarray(c[k][lo:hi], dtype=np.float64) for k in EQUITY_COLUMNS[1:]]
             fh.write(fixed_rows(times, columns, EQUITY_DECIMALS, EQUITY_FORMAT))
 

@@ -17,6 +17,7 @@ from adaptive_agent.core.time_rules import (
     day_of_open,
     funding_instants,
     next_funding_ms,
+    utc_seconds,
     utc_text,
 )
 
@@ -95,3 +96,22 @@ def test_next_funding_is_the_first_instant_of_the_coming_day(now, hours):
 def test_report_times_at_once_are_the_texts_one_at_a_time(times):
     assert time_rules.iso_texts(times) == [time_rules.iso_text(t) for t in times]
     assert time_rules.iso_text(1_667_988_300_000) == "2022-11-09T10:05:00Z"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(-(10**13), 253_402_300_799_999),  # 1653 .. 9999-12-31T23:59:59.999
+            st.integers(0, 2 * 86_400_000),  # around midnights
+            st.sampled_from([0, 999, 1000, 86_399_999, 86_400_000, 253_402_300_799_999]),
+        ),
+        min_size=1,
+        max_size=60,
+    ),
+    st.booleans(),
+)
+def test_times_are_numpys_datetime_text(ms, ordered):
+    ms = np.array(sorted(ms) if ordered else ms, dtype=np.int64)
+    want = ms.astype("datetime64[ms]").astype("datetime64[s]").astype("S19")
+    assert utc_seconds(ms).tobytes() == want.tobytes()
