@@ -2,10 +2,13 @@
 
 ``Rebalances`` is the run's rebalances as a sequence of ``Rebalance(id, plan)``. The loop
 keeps, for each close at which the core triggered, the book and the core's memory it decided
-from; a ``Plan`` is rebuilt from them by ``build_orders()`` — the core itself, with its orders,
-held orders and texts — only when someone reads it (a report, a test). A backtest that only
+from, and what ``decide()`` found there (each leg's target and outcome, the safe-mode figures);
+a ``Plan`` is rebuilt from them by ``build_orders()`` — the core itself, with its orders, held
+orders and texts — only when someone reads it (the equity page, a test). A backtest that only
 needs its summary (a sweep, the audit's evidence) never builds one. The counts the summary
-needs come from the loop's own figures; ``tests/unit/backtest`` checks them against the plans.
+needs come from the loop's own figures, and the held-order report files from ``held()``, which
+dresses the record with the functions ``build_orders()`` dresses a plan with;
+``tests/unit/backtest`` checks both against the rebuilt plans.
 """
 
 from __future__ import annotations
@@ -97,6 +100,14 @@ class Rebalances(_Built):
     def order_counts(self) -> tuple[int, int]:
         """(orders sent, orders the signal gate held) over the run, from the loop's figures."""
         return int(self._rows[:, K.D_ORDERS].sum()), int(self._rows[:, K.D_SIGNAL_HELD].sum())
+
+    def marks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``run_summary.rebalance_marks`` from the loop's record: decision time, orders sent,
+        an order blocked by the signal gate or safe mode."""
+        rows = self._rows
+        outcome = rows[:, K.D_GATES : K.D_GATES + 3]
+        blocked = np.isin(outcome, (dn.HELD_SIGNAL, dn.HELD_SAFE_MODE)).any(axis=1)
+        return self._bars[0][rows[:, K.D_BAR].astype(np.int64)], rows[:, K.D_ORDERS] > 0, blocked
 
     def held(self, gates: frozenset[HoldGate]) -> Iterator[tuple[int, int, Signal, HeldOrder]]:
         """(rebalance id, decision time, signal, held order) for each order held by one of

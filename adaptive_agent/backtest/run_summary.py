@@ -166,6 +166,21 @@ def held_orders(rebalances, gates: frozenset) -> Iterator[tuple[int, int, Signal
                 yield r.rebalance_id, r.plan.time_ms, r.plan.signal, h
 
 
+def rebalance_marks(rebalances) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per rebalance: its decision time, whether it sent orders, whether the signal gate or safe
+    mode blocked one (what the equity page marks). A backtest's log (``Rebalances.marks``)
+    gives them without building plans."""
+    marks = getattr(rebalances, "marks", None)
+    if marks is not None:
+        return marks()
+    plans = [r.plan for r in rebalances]
+    return (
+        np.array([p.time_ms for p in plans], dtype=np.int64),
+        np.array([bool(p.orders) for p in plans], dtype=bool),
+        np.array([bool(p.blocked) for p in plans], dtype=bool),
+    )
+
+
 def summarize(
     ts: np.ndarray,
     dec: np.ndarray,

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import metrics
-from ..backtest.run_summary import BacktestResult, FillColumns
+from ..backtest.run_summary import BacktestResult, FillColumns, rebalance_marks
 from ..core.time_rules import BAR_MS, MINUTE_MS
 from .writer import iso
 
@@ -79,12 +79,9 @@ def _deltas(q: np.ndarray, what: str) -> np.ndarray:
 
 def marker_bars(result: BacktestResult) -> tuple[np.ndarray, np.ndarray]:
     """Bar indices of the rebalances, and of those with orders blocked (both when some traded)."""
-    plans = [r.plan for r in result.rebalances]
-    bar = np.searchsorted(result.ts_ms + BAR_MS, [p.time_ms for p in plans]).astype(np.int64)
-    traded = np.array([bool(p.orders) for p in plans], dtype=bool)
-    blocked = np.array([bool(p.blocked) for p in plans], dtype=bool)
-    reb = bar[traded | ~blocked] if len(plans) else bar
-    return reb, (bar[blocked] if len(plans) else bar)
+    times, traded, blocked = rebalance_marks(result.rebalances)
+    bar = np.searchsorted(result.ts_ms + BAR_MS, times).astype(np.int64)
+    return bar[traded | ~blocked], bar[blocked]
 
 
 def build_payload(result: BacktestResult) -> tuple[dict, bytes]:

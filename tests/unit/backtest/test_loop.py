@@ -1,7 +1,8 @@
 """The loop compiled ahead of time is the JIT loop: the same numbers bit for bit, taken only
 for the argument types and sources it was built for, and a CLI backtest that finds it never
 imports numba. The orders a report lists as held come from the loop's record through the
-core's own functions, exactly as the rebuilt plans list them."""
+core's own functions, exactly as the rebuilt plans list them, and so do the equity page's
+markers."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from adaptive_agent.backtest import kernel, loop
 from adaptive_agent.backtest.dataset import BacktestData
 from adaptive_agent.backtest.rebalance_backtester import run_backtest, simulate
-from adaptive_agent.backtest.run_summary import Rebalance, held_orders
+from adaptive_agent.backtest.run_summary import Rebalance, held_orders, rebalance_marks
 from adaptive_agent.config import AppConfig
 from adaptive_agent.core.model import HoldGate
 from adaptive_agent.core.signals import SignalSeries
@@ -140,6 +141,8 @@ def test_held_orders_from_the_loops_record_are_the_plans_ones(config):
     plans = [Rebalance(r.rebalance_id, r.plan) for r in res.rebalances]  # plain records
     for gates in (ALL_GATES, frozenset({HoldGate.MINIMUM}), frozenset({HoldGate.SIGNAL})):
         assert list(held_orders(res.rebalances, gates)) == list(held_orders(plans, gates))
+    for got, want in zip(rebalance_marks(res.rebalances), rebalance_marks(plans), strict=True):
+        assert got.dtype == want.dtype and np.array_equal(got, want)
     found = {h.gate for _, _, _, h in held_orders(res.rebalances, ALL_GATES)}
     assert found  # each configuration holds something
     if config.get("safe_mode"):
