@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -83,7 +84,7 @@ def load(
     try:
         with copy.open("rb") as fh, np.load(fh, allow_pickle=False) as z:
             arrays = {name: z[name] for name in z.files}
-        os.utime(copy)  # most recently used
+        _used(copy)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile):
         arrays = parse(path)
         _keep(folder, copy, arrays)
@@ -91,6 +92,14 @@ def load(
     for a in arrays.values():
         a.flags.writeable = False
     return arrays
+
+
+def _used(copy: Path) -> None:
+    """Mark ``copy`` as the most recently used: its mtime set from the clock in nanoseconds
+    (a file system stamps files with a coarse clock: two copies written within its tick would
+    tie, and the eviction could drop the newer)."""
+    now = time.time_ns()
+    os.utime(copy, ns=(now, now))
 
 
 def _keep(folder: Path, copy: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -102,6 +111,7 @@ def _keep(folder: Path, copy: Path, arrays: dict[str, np.ndarray]) -> None:
             with os.fdopen(fd, "wb") as fh:
                 np.savez(fh, **arrays)
             os.replace(tmp, copy)
+            _used(copy)
         except BaseException:
             os.unlink(tmp)
             raise
