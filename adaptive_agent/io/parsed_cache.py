@@ -19,6 +19,7 @@ that cannot be read, a full disk — the file is parsed as if there were no cach
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -99,7 +100,8 @@ def _used(copy: Path) -> None:
     (a file system stamps files with a coarse clock: two copies written within its tick would
     tie, and the eviction could drop the newer)."""
     now = time.time_ns()
-    os.utime(copy, ns=(now, now))
+    with contextlib.suppress(OSError):  # a cache one may only read: used, not refreshed
+        os.utime(copy, ns=(now, now))
 
 
 def _keep(folder: Path, copy: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -111,10 +113,10 @@ def _keep(folder: Path, copy: Path, arrays: dict[str, np.ndarray]) -> None:
             with os.fdopen(fd, "wb") as fh:
                 np.savez(fh, **arrays)
             os.replace(tmp, copy)
-            _used(copy)
         except BaseException:
             os.unlink(tmp)
             raise
+        _used(copy)
         entries = sorted(folder.glob("*.npz"), key=lambda p: p.stat().st_mtime_ns)
         for old in entries[:-MAX_ENTRIES]:
             old.unlink(missing_ok=True)

@@ -102,6 +102,19 @@ def test_a_cache_that_cannot_be_used_never_stops_a_load(tmp_path, monkeypatch):
         assert len(z["ts"]) == 20
 
 
+def test_a_cache_one_may_only_read_is_still_used(tmp_path, cache, monkeypatch):
+    f = tmp_path / "c.csv"
+    f.write_text(CANDLES)
+    load_candles(f)
+    calls = _count_parses(monkeypatch)
+
+    def refused(*a, **k):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(parsed_cache.os, "utime", refused)
+    assert len(load_candles(f)) == 20 and calls == []
+
+
 def test_the_most_recently_used_copies_are_kept(tmp_path, cache, monkeypatch):
     monkeypatch.setattr(parsed_cache, "MAX_ENTRIES", 3)
     files = []
