@@ -37,7 +37,6 @@ PHASES = """
 import sys, time
 t0 = time.perf_counter()
 from pathlib import Path
-from adaptive_agent.backtest import loop
 from adaptive_agent.backtest.rebalance_backtester import run_backtest
 from adaptive_agent.cli.inputs import build_run_inputs
 from adaptive_agent.config import AppConfig
