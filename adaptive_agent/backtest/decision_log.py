@@ -32,8 +32,7 @@ from ..core.model import (
 from ..core.rebalance_engine import (
     ORDER_TYPES,
     build_orders,
-    held_order,
-    leg_order,
+    leg_orders,
     safe_mode_findings,
 )
 from ..core.signals import SIGNAL_OF
@@ -51,11 +50,6 @@ _GATE_OF = {  # decide()'s leg outcomes that hold an order, and the gate each st
 _ORDER_TYPE_TEXT = tuple((down.value, up.value) for down, up in ORDER_TYPES)
 _SIDE = ("sell", "buy")
 _LIQ = ("taker", "maker")
-# Leg order within a plan's held orders: the blocked ones, then the skipped ones (by leg).
-_BLOCKED_FIRST = {
-    m: tuple(sorted(range(3), key=lambda k, m=m: m[k]))
-    for m in ((a, b, c) for a in (False, True) for b in (False, True) for c in (False, True))
-}
 
 
 def _time(x: float) -> int | None:
@@ -112,8 +106,8 @@ class Rebalances(_Built):
     def held(self, gates: frozenset[HoldGate]) -> Iterator[tuple[int, int, Signal, HeldOrder]]:
         """(rebalance id, decision time, signal, held order) for each order held by one of
         ``gates``, in plan order, from the loop's record of what ``decide()`` found: the
-        orders and reasons ``build_orders()`` would list (``rebalance_engine.leg_order``,
-        ``held_order``, ``safe_mode_findings``: the same functions), without building plans."""
+        orders and reasons ``build_orders()`` lists (``rebalance_engine.leg_orders`` and
+        ``safe_mode_findings``: the same functions), without building plans."""
         dec, _, spot_c, perp_c, _, sig = self._bars
         params, risk = self._params, RiskInputs()
         wanted = [c for c, g in _GATE_OF.items() if g in gates]
@@ -144,15 +138,10 @@ class Rebalances(_Built):
             if safety[0]:
                 found = safe_mode_findings(int(safety[1]), True, *safety[2:], risk, params)
                 reasons = tuple(t for _, t in found)
-            order_of_legs = (
-                (0, 1, 2)
-                if dn.HELD_MINIMUM not in legs
-                else _BLOCKED_FIRST[tuple(g == dn.HELD_MINIMUM for g in legs)]
-            )
-            for k in order_of_legs:  # a plan's blocked orders, then its skipped ones
-                if legs[k] in wanted:
-                    order = leg_order(k, deltas[k], p_perp if k else p_spot, params)
-                    yield rid, time_ms, signal, held_order(order, legs[k], signal, reasons, params)
+            _, blocked, skipped = leg_orders(deltas, legs, p_spot, p_perp, signal, reasons, params)
+            for h in (*blocked, *skipped):
+                if h.gate in gates:
+                    yield rid, time_ms, signal, h
 
     def _build(self) -> list[Rebalance]:
         dec, ref_c, spot_c, perp_c, atr, sig = self._bars

@@ -95,15 +95,12 @@ _RULES = (  # leaves first: each is compiled with the ones before it in reach
 )
 
 
-_HASH = SOURCE_HASH  # of every file in loop.SOURCES
-
-
 def _compiled(fn, done: dict):
     """``fn`` compiled, its global names of compiled rules bound to their compiled versions."""
     scope = dict(fn.__globals__)
     scope.update(done)
     copy = types.FunctionType(fn.__code__, scope, fn.__name__, fn.__defaults__, fn.__closure__)
-    copy.__qualname__ = f"{fn.__qualname__}_{_HASH}"  # a changed rule: a new cache entry
+    copy.__qualname__ = f"{fn.__qualname__}_{SOURCE_HASH}"  # a changed rule: a new cache entry
     copy.__module__ = fn.__module__
     return numba.njit(cache=True, nogil=True)(copy)
 

@@ -181,9 +181,3 @@ def _matches(sig, args: tuple) -> bool:
     from numba import typeof
 
     return tuple(sig.args) == tuple(typeof(a) for a in args)
-
-
-def built(args: tuple) -> bool:
-    """Whether ``run(*args)`` would take the ahead-of-time loop."""
-    key = type_key(canonical(args))
-    return key is not None and ahead_of_time(key) is not None

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..config import AppConfig
 from ..core.decision import rule_numbers
+from ..core.model import Params
 from ..core.signals import SignalSeries
 from ..io.loaders import Candles, FundingSeries, InputError
 from . import loop
@@ -65,53 +66,24 @@ def simulate(
     config: AppConfig | None = None,
     nav0: float | None = None,
     progress: Callable[[float], None] | None = None,
-    build_loop: bool = False,
 ) -> BacktestResult:
     """``run_backtest`` on prepared data (``dataset.BacktestData``): what a sweep calls once
-    per configuration. ``build_loop``: instead of running, build the ahead-of-time loop for
-    this run's argument types (``loop.build``) and return its path (what ``warm`` does)."""
+    per configuration."""
     cfg = config or AppConfig()
     params = cfg.core_params()
-    bt, fees = cfg.backtest, cfg.fees
-    nav0 = float(bt.nav0 if nav0 is None else nav0)
+    nav0 = float(cfg.backtest.nav0 if nav0 is None else nav0)
     if not math.isfinite(nav0) or nav0 <= 0.0:
         raise InputError(f"nav0: a finite amount of USDT above 0 is needed, got {nav0!r}")
     if progress is not None:
         progress(0.0)
-    n = len(data)
-    ts, dec = data.ts, data.dec
-    ref_c, ref_o, perp_c, perp_o = data.ref_c, data.ref_o, data.perp_c, data.perp_o
-    spot_c, spot_o = ref_c, ref_o  # Gate spot is priced by the reference in backtest
-    atr = data.atr(params.atr_period)
-    sig = data.signal_codes(params.signal_ttl_ms)
-    gap_k, bar_k, n_funding, cum_k = data.funding_schedule(
-        bt.funding_rate_default, bt.funding_hours_utc
-    )
-    rule = rule_numbers(params)
-    nav, w_spot, w_long, w_short, delta, funding_cum = curves = tuple(np.empty(n) for _ in range(6))
-    model = (
-        float(bt.maker_fill_ratio),
-        float(bt.slippage),
-        float(fees.spot_maker),
-        float(fees.spot_taker),
-        float(fees.perp_maker),
-        float(fees.perp_taker),
-    )
-    args = (
-        (ts, dec, ref_c, spot_c, spot_o, perp_c, perp_o, atr, sig),
-        (gap_k, bar_k, cum_k),
-        rule,
-        nav0,
-        model,
-        curves,
-    )
-    if build_loop:
-        return loop.build(args)  # type: ignore[return-value]
+    args, n_funding = loop_args(data, cfg, params, nav0)
+    (ts, dec, ref_c, spot_c, _, perp_c, _, atr, sig), _, rule, _, _, curves = args
+    nav, w_spot, w_long, w_short, delta, funding_cum = curves
     log, fill_rows, funding_pnl, sb, lb, shb = loop.run(*args)
     rebalances = Rebalances(log, (dec, ref_c, spot_c, perp_c, atr, sig), params, rule)
     fills = Fills(fill_rows)
     attribution = attribute_fills(fills, dec, spot_c, perp_c, (sb, lb, shb), funding_pnl, nav0, nav)
-    btc = Benchmark(float(ref_o[0]), ref_c)
+    btc = Benchmark(float(data.ref_o[0]), ref_c)
     summary = summarize(ts, dec, nav, delta, nav0, fills, rebalances, funding_pnl, attribution, btc)
     if progress is not None:
         progress(1.0)
@@ -131,6 +103,37 @@ def simulate(
     )
 
 
+def loop_args(data: BacktestData, cfg: AppConfig, params: Params, nav0: float) -> tuple[tuple, int]:
+    """The compiled loop's arguments for a run (``kernel._run`` says what each is; the curves
+    are empty arrays it fills), and the number of funding settlements in the run."""
+    bt, fees = cfg.backtest, cfg.fees
+    n = len(data)
+    ref_c, ref_o, perp_c, perp_o = data.ref_c, data.ref_o, data.perp_c, data.perp_o
+    spot_c, spot_o = ref_c, ref_o  # Gate spot is priced by the reference in backtest
+    atr = data.atr(params.atr_period)
+    sig = data.signal_codes(params.signal_ttl_ms)
+    gap_k, bar_k, n_funding, cum_k = data.funding_schedule(
+        bt.funding_rate_default, bt.funding_hours_utc
+    )
+    model = (
+        float(bt.maker_fill_ratio),
+        float(bt.slippage),
+        float(fees.spot_maker),
+        float(fees.spot_taker),
+        float(fees.perp_maker),
+        float(fees.perp_taker),
+    )
+    args = (
+        (data.ts, data.dec, ref_c, spot_c, spot_o, perp_c, perp_o, atr, sig),
+        (gap_k, bar_k, cum_k),
+        rule_numbers(params),
+        nav0,
+        model,
+        tuple(np.empty(n) for _ in range(6)),  # NAV, spot/long/short weight, delta, funding
+    )
+    return args, n_funding
+
+
 def warm() -> bool:
     """Compile the backtest's loop on a few synthetic bars, just in time (numba's disk cache)
     and ahead of time (``loop.build``) unless already done: what the set-up and an image build
@@ -141,8 +144,9 @@ def warm() -> bool:
     px = 30_000.0 + np.arange(n, dtype=np.float64)
     data = BacktestData(Candles("warm-up", ts, px, px + 5.0, px - 5.0, px + 1.0))
     simulate(data)  # the JIT loop, or the ahead-of-time one when built
+    cfg = AppConfig()
     try:
-        path = simulate(data, build_loop=True)
+        path = loop.build(loop_args(data, cfg, cfg.core_params(), float(cfg.backtest.nav0))[0])
     except Exception as exc:  # any failure of the optional build: say it, go on
         print(f"the ahead-of-time backtest loop was not built ({type(exc).__name__}: {exc});"
               " backtests use the JIT loop", file=sys.stderr)  # fmt: skip

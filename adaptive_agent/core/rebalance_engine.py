@@ -154,31 +154,44 @@ def safe_mode_findings(
     return found
 
 
-def leg_order(k: int, delta_lots: int, price: float, params: Params) -> Order:
-    """The order that changes leg ``k`` (LEGS order) by ``delta_lots`` at ``price``."""
+def leg_orders(
+    deltas: tuple[int, int, int],
+    gates: tuple[int, int, int],
+    p_spot: float,
+    p_perp: float,
+    signal: Signal,
+    reasons: tuple[str, ...],
+    params: Params,
+) -> tuple[list[Order], list[HeldOrder], list[HeldOrder]]:
+    """A triggered plan's (orders, blocked, skipped) from ``decide()``'s size change and outcome
+    of each leg (LEGS order): the orders sent, those the signal gate or safe mode held, those
+    under the venue minimum, each held one with its reason (``reasons``: safe mode's)."""
     venue = params.venue
-    lot = venue.spot_lot if k == 0 else venue.perp_contract
-    lots = abs(delta_lots)
-    size = lots * lot
-    return Order(LEGS[k], ORDER_TYPES[k][delta_lots > 0], lots, size, price, size * price)
-
-
-def held_order(
-    order: Order, gate: int, signal: Signal, reasons: tuple[str, ...], params: Params
-) -> HeldOrder:
-    """``order`` as held by ``decide()``'s leg outcome ``gate`` (HELD_*), with its reason."""
-    if gate == dn.HELD_MINIMUM:
-        venue = params.venue
-        text = (
-            f"notional below {venue.spot_min_notional} USDT"
-            if order.leg is Leg.BTC_SPOT
-            else f"below {venue.perp_min_contracts} contract(s)"
-        )
-        return HeldOrder(order, HoldGate.MINIMUM, text)
-    if gate == dn.HELD_SIGNAL:
-        reason = signal_block_reason(signal, order.order_type)
-        return HeldOrder(order, HoldGate.SIGNAL, reason)  # type: ignore[arg-type]
-    return HeldOrder(order, HoldGate.SAFE_MODE, "safe mode: " + "; ".join(reasons))
+    orders: list[Order] = []
+    blocked: list[HeldOrder] = []
+    skipped: list[HeldOrder] = []
+    for k in range(3):
+        gate, delta = gates[k], deltas[k]
+        if gate == dn.NO_CHANGE:
+            continue
+        lot, price = (venue.spot_lot, p_spot) if k == 0 else (venue.perp_contract, p_perp)
+        size = abs(delta) * lot
+        order = Order(LEGS[k], ORDER_TYPES[k][delta > 0], abs(delta), size, price, size * price)
+        if gate == dn.SEND:
+            orders.append(order)
+        elif gate == dn.HELD_MINIMUM:
+            text = (
+                f"notional below {venue.spot_min_notional} USDT"
+                if k == 0
+                else f"below {venue.perp_min_contracts} contract(s)"
+            )
+            skipped.append(HeldOrder(order, HoldGate.MINIMUM, text))
+        elif gate == dn.HELD_SIGNAL:
+            reason = signal_block_reason(signal, order.order_type)
+            blocked.append(HeldOrder(order, HoldGate.SIGNAL, reason))  # type: ignore[arg-type]
+        else:
+            blocked.append(HeldOrder(order, HoldGate.SAFE_MODE, "safe mode: " + "; ".join(reasons)))
+    return orders, blocked, skipped
 
 
 _WHY = {
@@ -245,22 +258,12 @@ def build_orders(
             safe_mode_codes=codes,
         )  # fmt: skip
 
-    orders: list[Order] = []
-    blocked: list[HeldOrder] = []
-    skipped: list[HeldOrder] = []
     targets = (out[14], out[15], out[16])
-    leg_prices = (prices.spot, prices.perp, prices.perp)
     held = (book.spot_lots, book.long_contracts, book.short_contracts)
-    for k in range(3):
-        gate = out[17 + k]
-        if gate == dn.NO_CHANGE:
-            continue
-        order = leg_order(k, targets[k] - held[k], leg_prices[k], params)
-        if gate == dn.SEND:
-            orders.append(order)
-        else:
-            h = held_order(order, gate, signal, reasons, params)
-            (skipped if h.gate is HoldGate.MINIMUM else blocked).append(h)
+    deltas = (targets[0] - held[0], targets[1] - held[1], targets[2] - held[2])
+    orders, blocked, skipped = leg_orders(
+        deltas, out[17:20], prices.spot, prices.perp, signal, reasons, params
+    )
     return Plan(
         now_ms,
         nav,

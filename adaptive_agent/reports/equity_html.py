@@ -25,8 +25,7 @@ import numpy as np
 
 from .. import metrics
 from ..backtest.run_summary import BacktestResult, FillColumns, rebalance_marks
-from ..core.time_rules import BAR_MS, MINUTE_MS
-from .writer import iso
+from ..core.time_rules import BAR_MS, MINUTE_MS, iso_text
 
 _HERE = Path(__file__).parent
 VENDOR = _HERE / "vendor" / "uplot"
@@ -130,7 +129,7 @@ def headline(result: BacktestResult) -> str:
     filled = s.get("rebalances_filled", len({f.rebalance_id for f in result.fills}))
     return " | ".join(
         (
-            f"{iso(int(s['start']))} → {iso(int(s['end']))}",  # type: ignore[arg-type]
+            f"{iso_text(int(s['start']))} → {iso_text(int(s['end']))}",  # type: ignore[arg-type]
             f"NAV {_fmt(s['nav_start'], 2)} → {_fmt(s['nav_end'], 2)} USDT",
             f"ROI {_fmt(100 * s['roi'], 3, ' %')}",  # type: ignore[operator]
             f"Sharpe {_fmt(s['sharpe'], 2)}",

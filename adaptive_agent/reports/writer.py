@@ -19,8 +19,7 @@ import numpy as np
 from .. import metrics
 from ..backtest.run_summary import SUMMARY_COLUMNS, BacktestResult, FillColumns, held_orders
 from ..core.model import HoldGate
-from ..core.time_rules import BAR_MS, iso_texts, utc_seconds
-from ..core.time_rules import iso_text as iso
+from ..core.time_rules import BAR_MS, iso_text, iso_texts, utc_seconds
 from .fixed_csv import fixed_rows
 
 TRADE_COLUMNS = (
@@ -79,7 +78,7 @@ def _num(v: object) -> str:
 def summary_row(result: BacktestResult) -> list[str]:
     s = result.summary
     return [
-        iso(int(s[c])) if c in ("start", "end") else _num(s[c])  # type: ignore[arg-type]
+        iso_text(int(s[c])) if c in ("start", "end") else _num(s[c])  # type: ignore[arg-type]
         for c in SUMMARY_COLUMNS
     ]
 
@@ -307,7 +306,7 @@ def format_summary(result: BacktestResult) -> str:
 
     sharpe = float(s["sharpe"])  # type: ignore[arg-type]
     rows = [
-        ("period", f"{iso(int(s['start']))} -> {iso(int(s['end']))}"),  # type: ignore[arg-type]
+        ("period", f"{iso_text(int(s['start']))} -> {iso_text(int(s['end']))}"),  # type: ignore[arg-type]
         ("days", f"{float(s['days']):.2f}"),  # type: ignore[arg-type]
         ("bars (missing)", f"{s['bars']:,} ({s['missing_bars']:,})"),
         ("NAV start -> end", f"{float(s['nav_start']):,.2f} -> {float(s['nav_end']):,.2f} USDT"),  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backtest.run_summary import SUMMARY_COLUMNS
-from ..reports.writer import iso
+from ..core.time_rules import iso_text
 
 
 def _cell(v: Any) -> str:
@@ -28,7 +28,8 @@ def write_sweep_csv(path: Path, keys: list[str], points: list[dict], rows: list[
         w.writerow([*keys, *SUMMARY_COLUMNS])
         for p, r in zip(points, rows, strict=True):
             shown = [
-                iso(int(r[c])) if c in ("start", "end") else _cell(r[c]) for c in SUMMARY_COLUMNS
+                iso_text(int(r[c])) if c in ("start", "end") else _cell(r[c])
+                for c in SUMMARY_COLUMNS
             ]
             w.writerow([*(_cell(p[k]) for k in keys), *shown])
 
@@ -40,7 +41,10 @@ def write_walk_forward_csv(path: Path, rows: list[dict]) -> None:
         w.writerow(cols)
         for r in rows:
             w.writerow(
-                [iso(int(r[c])) if c.endswith(("_start", "_end")) else _cell(r[c]) for c in cols]
+                [
+                    iso_text(int(r[c])) if c.endswith(("_start", "_end")) else _cell(r[c])
+                    for c in cols
+                ]
             )
 
 

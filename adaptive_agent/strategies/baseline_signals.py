@@ -45,9 +45,9 @@ def ema_crossover_signals(candles: Candles, fast: int = 12, slow: int = 48) -> S
 
 
 def write_signals(series: SignalSeries, path) -> None:
-    from ..reports.writer import iso
+    from ..core.time_rules import iso_text
 
     with open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write("timestamp,signal,time_utc\n")
         for t, c in zip(series.ts_ms.tolist(), series.codes.tolist(), strict=True):
-            fh.write(f"{t},{SIGNAL_OF[c]},{iso(t)}\n")
+            fh.write(f"{t},{SIGNAL_OF[c]},{iso_text(t)}\n")

@@ -125,5 +125,5 @@ def test_fills_compare_as_lists_and_keep_their_columns():
 
 
 def test_the_cache_names_carry_the_rules_source_hash():
-    assert kernel.run.py_func.__qualname__ == f"_run_{kernel._HASH}"
-    assert kernel._done["decide"].py_func.__qualname__.endswith(kernel._HASH)
+    assert kernel.run.py_func.__qualname__ == f"_run_{kernel.SOURCE_HASH}"
+    assert kernel._done["decide"].py_func.__qualname__.endswith(kernel.SOURCE_HASH)

@@ -15,7 +15,7 @@ import pytest
 
 from adaptive_agent.backtest import kernel, loop
 from adaptive_agent.backtest.dataset import BacktestData
-from adaptive_agent.backtest.rebalance_backtester import run_backtest, simulate
+from adaptive_agent.backtest.rebalance_backtester import loop_args, run_backtest
 from adaptive_agent.backtest.run_summary import Rebalance, held_orders, rebalance_marks
 from adaptive_agent.config import AppConfig
 from adaptive_agent.core.model import HoldGate
@@ -46,19 +46,7 @@ def _inputs(seed: int = 7, n: int = 6_000):
 
 
 def _args(data: BacktestData, cfg: AppConfig) -> tuple:
-    captured = {}
-    real = loop.run
-
-    def spy(*args):
-        captured["args"] = args
-        return real(*args)
-
-    loop.run = spy
-    try:
-        simulate(data, cfg)
-    finally:
-        loop.run = real
-    return captured["args"]
+    return loop_args(data, cfg, cfg.core_params(), float(cfg.backtest.nav0))[0]
 
 
 def _fresh_curves(args: tuple) -> tuple:

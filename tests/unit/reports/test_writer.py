@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from adaptive_agent.backtest.rebalance_backtester import SUMMARY_COLUMNS, run_backtest
-from adaptive_agent.core.time_rules import BAR_MS
+from adaptive_agent.core.time_rules import BAR_MS, iso_text
 from adaptive_agent.reports import writer
 from adaptive_agent.reports.equity_html import _fmt, headline, render_page, write_equity_html
 from adaptive_agent.strategies.baseline_signals import ema_crossover_signals
@@ -39,7 +39,7 @@ def test_report_files_match_the_run(result, tmp_path):
     assert len(rows) == 1
     assert tuple(rows[0]) == SUMMARY_COLUMNS
     s = rows[0]
-    assert s["start"] == writer.iso(int(result.ts_ms[0]))
+    assert s["start"] == iso_text(int(result.ts_ms[0]))
     assert float(s["roi"]) == pytest.approx(result.summary["roi"], rel=1e-15)
     assert abs(float(s["roi"])) < 1 and 0 <= float(s["max_dd"]) < 1  # fractions, not percent
     assert int(s["rebalances"]) == len(result.rebalances)
